@@ -1,0 +1,84 @@
+import Koa from 'koa';
+import type { CustomFetch } from 'openid-client';
+import type { Config } from './config/load.js';
+import type { BffState, Step } from './http/context.js';
+import { errorHandler } from './http/error-handler.js';
+import { requestContext } from './http/request-context.js';
+import { routes } from './http/routes.js';
+import type { Readiness } from './observability/health.js';
+import type { EventLogger } from './observability/logger.js';
+import { createOidcClient, type OidcClient } from './oidc/client.js';
+import { createTransactions } from './oidc/transactions.js';
+import { createForwarder } from './proxy/forward.js';
+import { cookieNames } from './session/cookie-names.js';
+import { createMemoryStore } from './session/memory-store.js';
+import { createRedisStore } from './session/redis-store.js';
+import { createSealer } from './session/seal.js';
+import { createSessions } from './session/sessions.js';
+import type { SessionStore } from './session/store.js';
+import { createRefresher } from './tokens/refresh.js';
+
+export interface AppDeps {
+  log: EventLogger;
+  /** Replaces the store chosen by SESSION_STORE (tests share one store between two apps). */
+  store?: SessionStore;
+  /** Replaces fetch for every IdP call (fault injection in tests). */
+  idpFetch?: CustomFetch;
+  discoveryRetry?: { initialMs: number; maxMs: number };
+  now?: () => number;
+  /** Extra routes mounted after the BFF's own (the development demo page). */
+  extra?: Step;
+}
+
+export interface BffApp {
+  app: Koa<BffState>;
+  idp: OidcClient;
+  store: SessionStore;
+  readiness: Readiness;
+  /** Releases the store, the upstream pool and the discovery timer. */
+  close(): Promise<void>;
+}
+
+/** Wires the service from its configuration; does not listen (see main.ts). */
+export function createApp(config: Config, deps: AppDeps): BffApp {
+  const { log } = deps;
+  const now = deps.now ?? Date.now;
+  const store = deps.store ?? createStore(config, log);
+  const sealer = createSealer(config.session.secrets);
+  const cookies = cookieNames(config);
+  const idp = createOidcClient(config, log, {
+    ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
+    ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
+  });
+  const sessions = createSessions({ config, store, sealer, cookies, log, now });
+  const transactions = createTransactions(store, sealer, cookies);
+  const refresher = createRefresher({ config, idp, sessions, log, now });
+  const forwarder = createForwarder(config, cookies, log);
+  const readiness: Readiness = { draining: false };
+
+  const app = new Koa<BffState>({ proxy: config.server.proxyHops > 0, maxIpsCount: config.server.proxyHops });
+  app.silent = true; // every error is logged by errorHandler, once
+  app.use(requestContext(config, log));
+  app.use(errorHandler(config, log));
+  app.use(routes({ config, log, idp, store, sessions, transactions, refresher, forwarder, readiness }));
+  if (deps.extra) app.use(deps.extra);
+
+  return {
+    app,
+    idp,
+    store,
+    readiness,
+    async close() {
+      idp.close();
+      await forwarder.close();
+      if (!deps.store) await store.close();
+    },
+  };
+}
+
+function createStore(config: Config, log: EventLogger): SessionStore {
+  if (config.session.store === 'redis') {
+    return createRedisStore({ url: config.redis.url!, keyPrefix: config.redis.keyPrefix }, log);
+  }
+  return createMemoryStore();
+}

@@ -1,0 +1,329 @@
+import { z } from 'zod';
+import { SETTINGS, type SettingName } from './schema.js';
+
+export type SessionStoreKind = 'redis' | 'cookie' | 'memory';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The parsed, validated, frozen configuration. Nothing else in the service reads `process.env`. */
+export interface Config {
+  readonly publicUrl: URL;
+  readonly publicOrigin: string;
+  /** PUBLIC_URL is https: cookies get Secure and the __Host- prefix. */
+  readonly secure: boolean;
+  readonly oidc: {
+    readonly issuer: URL;
+    readonly clientId: string;
+    readonly clientSecret: string | undefined;
+    readonly clientAuth: ClientAuthMethod;
+    readonly scopes: string;
+    readonly usePar: boolean;
+    readonly allowHttp: boolean;
+    readonly timeoutSeconds: number;
+    readonly redirectUri: string;
+    readonly postLogoutRedirectUri: string;
+  };
+  readonly api: { readonly upstream: URL; readonly timeoutMs: number };
+  readonly session: {
+    readonly store: SessionStoreKind;
+    readonly secrets: readonly string[];
+    readonly idleTimeoutMs: number;
+    readonly maxAgeMs: number;
+    readonly cookieBase: string;
+    readonly sameSite: 'lax' | 'strict';
+    readonly claims: readonly string[];
+    readonly refreshSkewMs: number;
+  };
+  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
+  readonly paths: {
+    readonly login: string;
+    readonly callback: string;
+    readonly session: string;
+    readonly refresh: string;
+    readonly logout: string;
+    readonly api: string;
+  };
+  readonly allowedReturnToOrigins: readonly string[];
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly adminHost: string;
+    readonly adminPort: number;
+    /** Number of trusted proxy hops in front of the BFF; 0 = trust no X-Forwarded-* header. */
+    readonly proxyHops: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly adminToken: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Development-only choices in effect; printed once at start as WARNING lines. */
+  readonly warnings: readonly string[];
+}
+
+/** Thrown by {@link loadConfig} with every problem found, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_SECRET_LENGTH = 32;
+const DURATION = /^(\d+)(s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+const seconds = (name: string, min = 0) =>
+  z.string().trim().transform((raw, ctx) => {
+    const m = DURATION.exec(raw);
+    const value = m ? Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] ?? 1) : NaN;
+    if (!Number.isSafeInteger(value) || value < min) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number of seconds >= ${min} (or 30m, 12h, 1d), got "${raw}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const bool = (name: string) =>
+  z.string().trim().toLowerCase().transform((raw, ctx) => {
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    ctx.addIssue({ code: 'custom', message: `${name} must be true or false, got "${raw}"` });
+    return z.NEVER;
+  });
+
+const port = (name: string) =>
+  z.string().trim().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a port number 0-65535, got "${raw}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const url = (name: string) =>
+  z.string().trim().transform((raw, ctx) => {
+    if (!raw) {
+      ctx.addIssue({ code: 'custom', message: `${name} is required` });
+      return z.NEVER;
+    }
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+      return u;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${name} must be an absolute http(s) URL, got "${raw}"` });
+      return z.NEVER;
+    }
+  });
+
+const path = (name: string) =>
+  z.string().trim().refine((p) => /^\/[A-Za-z0-9._~\-/]*$/.test(p) && !p.includes('//') && (p === '/' || !p.endsWith('/')), {
+    message: `${name} must be an absolute path like /login (letters, digits, - . _ ~ /; no trailing slash)`,
+  });
+
+const list = z.string().transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean));
+
+const envSchema = z.object({
+  PUBLIC_URL: url('PUBLIC_URL'),
+  OIDC_ISSUER: url('OIDC_ISSUER'),
+  OIDC_CLIENT_ID: z.string().trim().min(1, 'OIDC_CLIENT_ID is required'),
+  OIDC_CLIENT_SECRET: z.string(),
+  OIDC_CLIENT_AUTH: z.enum(['client_secret_basic', 'client_secret_post', 'none'], {
+    message: 'OIDC_CLIENT_AUTH must be client_secret_basic, client_secret_post or none',
+  }),
+  OIDC_SCOPES: z.string().trim().refine((s) => s.split(/\s+/).includes('openid'), { message: 'OIDC_SCOPES must contain openid' }),
+  OIDC_USE_PAR: bool('OIDC_USE_PAR'),
+  OIDC_ALLOW_HTTP: bool('OIDC_ALLOW_HTTP'),
+  OIDC_TIMEOUT: seconds('OIDC_TIMEOUT', 1),
+  API_UPSTREAM: url('API_UPSTREAM'),
+  API_TIMEOUT: seconds('API_TIMEOUT', 1),
+  SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
+  REDIS_URL: z.string().trim(),
+  REDIS_KEY_PREFIX: z.string(),
+  SESSION_SECRETS: list.superRefine((secrets, ctx) => {
+    secrets.forEach((s, i) => {
+      if (s.length < MIN_SECRET_LENGTH) {
+        ctx.addIssue({ code: 'custom', message: `SESSION_SECRETS entry #${i + 1} is ${s.length} characters; at least ${MIN_SECRET_LENGTH} are needed (try: openssl rand -base64 32)` });
+      }
+    });
+  }),
+  SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 60),
+  SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 60),
+  SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_]+$/, 'SESSION_COOKIE_NAME may hold letters, digits and _ only'),
+  SESSION_COOKIE_SAMESITE: z.enum(['lax', 'strict'], { message: 'SESSION_COOKIE_SAMESITE must be lax or strict (None would re-open cross-site requests)' }),
+  SESSION_CLAIMS: list,
+  TOKEN_REFRESH_SKEW: seconds('TOKEN_REFRESH_SKEW'),
+  POST_LOGOUT_REDIRECT_URI: z.string().trim(),
+  ALLOWED_RETURN_TO_ORIGINS: list,
+  LOGIN_PATH: path('LOGIN_PATH'),
+  CALLBACK_PATH: path('CALLBACK_PATH'),
+  SESSION_PATH: path('SESSION_PATH'),
+  REFRESH_PATH: path('REFRESH_PATH'),
+  LOGOUT_PATH: path('LOGOUT_PATH'),
+  API_PATH: path('API_PATH'),
+  HOST: z.string().trim().min(1, 'HOST must not be empty'),
+  PORT: port('PORT'),
+  ADMIN_PORT: port('ADMIN_PORT'),
+  ADMIN_HOST: z.string().trim().min(1, 'ADMIN_HOST must not be empty'),
+  ADMIN_TOKEN: z.string(),
+  TRUST_PROXY: z.string().trim().toLowerCase().transform((raw, ctx) => {
+    if (raw === 'true') return 1;
+    if (raw === 'false' || raw === '') return 0;
+    if (/^\d+$/.test(raw)) return Number(raw);
+    ctx.addIssue({ code: 'custom', message: `TRUST_PROXY must be true, false or a number of proxy hops, got "${raw}"` });
+    return z.NEVER;
+  }),
+  SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent',
+  }),
+});
+
+type Env = z.output<typeof envSchema>;
+
+/** Fills every unset variable with its documented default, so the schema sees one complete record. */
+function withDefaults(env: Record<string, string | undefined>): Record<SettingName, string> {
+  const out = {} as Record<SettingName, string>;
+  for (const s of SETTINGS) out[s.name] = env[s.name] ?? s.default;
+  return out;
+}
+
+/** Checks that involve several variables; returns problems, never throws. */
+function crossChecks(e: Env): string[] {
+  const problems: string[] = [];
+  const store = resolveStore(e);
+  if (e.OIDC_ISSUER.protocol === 'http:' && !e.OIDC_ALLOW_HTTP) {
+    problems.push(`OIDC_ISSUER is http:// (${e.OIDC_ISSUER.href}); use https, or set OIDC_ALLOW_HTTP=true for development and tests only`);
+  }
+  if (e.OIDC_CLIENT_AUTH !== 'none' && !e.OIDC_CLIENT_SECRET) {
+    problems.push(`OIDC_CLIENT_SECRET is required with OIDC_CLIENT_AUTH=${e.OIDC_CLIENT_AUTH}`);
+  }
+  if (e.PUBLIC_URL.pathname !== '/' || e.PUBLIC_URL.search || e.PUBLIC_URL.hash) {
+    problems.push(`PUBLIC_URL must be an origin without a path (cookies use the __Host- prefix, which needs Path=/), got "${e.PUBLIC_URL.href}"`);
+  }
+  if (store === 'redis' && !e.REDIS_URL) problems.push('REDIS_URL is required with SESSION_STORE=redis');
+  if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  if (store === 'cookie') problems.push('SESSION_STORE=cookie is not available in this release; use redis or memory');
+  if (store !== 'memory' && e.SESSION_SECRETS.length === 0) {
+    problems.push(`SESSION_SECRETS is required with SESSION_STORE=${store}: tokens at rest are sealed with it`);
+  }
+  if (e.SESSION_MAX_AGE < e.SESSION_IDLE_TIMEOUT) {
+    problems.push('SESSION_MAX_AGE must not be shorter than SESSION_IDLE_TIMEOUT');
+  }
+  for (const o of e.ALLOWED_RETURN_TO_ORIGINS) {
+    if (!isOrigin(o)) problems.push(`ALLOWED_RETURN_TO_ORIGINS entry "${o}" must be an origin like https://app.example.com`);
+  }
+  if (e.POST_LOGOUT_REDIRECT_URI && !isHttpUrl(e.POST_LOGOUT_REDIRECT_URI)) {
+    problems.push(`POST_LOGOUT_REDIRECT_URI must be an absolute http(s) URL, got "${e.POST_LOGOUT_REDIRECT_URI}"`);
+  }
+  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.API_PATH];
+  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH and API_PATH must differ');
+  if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
+  return problems;
+}
+
+function resolveStore(e: Env): SessionStoreKind {
+  if (e.SESSION_STORE) return e.SESSION_STORE;
+  return e.REDIS_URL ? 'redis' : 'memory';
+}
+
+function isOrigin(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === raw.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(raw).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function devWarnings(e: Env, store: SessionStoreKind): string[] {
+  const w: string[] = [];
+  if (store === 'memory') w.push('SESSION_STORE=memory: sessions live in this process only (lost on restart, not shared between instances). Development only.');
+  if (store === 'memory' && e.SESSION_SECRETS.length === 0) w.push('SESSION_SECRETS is not set: a random secret was generated for this process. Development only.');
+  if (e.OIDC_ALLOW_HTTP) w.push('OIDC_ALLOW_HTTP=true: IdP traffic may travel unencrypted. Development and tests only.');
+  if (e.PUBLIC_URL.protocol === 'http:') w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see README).');
+  return w;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof URL) && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Parses the environment once into a frozen {@link Config}.
+ * @throws ConfigError listing every problem, not only the first.
+ */
+export function loadConfig(env: Record<string, string | undefined>, randomSecret: () => string): Config {
+  const parsed = envSchema.safeParse(withDefaults(env));
+  if (!parsed.success) {
+    // Cross-field checks need every field; the field problems alone are still all reported at once.
+    throw new ConfigError(parsed.error.issues.map((i) => (i.code === 'custom' ? i.message : `${String(i.path[0])}: ${i.message}`)));
+  }
+  const e = parsed.data;
+  const problems = crossChecks(e);
+  if (problems.length) throw new ConfigError(problems);
+
+  const store = resolveStore(e);
+  const publicOrigin = e.PUBLIC_URL.origin;
+  return deepFreeze<Config>({
+    publicUrl: new URL(publicOrigin),
+    publicOrigin,
+    secure: e.PUBLIC_URL.protocol === 'https:',
+    oidc: {
+      issuer: e.OIDC_ISSUER,
+      clientId: e.OIDC_CLIENT_ID,
+      clientSecret: e.OIDC_CLIENT_SECRET || undefined,
+      clientAuth: e.OIDC_CLIENT_AUTH,
+      scopes: e.OIDC_SCOPES.split(/\s+/).join(' '),
+      usePar: e.OIDC_USE_PAR,
+      allowHttp: e.OIDC_ALLOW_HTTP,
+      timeoutSeconds: e.OIDC_TIMEOUT,
+      redirectUri: publicOrigin + e.CALLBACK_PATH,
+      postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
+    },
+    api: { upstream: e.API_UPSTREAM, timeoutMs: e.API_TIMEOUT * 1000 },
+    session: {
+      store,
+      secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],
+      idleTimeoutMs: e.SESSION_IDLE_TIMEOUT * 1000,
+      maxAgeMs: e.SESSION_MAX_AGE * 1000,
+      cookieBase: e.SESSION_COOKIE_NAME,
+      sameSite: e.SESSION_COOKIE_SAMESITE,
+      claims: e.SESSION_CLAIMS,
+      refreshSkewMs: e.TOKEN_REFRESH_SKEW * 1000,
+    },
+    redis: { url: e.REDIS_URL || undefined, keyPrefix: e.REDIS_KEY_PREFIX },
+    paths: {
+      login: e.LOGIN_PATH,
+      callback: e.CALLBACK_PATH,
+      session: e.SESSION_PATH,
+      refresh: e.REFRESH_PATH,
+      logout: e.LOGOUT_PATH,
+      api: e.API_PATH,
+    },
+    allowedReturnToOrigins: e.ALLOWED_RETURN_TO_ORIGINS.map((o) => new URL(o).origin),
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      adminHost: e.ADMIN_HOST,
+      adminPort: e.ADMIN_PORT,
+      proxyHops: e.TRUST_PROXY,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+    },
+    adminToken: e.ADMIN_TOKEN || undefined,
+    logLevel: e.LOG_LEVEL,
+    warnings: devWarnings(e, store),
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Every setting oidc-bff reads from its environment, in one place: name, default, and the
+ * one-line documentation that `.env.example` and the README table repeat (a parity test
+ * keeps the three in step).
+ */
+export interface SettingDoc {
+  /** Environment variable name. */
+  readonly name: string;
+  /** Default as written in `.env.example`; '' means "no default" (required or optional). */
+  readonly default: string;
+  /** One line for humans. */
+  readonly doc: string;
+}
+
+export const SETTINGS = [
+  { name: 'PUBLIC_URL', default: '', doc: "The BFF's external origin as the browser sees it (required); redirect_uri = PUBLIC_URL + CALLBACK_PATH." },
+  { name: 'OIDC_ISSUER', default: '', doc: 'Issuer identifier of the OpenID provider (required); metadata is discovered from it.' },
+  { name: 'OIDC_CLIENT_ID', default: '', doc: 'Client id registered at the IdP (required).' },
+  { name: 'OIDC_CLIENT_SECRET', default: '', doc: 'Client secret (required unless OIDC_CLIENT_AUTH=none).' },
+  { name: 'OIDC_CLIENT_AUTH', default: 'client_secret_basic', doc: 'Client authentication at the token endpoint: client_secret_basic, client_secret_post or none.' },
+  { name: 'OIDC_SCOPES', default: 'openid profile email offline_access', doc: 'Scopes requested at login; must contain openid.' },
+  { name: 'OIDC_USE_PAR', default: 'true', doc: 'Use Pushed Authorization Requests (RFC 9126) when the IdP advertises them.' },
+  { name: 'OIDC_ALLOW_HTTP', default: 'false', doc: 'Allow an http:// issuer. Development and tests only; the BFF warns loudly.' },
+  { name: 'OIDC_TIMEOUT', default: '10', doc: 'Seconds an IdP request (discovery, token, revocation, PAR) may take.' },
+  { name: 'API_UPSTREAM', default: '', doc: 'Base URL of the API gateway that /api/* is forwarded to (required).' },
+  { name: 'API_TIMEOUT', default: '30', doc: 'Seconds the upstream may take to send response headers, and between body chunks.' },
+  { name: 'SESSION_STORE', default: '', doc: 'redis, cookie or memory; default redis when REDIS_URL is set, memory otherwise (development only, warns).' },
+  { name: 'REDIS_URL', default: '', doc: 'Redis connection URL (redis:// or rediss://) for SESSION_STORE=redis.' },
+  { name: 'REDIS_KEY_PREFIX', default: 'bff:', doc: 'Prefix of every Redis key the BFF writes, so several deployments can share one Redis.' },
+  { name: 'SESSION_SECRETS', default: '', doc: 'Comma-separated secrets of 32+ characters; the first seals, all unseal (rotation). Required for redis and cookie stores.' },
+  { name: 'SESSION_IDLE_TIMEOUT', default: '1800', doc: 'Seconds of inactivity after which a session ends (sliding).' },
+  { name: 'SESSION_MAX_AGE', default: '43200', doc: 'Seconds after login after which a session ends, whatever the activity.' },
+  { name: 'SESSION_COOKIE_NAME', default: 'bff', doc: "Base name of the BFF's cookies (<name>-session, <name>-login); prefixed with __Host- when PUBLIC_URL is https." },
+  { name: 'SESSION_COOKIE_SAMESITE', default: 'lax', doc: 'SameSite of the session cookie: lax or strict.' },
+  { name: 'SESSION_CLAIMS', default: 'sub,sid,name,given_name,family_name,preferred_username,email,email_verified,picture,locale', doc: 'ID token claims kept in the session and shown by /session.' },
+  { name: 'TOKEN_REFRESH_SKEW', default: '30', doc: 'Seconds before access-token expiry at which it is refreshed.' },
+  { name: 'POST_LOGOUT_REDIRECT_URI', default: '', doc: 'Where the IdP sends the browser after logout; default PUBLIC_URL + /.' },
+  { name: 'ALLOWED_RETURN_TO_ORIGINS', default: '', doc: 'Comma-separated extra origins that returnTo may point to (besides PUBLIC_URL).' },
+  { name: 'LOGIN_PATH', default: '/login', doc: 'Path of the login route.' },
+  { name: 'CALLBACK_PATH', default: '/callback', doc: 'Path of the redirect_uri.' },
+  { name: 'SESSION_PATH', default: '/session', doc: 'Path of the session info route.' },
+  { name: 'REFRESH_PATH', default: '/refresh', doc: 'Path of the forced-refresh route.' },
+  { name: 'LOGOUT_PATH', default: '/logout', doc: 'Path of the logout route.' },
+  { name: 'API_PATH', default: '/api', doc: 'Path prefix forwarded to API_UPSTREAM (the prefix itself is removed).' },
+  { name: 'HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
+  { name: 'PORT', default: '3000', doc: 'Port of the public listener.' },
+  { name: 'ADMIN_PORT', default: '9090', doc: 'Port of the admin listener (metrics, admin API); 0 turns it off.' },
+  { name: 'ADMIN_HOST', default: '127.0.0.1', doc: 'Address the admin listener binds to; never public by default.' },
+  { name: 'ADMIN_TOKEN', default: '', doc: 'Bearer token of the session admin API; absent = API off.' },
+  { name: 'TRUST_PROXY', default: 'false', doc: 'true or a hop count: trust X-Forwarded-* from that many proxies in front (TLS terminator, load balancer).' },
+  { name: 'SHUTDOWN_TIMEOUT', default: '10', doc: 'Seconds in-flight requests get to finish after SIGTERM.' },
+  { name: 'LOG_LEVEL', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
+] as const satisfies readonly SettingDoc[];
+
+export type SettingName = (typeof SETTINGS)[number]['name'];

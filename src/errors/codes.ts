@@ -1,0 +1,24 @@
+/**
+ * Every error code the BFF answers with, its HTTP status and the plain-language text a user
+ * or SPA developer sees. Codes are stable API: clients branch on them, never on the text.
+ */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, description: 'The request is malformed.' },
+  invalid_state: { status: 400, description: 'This sign-in link is no longer valid (it was used already, has expired, or was started in another browser).' },
+  invalid_path: { status: 400, description: 'The API path is not allowed.' },
+  login_failed: { status: 400, description: 'The identity provider did not accept the sign-in (for example the code expired). Please sign in again.' },
+  logout_refused: { status: 400, description: 'This sign-out link does not belong to your session, so nothing was signed out.' },
+  unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
+  access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
+  csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
+  not_found: { status: 404, description: 'There is nothing at this address.' },
+  idp_error: { status: 502, description: 'The identity provider answered with an error or an invalid response. Please try again later.' },
+  idp_unreachable: { status: 502, description: 'The identity provider cannot be reached right now. Please try again later.' },
+  upstream_unreachable: { status: 502, description: 'The API cannot be reached right now.' },
+  idp_not_ready: { status: 503, description: 'The service is starting and cannot reach the identity provider yet. Please try again in a moment.' },
+  session_store_unavailable: { status: 503, description: 'The session store is unavailable right now. Please try again in a moment.' },
+  upstream_timeout: { status: 504, description: 'The API did not answer in time.' },
+  internal_error: { status: 500, description: 'Something went wrong on our side.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,14 @@
+import type { ParameterizedContext, Next } from 'koa';
+import type { Session } from '../session/session.js';
+
+/** What the middleware steps put on `ctx.state`. */
+export interface BffState {
+  requestId: string;
+  /** Set by requireSession / loadSession. */
+  session?: Session;
+  /** Browser-facing routes answer errors with an HTML page unless the client prefers JSON. */
+  page?: boolean;
+}
+
+export type BffContext = ParameterizedContext<BffState>;
+export type Step = (ctx: BffContext, next: Next) => Promise<void> | void;

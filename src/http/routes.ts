@@ -1,0 +1,65 @@
+import Router from '@koa/router';
+import compose from 'koa-compose';
+import type { Config } from '../config/load.js';
+import { healthz, readyz, type Readiness } from '../observability/health.js';
+import type { OidcClient } from '../oidc/client.js';
+import { callback } from '../oidc/callback.js';
+import { login } from '../oidc/login.js';
+import { logoutApi, logoutNavigation } from '../oidc/logout.js';
+import type { Transactions } from '../oidc/transactions.js';
+import type { EventLogger } from '../observability/logger.js';
+import { checkCsrf } from '../proxy/csrf.js';
+import type { Forwarder } from '../proxy/forward.js';
+import { requireSession } from '../session/require-session.js';
+import { sessionEndpoint } from '../session/session-endpoint.js';
+import type { Sessions } from '../session/session.js';
+import type { SessionStore } from '../session/store.js';
+import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
+import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
+import type { TokenRefresher } from '../tokens/refresh.js';
+import type { BffState, Step } from './context.js';
+
+export interface RouteParts {
+  config: Config;
+  log: EventLogger;
+  idp: OidcClient;
+  store: SessionStore;
+  sessions: Sessions;
+  transactions: Transactions;
+  refresher: TokenRefresher;
+  forwarder: Forwarder;
+  readiness: Readiness;
+}
+
+/** Marks a browser-facing route: its errors render as an HTML page unless JSON is preferred. */
+const page: Step = async (ctx, next) => {
+  ctx.state.page = true;
+  await next();
+};
+
+/**
+ * The route table. Each route reads as its pipeline of steps, in order; every path comes
+ * from the configuration.
+ */
+export function routes(p: RouteParts): Step {
+  const { config, sessions, refresher } = p;
+  const paths = config.paths;
+  const csrf = checkCsrf(config);
+  const session = requireSession(sessions);
+  const router = new Router<BffState>();
+
+  router.get(paths.login, page, login(p));
+  router.get(paths.callback, page, callback(p));
+  router.get(paths.session, sessionEndpoint(config, sessions));
+  router.post(paths.refresh, session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
+  router.post(paths.logout, csrf, logoutApi(p));
+  router.get(paths.logout, page, logoutNavigation(p));
+  router.get('/healthz', healthz);
+  router.get('/readyz', readyz(p.idp, p.store, p.readiness));
+
+  // /api/* skips the router: a prefix test is all it needs, and it is the hot path.
+  const api = compose<Parameters<Step>[0]>([session, csrf, ensureFreshToken(sessions, refresher), p.forwarder.step]);
+  const apiPrefix = `${paths.api}/`;
+  const other = compose([router.routes(), router.allowedMethods()]) as unknown as Step;
+  return (ctx, next) => (ctx.path === paths.api || ctx.path.startsWith(apiPrefix) ? api(ctx, next) : other(ctx, next));
+}

@@ -1,0 +1,46 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+
+/** Limits of the public listener: 431 above 16 KB of headers, and slow clients are cut off. */
+export const SERVER_LIMITS = {
+  maxHeaderSize: 16 * 1024,
+  headersTimeout: 20_000,
+  requestTimeout: 0, // streamed proxy bodies may legitimately take long; API_TIMEOUT bounds the upstream side
+  keepAliveTimeout: 65_000,
+} as const;
+
+export interface Listening {
+  server: http.Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+  drain(graceMs: number): Promise<void>;
+}
+
+export async function listen(app: Koa<never> | Koa, host: string, port: number): Promise<Listening> {
+  const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app.callback());
+  server.headersTimeout = SERVER_LIMITS.headersTimeout;
+  server.requestTimeout = SERVER_LIMITS.requestTimeout;
+  server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    drain: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

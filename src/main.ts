@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { listen } from './http/server.js';
+import { createLogger } from './observability/logger.js';
+
+/** Production entry: environment → configuration → app → listener; SIGTERM/SIGINT drain it. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, () => randomBytes(32).toString('base64url'));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`oidc-bff cannot start: ${err.message}\nSee .env.example and the README's configuration table.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  for (const warning of config.warnings) log.event('service.warning', { reason: warning });
+
+  const bff = createApp(config, { log });
+  const listening = await listen(bff.app, config.server.host, config.server.port);
+  log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.event('service.stopping', { reason: signal });
+    bff.readiness.draining = true;
+    await listening.drain(config.server.shutdownTimeoutMs);
+    await bff.close();
+    log.event('service.stopped', {});
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+await main();

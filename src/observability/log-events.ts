@@ -1,0 +1,67 @@
+/**
+ * The catalogue of everything the BFF logs: one stable event name per outcome, with a fixed
+ * level. Rejections of bad input are info/warn; faults of a dependency are error, logged once
+ * per outage. Field names are fixed too (see {@link LogFields}).
+ */
+export const LOG_EVENTS = {
+  'service.started': 'info',
+  'service.warning': 'warn',
+  'service.stopping': 'info',
+  'service.stopped': 'info',
+  'request.completed': 'info',
+  'request.failed': 'error',
+  'request.rejected': 'info',
+  'oidc.discovery_ok': 'info',
+  'oidc.discovery_failed': 'error',
+  'login.started': 'info',
+  'login.par_failed': 'error',
+  'callback.completed': 'info',
+  'callback.state_invalid': 'warn',
+  'callback.idp_error': 'warn',
+  'callback.access_denied': 'info',
+  'callback.code_rejected': 'warn',
+  'callback.response_invalid': 'warn',
+  'callback.idp_unreachable': 'error',
+  'session.ended': 'info',
+  'session.expired': 'info',
+  'session.cookie_invalid': 'info',
+  'refresh.ok': 'info',
+  'refresh.rejected': 'warn',
+  'refresh.failed': 'error',
+  'refresh.no_refresh_token': 'info',
+  'logout.completed': 'info',
+  'logout.refused': 'warn',
+  'logout.revocation_failed': 'warn',
+  'csrf.rejected': 'warn',
+  'proxy.path_refused': 'warn',
+  'proxy.upstream_unreachable': 'error',
+  'proxy.upstream_timeout': 'error',
+  'proxy.client_aborted': 'debug',
+  'store.unavailable': 'error',
+  'store.recovered': 'info',
+} as const;
+
+export type LogEvent = keyof typeof LOG_EVENTS;
+
+/** The only fields a log line may carry besides `event`. Never a token, cookie value or secret. */
+export interface LogFields {
+  request_id?: string;
+  /** Short hash of the session id, never the id itself. */
+  session?: string;
+  sub?: string;
+  method?: string;
+  path?: string;
+  status?: number;
+  duration_ms?: number;
+  reason?: string;
+  code?: string;
+  upstream_status?: number;
+  attempt?: number;
+  retry_in_ms?: number;
+  issuer?: string;
+  url?: string;
+  host?: string;
+  port?: number;
+  store?: string;
+  err?: { type: string; message: string; code?: string; stack?: string };
+}

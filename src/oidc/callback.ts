@@ -1,0 +1,112 @@
+import * as oidc from 'openid-client';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { Step } from '../http/context.js';
+import type { EventLogger } from '../observability/logger.js';
+import type { Sessions, TokenSet } from '../session/session.js';
+import type { OidcClient } from './client.js';
+import { classifyIdp } from './idp-failure.js';
+import type { Transactions } from './transactions.js';
+
+export interface CallbackDeps {
+  config: Config;
+  idp: OidcClient;
+  transactions: Transactions;
+  sessions: Sessions;
+  log: EventLogger;
+  now?: () => number;
+}
+
+/**
+ * GET /callback: the browser returns from the IdP. The transaction must have been started by
+ * this browser and is used once; openid-client checks `iss` (RFC 9207), state, exchanges the
+ * code with the PKCE verifier and validates the ID token (signature against the JWKS, iss,
+ * aud, exp, iat, nonce). Then a session starts under a brand-new id (no fixation) and the
+ * browser goes to its returnTo.
+ */
+export function callback({ config, idp, transactions, sessions, log, now = Date.now }: CallbackDeps): Step {
+  const keep = new Set(config.session.claims);
+  return async (ctx) => {
+    const configuration = idp.configuration();
+    const state = ctx.query['state'];
+    if (typeof state !== 'string' || state.length === 0 || state.length > 512) {
+      throw new BffError('invalid_state', { event: 'callback.state_invalid', detail: 'missing or malformed state' });
+    }
+    const tx = await transactions.take(state, ctx.get('cookie'));
+    if (!tx) {
+      throw new BffError('invalid_state', { event: 'callback.state_invalid', detail: 'unknown, used, expired or foreign state' });
+    }
+    // The URL the IdP redirected to, rebuilt from configuration: the Host header is not trusted.
+    const currentUrl = new URL(`${config.oidc.redirectUri}?${ctx.querystring}`);
+    let result: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      result = await oidc.authorizationCodeGrant(configuration, currentUrl, {
+        pkceCodeVerifier: tx.codeVerifier,
+        expectedState: state,
+        expectedNonce: tx.nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      throw callbackError(err);
+    }
+    const claims = result.claims();
+    if (!claims) throw new BffError('idp_error', { event: 'callback.response_invalid', detail: 'no ID token in the token response' });
+
+    const previous = await sessions.load(ctx.get('cookie'));
+    if (previous) await sessions.destroy(previous);
+    const { session, setCookie } = await sessions.create({
+      sub: claims.sub,
+      claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
+      tokens: tokenSet(result, now()),
+    });
+    ctx.append('Set-Cookie', setCookie);
+    ctx.set('Cache-Control', 'no-store');
+    log.event('callback.completed', { request_id: ctx.state.requestId, session: sessions.logHandle(session), sub: session.sub });
+    ctx.redirect(tx.returnTo.startsWith('/') ? config.publicOrigin + tx.returnTo : tx.returnTo);
+  };
+}
+
+export function tokenSet(r: oidc.TokenEndpointResponse, nowMs: number, previous?: TokenSet): TokenSet {
+  const t: TokenSet = {
+    accessToken: r.access_token,
+    tokenType: r.token_type ?? 'Bearer',
+    expiresAt: typeof r.expires_in === 'number' ? nowMs + r.expires_in * 1000 : 0,
+  };
+  // A refresh response may omit the refresh token (no rotation) or the ID token: keep the old ones.
+  const refreshToken = r.refresh_token ?? previous?.refreshToken;
+  const idToken = r.id_token ?? previous?.idToken;
+  const scope = r.scope ?? previous?.scope;
+  if (refreshToken) t.refreshToken = refreshToken;
+  if (idToken) t.idToken = idToken;
+  if (scope) t.scope = scope;
+  return t;
+}
+
+function callbackError(err: unknown): BffError {
+  if (err instanceof oidc.AuthorizationResponseError) {
+    const code = /^[\w.-]{1,64}$/.test(err.error) ? err.error : 'invalid';
+    if (code === 'access_denied') return new BffError('access_denied', { event: 'callback.access_denied', detail: code });
+    return new BffError('login_failed', {
+      event: 'callback.idp_error',
+      detail: code,
+      description: `The identity provider could not sign you in (${code}). Please sign in again.`,
+    });
+  }
+  // Problems with the redirect itself (iss missing or wrong, repeated parameters) are bad input, not an IdP fault.
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause && typeof cause === 'object' && 'parameters' in cause) {
+    return new BffError('login_failed', { event: 'callback.response_invalid', detail: (err as Error).message, cause: err });
+  }
+  if ((err as { code?: unknown }).code === 'OAUTH_INVALID_REQUEST') {
+    return new BffError('login_failed', { event: 'callback.response_invalid', detail: (err as Error).message, cause: err });
+  }
+  const failure = classifyIdp(err);
+  switch (failure.kind) {
+    case 'rejected':
+      return new BffError('login_failed', { event: 'callback.code_rejected', detail: failure.detail, cause: err });
+    case 'unreachable':
+      return new BffError('idp_unreachable', { event: 'callback.idp_unreachable', detail: failure.detail, cause: err });
+    default:
+      return new BffError('idp_error', { event: 'callback.response_invalid', detail: failure.detail, cause: err });
+  }
+}

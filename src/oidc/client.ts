@@ -1,0 +1,109 @@
+import { EventEmitter } from 'node:events';
+import * as oidc from 'openid-client';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { EventLogger } from '../observability/logger.js';
+import { errorFields } from '../observability/logger.js';
+
+/** Asymmetric ID token algorithms we accept, in order of preference. HS* and `none` never. */
+const ID_TOKEN_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519', 'RS384', 'PS384', 'ES384', 'RS512', 'PS512', 'ES512'];
+
+export interface OidcClientOptions {
+  /** Replaces fetch for every IdP call (tests inject faults here; see openid-client's customFetch). */
+  fetch?: oidc.CustomFetch;
+  /** Discovery retry schedule while the IdP is unreachable. */
+  retry?: { initialMs: number; maxMs: number };
+}
+
+/**
+ * The IdP as the routes see it: an openid-client Configuration obtained by discovery.
+ * Discovery runs in the background and is retried with capped exponential backoff, so the
+ * service starts (and /readyz says 503) while the IdP is down, and becomes ready by itself.
+ */
+export interface OidcClient {
+  isReady(): boolean;
+  /** The configuration, or a 503 `idp_not_ready` error while discovery has not succeeded. */
+  configuration(): oidc.Configuration;
+  /** Resolves once discovery has succeeded. */
+  whenReady(): Promise<void>;
+  close(): void;
+}
+
+export function createOidcClient(config: Config, log: EventLogger, options: OidcClientOptions = {}): OidcClient {
+  const retry = options.retry ?? { initialMs: 500, maxMs: 30_000 };
+  const events = new EventEmitter();
+  let current: oidc.Configuration | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const attempt = async (n: number): Promise<void> => {
+    try {
+      current = await discover(config, options.fetch);
+      log.event('oidc.discovery_ok', { issuer: config.oidc.issuer.href, attempt: n });
+      events.emit('ready');
+    } catch (err) {
+      if (closed) return;
+      const delay = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(n - 1, 16));
+      const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
+      // Logged at the first failure, then every tenth retry: one outage is a few lines, not a flood.
+      if (n === 1 || n % 10 === 0) {
+        log.event('oidc.discovery_failed', { issuer: config.oidc.issuer.href, attempt: n, retry_in_ms: jittered, err: errorFields(err, false) });
+      }
+      timer = setTimeout(() => void attempt(n + 1), jittered);
+      timer.unref();
+    }
+  };
+  void attempt(1);
+
+  return {
+    isReady: () => current !== undefined,
+    configuration() {
+      if (!current) throw new BffError('idp_not_ready', { detail: 'OIDC discovery has not succeeded yet' });
+      return current;
+    },
+    whenReady: () => (current ? Promise.resolve() : new Promise((resolve) => events.once('ready', resolve))),
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+async function discover(config: Config, customFetch: oidc.CustomFetch | undefined): Promise<oidc.Configuration> {
+  const { issuer, clientId, timeoutSeconds } = config.oidc;
+  const discovered = await oidc.discovery(issuer, clientId, undefined, oidc.None(), {
+    timeout: timeoutSeconds,
+    ...(customFetch ? { [oidc.customFetch]: customFetch } : {}),
+    ...(config.oidc.allowHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
+  });
+  const server = discovered.serverMetadata();
+  const supported = server.id_token_signing_alg_values_supported ?? ['RS256'];
+  const alg = ID_TOKEN_ALGS.find((a) => supported.includes(a));
+  if (!alg) {
+    throw new Error(`the IdP signs ID tokens only with ${supported.join(', ')}; oidc-bff needs an asymmetric algorithm (RS256, PS256, ES256, EdDSA…)`);
+  }
+  const configuration = new oidc.Configuration(
+    { ...server },
+    clientId,
+    { id_token_signed_response_alg: alg, ...(config.oidc.clientSecret ? { client_secret: config.oidc.clientSecret } : {}) },
+    clientAuth(config),
+  );
+  configuration.timeout = timeoutSeconds;
+  if (customFetch) configuration[oidc.customFetch] = customFetch;
+  if (config.oidc.allowHttp) oidc.allowInsecureRequests(configuration);
+  // Verify ID token signatures against the IdP's JWKS even though they arrive over TLS.
+  oidc.enableNonRepudiationChecks(configuration);
+  return configuration;
+}
+
+function clientAuth(config: Config): oidc.ClientAuth {
+  const secret = config.oidc.clientSecret;
+  switch (config.oidc.clientAuth) {
+    case 'client_secret_post':
+      return oidc.ClientSecretPost(secret);
+    case 'none':
+      return oidc.None();
+    default:
+      return oidc.ClientSecretBasic(secret);
+  }
+}

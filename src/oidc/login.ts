@@ -1,0 +1,63 @@
+import * as oidc from 'openid-client';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { Step } from '../http/context.js';
+import type { EventLogger } from '../observability/logger.js';
+import type { OidcClient } from './client.js';
+import { classifyIdpFailure } from './idp-failure.js';
+import { pickLoginParams } from './login-params.js';
+import { safeReturnTo } from './return-to.js';
+import type { Transactions } from './transactions.js';
+
+export interface LoginDeps {
+  config: Config;
+  idp: OidcClient;
+  transactions: Transactions;
+  log: EventLogger;
+}
+
+/**
+ * GET /login: starts an Authorization Code + PKCE transaction (fresh state, nonce and S256
+ * verifier), remembers it for /callback, and sends the browser to the IdP, through PAR when the
+ * IdP offers it and it is enabled (or when the IdP requires it).
+ * @see https://www.rfc-editor.org/rfc/rfc9700 (OAuth 2.0 Security BCP)
+ * @see https://www.rfc-editor.org/rfc/rfc9126 (PAR)
+ */
+export function login({ config, idp, transactions, log }: LoginDeps): Step {
+  const returnToPolicy = { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnToOrigins };
+  return async (ctx) => {
+    const configuration = idp.configuration();
+    const extra = pickLoginParams(ctx.query);
+    if ('invalid' in extra) {
+      throw new BffError('invalid_request', { description: `The ${extra.invalid} parameter is malformed.`, detail: `bad ${extra.invalid}` });
+    }
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const returnTo = safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const params: Record<string, string> = {
+      ...extra.params,
+      response_type: 'code',
+      redirect_uri: config.oidc.redirectUri,
+      scope: config.oidc.scopes,
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+    };
+    const bindingCookie = await transactions.begin(state, { codeVerifier, nonce, returnTo }, ctx.get('cookie'));
+    const server = configuration.serverMetadata();
+    const usePar = server.require_pushed_authorization_requests === true
+      || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
+    let url: URL;
+    try {
+      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, params) : oidc.buildAuthorizationUrl(configuration, params);
+    } catch (err) {
+      throw classifyIdpFailure(err, 'login.par_failed');
+    }
+    if (bindingCookie) ctx.append('Set-Cookie', bindingCookie);
+    ctx.set('Cache-Control', 'no-store');
+    log.event('login.started', { request_id: ctx.state.requestId, reason: usePar ? 'par' : 'query' });
+    ctx.redirect(url.href);
+  };
+}

@@ -1,0 +1,100 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { Step } from '../http/context.js';
+import type { EventLogger } from '../observability/logger.js';
+import { errorFields } from '../observability/logger.js';
+import type { Session, Sessions } from '../session/session.js';
+import type { OidcClient } from './client.js';
+
+export interface LogoutDeps {
+  config: Config;
+  idp: OidcClient;
+  sessions: Sessions;
+  log: EventLogger;
+}
+
+/**
+ * Ends the session: deletes server state first (so the session is over whatever the IdP
+ * does), revokes the refresh token when the IdP has a revocation endpoint, and returns the
+ * URL that ends the IdP session too (RP-initiated logout with id_token_hint).
+ * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html
+ * @see https://www.rfc-editor.org/rfc/rfc7009 (token revocation)
+ */
+function createLogout({ config, idp, sessions, log }: LogoutDeps) {
+  const revoke = async (session: Session, requestId: string) => {
+    if (!idp.isReady()) return;
+    const configuration = idp.configuration();
+    if (!configuration.serverMetadata().revocation_endpoint) return;
+    const { refreshToken, accessToken } = session.tokens;
+    try {
+      await oidc.tokenRevocation(configuration, refreshToken ?? accessToken, { token_type_hint: refreshToken ? 'refresh_token' : 'access_token' });
+    } catch (err) {
+      // The session is already gone here; a failed revocation only leaves a token to expire at the IdP.
+      log.event('logout.revocation_failed', { request_id: requestId, session: sessions.logHandle(session), err: errorFields(err, false) });
+    }
+  };
+
+  const endSessionUrl = (session: Session | undefined): string => {
+    if (!idp.isReady()) return config.oidc.postLogoutRedirectUri;
+    const configuration = idp.configuration();
+    if (!configuration.serverMetadata().end_session_endpoint) return config.oidc.postLogoutRedirectUri;
+    const params: Record<string, string> = { post_logout_redirect_uri: config.oidc.postLogoutRedirectUri };
+    if (session?.tokens.idToken) params['id_token_hint'] = session.tokens.idToken;
+    return oidc.buildEndSessionUrl(configuration, params).href;
+  };
+
+  return async (session: Session | undefined, requestId: string): Promise<string> => {
+    const url = endSessionUrl(session);
+    if (session) {
+      await sessions.destroy(session);
+      await revoke(session, requestId);
+      log.event('logout.completed', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
+    }
+    return url;
+  };
+}
+
+/** POST /logout (after checkCsrf): 200 `{logoutUrl}`; idempotent for a browser without a session. */
+export function logoutApi(deps: LogoutDeps): Step {
+  const logout = createLogout(deps);
+  return async (ctx) => {
+    const session = await deps.sessions.load(ctx.get('cookie'));
+    const logoutUrl = await logout(session, ctx.state.requestId);
+    ctx.append('Set-Cookie', deps.sessions.clearCookie());
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { logoutUrl };
+  };
+}
+
+/**
+ * GET /logout?sid=…: the same as a top-level navigation. The sid must be this session's own
+ * (only the SPA, through /session, knows it), so a cross-site link or image cannot log a user
+ * out: without it, 400 and nothing is ended.
+ */
+export function logoutNavigation(deps: LogoutDeps): Step {
+  const logout = createLogout(deps);
+  return async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const session = await deps.sessions.load(ctx.get('cookie'));
+    if (!session) {
+      ctx.append('Set-Cookie', deps.sessions.clearCookie());
+      ctx.redirect(deps.config.oidc.postLogoutRedirectUri);
+      return;
+    }
+    const sid = ctx.query['sid'];
+    if (typeof sid !== 'string' || !sameString(sid, session.sid)) {
+      throw new BffError('logout_refused', { event: 'logout.refused', detail: sid === undefined ? 'sid missing' : 'sid does not match the session' });
+    }
+    const url = await logout(session, ctx.state.requestId);
+    ctx.append('Set-Cookie', deps.sessions.clearCookie());
+    ctx.redirect(url);
+  };
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

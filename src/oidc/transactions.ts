@@ -1,0 +1,76 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readCookie, serializeCookie } from '../http/cookies.js';
+import type { CookieNames } from '../session/cookie-names.js';
+import type { Sealer } from '../session/seal.js';
+import type { SessionStore } from '../session/store.js';
+
+/** What /login remembers for /callback. */
+export interface LoginTransaction {
+  codeVerifier: string;
+  nonce: string;
+  returnTo: string;
+}
+
+/** A login transaction expires after this long (the SPEC's 10 minutes). */
+export const TRANSACTION_TTL_MS = 10 * 60 * 1000;
+
+export interface Transactions {
+  /** Stores a transaction under `state`; returns the Set-Cookie header that binds it to this browser, if one must be sent. */
+  begin(state: string, tx: LoginTransaction, cookieHeader: string | undefined): Promise<string | undefined>;
+  /** Takes the transaction for `state` (single use) if it was started by this browser. */
+  take(state: string, cookieHeader: string | undefined): Promise<LoginTransaction | undefined>;
+}
+
+interface StoredTransaction extends LoginTransaction {
+  /** Hash of the browser's login-binding cookie. */
+  b: string;
+}
+
+const BINDING = /^[A-Za-z0-9_-]{43}$/;
+const hash = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Login transactions live server-side, keyed by a hash of `state`, and are bound to the
+ * browser by one small random cookie that every tab shares. Any number of tabs may log in at
+ * once and the Cookie header does not grow with them: the binding cookie is ~60 bytes
+ * whatever the number of pending logins (the classic "431 after many abandoned logins" bug
+ * comes from one cookie per transaction).
+ */
+export function createTransactions(store: SessionStore, sealer: Sealer, cookies: CookieNames): Transactions {
+  const key = (state: string) => `t:${hash(state).toString('base64url')}`;
+  const aad = (k: string) => `login ${k}`;
+  // The IdP redirects back with a cross-site top-level GET: the binding cookie must be Lax
+  // even when the session cookie is Strict.
+  const attributes = { ...cookies.attributes, sameSite: 'Lax' as const, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 };
+
+  return {
+    async begin(state, tx, cookieHeader) {
+      const existing = readCookie(cookieHeader, cookies.login);
+      const binding = existing !== undefined && BINDING.test(existing) ? existing : randomBytes(32).toString('base64url');
+      const k = key(state);
+      const stored: StoredTransaction = { ...tx, b: hash(binding).toString('base64url') };
+      await store.set(k, sealer.seal(JSON.stringify(stored), aad(k)), TRANSACTION_TTL_MS);
+      // Re-sent on every login so the binding outlives the newest transaction.
+      return serializeCookie(cookies.login, binding, attributes);
+    },
+    async take(state, cookieHeader) {
+      const binding = readCookie(cookieHeader, cookies.login);
+      if (binding === undefined || !BINDING.test(binding)) return undefined;
+      const k = key(state);
+      // Taken (deleted) before checking the binding: a state presented from the wrong browser is burnt too.
+      const sealed = await store.take(k);
+      const opened = sealed === undefined ? undefined : sealer.unseal(sealed, aad(k));
+      if (!opened) return undefined;
+      let stored: StoredTransaction;
+      try {
+        stored = JSON.parse(opened.plaintext) as StoredTransaction;
+      } catch {
+        return undefined;
+      }
+      const expected = Buffer.from(stored.b, 'base64url');
+      const actual = hash(binding);
+      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+      return { codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { SessionStore } from './store.js';
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * In-process store for development and single-instance tests. Not shared between instances
+ * and lost on restart; the configuration warns whenever it is in use.
+ */
+export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 60_000): SessionStore {
+  const entries = new Map<string, Entry>();
+  const live = (key: string): Entry | undefined => {
+    const e = entries.get(key);
+    if (e && e.expiresAt <= now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return e;
+  };
+  // Expired entries are also dropped on read; the sweep bounds memory when they are never read.
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
+  }, sweepEveryMs);
+  sweep.unref();
+
+  return {
+    kind: 'memory',
+    async getAndTouch(key, ttlMs) {
+      const e = live(key);
+      if (!e) return undefined;
+      e.expiresAt = now() + ttlMs;
+      return e.value;
+    },
+    async get(key) {
+      return live(key)?.value;
+    },
+    async set(key, value, ttlMs) {
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+    },
+    async take(key) {
+      const e = live(key);
+      entries.delete(key);
+      return e?.value;
+    },
+    async delete(key) {
+      entries.delete(key);
+    },
+    async ping() {},
+    async close() {
+      clearInterval(sweep);
+      entries.clear();
+    },
+  };
+}

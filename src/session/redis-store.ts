@@ -1,0 +1,64 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { EventLogger } from '../observability/logger.js';
+import { errorFields } from '../observability/logger.js';
+import { StoreUnavailableError, type SessionStore } from './store.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  /** Milliseconds a command may take before the request gets 503 instead of hanging. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Redis-backed store (ioredis). Commands fail fast while Redis is unreachable (no offline
+ * queue), so a request gets 503 at once instead of piling up; ioredis reconnects in the
+ * background and the same sessions work again when Redis returns. The outage is logged once
+ * when it starts and once when it ends, not once per request.
+ */
+export function createRedisStore(options: RedisStoreOptions, log: EventLogger): SessionStore {
+  const redisOptions: RedisOptions = {
+    keyPrefix: options.keyPrefix,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    connectTimeout: 5000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 3000),
+    lazyConnect: false,
+  };
+  const redis = new Redis(options.url, redisOptions);
+  let down = false;
+  redis.on('error', (err) => {
+    if (down) return;
+    down = true;
+    log.event('store.unavailable', { store: 'redis', err: errorFields(err, false) });
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.event('store.recovered', { store: 'redis' });
+  });
+
+  const run = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  };
+  const orUndefined = (v: string | null): string | undefined => v ?? undefined;
+
+  return {
+    kind: 'redis',
+    // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis call.
+    getAndTouch: (key, ttlMs) => run(() => redis.getex(key, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(orUndefined),
+    get: (key) => run(() => redis.get(key)).then(orUndefined),
+    set: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(() => undefined),
+    take: (key) => run(() => redis.getdel(key)).then(orUndefined),
+    delete: (key) => run(() => redis.del(key)).then(() => undefined),
+    ping: () => run(() => redis.ping()).then(() => undefined),
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { Writable } from 'node:stream';
+import { createLogger, type EventLogger } from '../../src/observability/logger.js';
+
+/** A logger whose every line is kept in memory, parsed, for assertions on events and leaks. */
+export interface LogCapture {
+  log: EventLogger;
+  lines: string[];
+  events(): Array<Record<string, unknown> & { event: string }>;
+  /** Events named `name`, in order. */
+  named(name: string): Array<Record<string, unknown>>;
+  text(): string;
+}
+
+export function captureLogs(level: Parameters<typeof createLogger>[0] = 'debug'): LogCapture {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger(level, sink);
+  const events = () => lines.map((l) => JSON.parse(l) as Record<string, unknown> & { event: string });
+  return {
+    log,
+    lines,
+    events,
+    named: (name) => events().filter((e) => e.event === name),
+    text: () => lines.join('\n'),
+  };
+}
