@@ -43,7 +43,7 @@ export interface BffApp {
 export function createApp(config: Config, deps: AppDeps): BffApp {
   const { log } = deps;
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? createStore(config, log);
+  const store = deps.store ?? createStore(config, log, now);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
   const idp = createOidcClient(config, log, {
@@ -76,9 +76,9 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   };
 }
 
-function createStore(config: Config, log: EventLogger): SessionStore {
+function createStore(config: Config, log: EventLogger, now: () => number): SessionStore {
   if (config.session.store === 'redis') {
     return createRedisStore({ url: config.redis.url!, keyPrefix: config.redis.keyPrefix }, log);
   }
-  return createMemoryStore();
+  return createMemoryStore(now);
 }

@@ -184,7 +184,8 @@ type Env = z.output<typeof envSchema>;
 /** Fills every unset variable with its documented default, so the schema sees one complete record. */
 function withDefaults(env: Record<string, string | undefined>): Record<SettingName, string> {
   const out = {} as Record<SettingName, string>;
-  for (const s of SETTINGS) out[s.name] = env[s.name] ?? s.default;
+  // An empty variable counts as unset: `.env` files and compose often carry `NAME=`.
+  for (const s of SETTINGS) out[s.name] = env[s.name] || s.default;
   return out;
 }
 

@@ -4,6 +4,7 @@ import { startIdp, type IdpOptions, type RunningIdp } from '../../dev/idp.js';
 import { createApp, type BffApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { listen, type Listening } from '../../src/http/server.js';
+import type { Step } from '../../src/http/context.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { freePort } from './free-port.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
@@ -25,6 +26,10 @@ export interface HarnessOptions {
   store?: SessionStore;
   idpFetch?: CustomFetch;
   now?: () => number;
+  /** Extra routes after the BFF's own (a test page for the browser test). */
+  extra?: Step;
+  /** Host name in PUBLIC_URL (default 127.0.0.1; the browser test uses localhost so IdP and BFF cookies stay apart). */
+  hostname?: string;
 }
 
 /**
@@ -49,7 +54,7 @@ export interface Harness {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
   const shared = options.shareWith;
   const redirectUris = [`${url}/callback`];
   const idp = shared?.idp ?? (await startIdp({
@@ -78,6 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.store ? { store: options.store } : {}),
     ...(options.idpFetch ? { idpFetch: options.idpFetch } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.extra ? { extra: options.extra } : {}),
   });
   const listening = await listen(bff.app, '127.0.0.1', port);
   await bff.idp.whenReady();
