@@ -60,7 +60,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log));
   app.use(errorHandler(config, log));
-  app.use(routes({ config, log, idp, store, sessions, transactions, refresher, forwarder, readiness }));
+  app.use(routes({ config, log, idp, store, sessions, transactions, refresher, forwarder, readiness, now }));
   if (deps.extra) app.use(deps.extra);
 
   return {

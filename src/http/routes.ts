@@ -29,6 +29,7 @@ export interface RouteParts {
   refresher: TokenRefresher;
   forwarder: Forwarder;
   readiness: Readiness;
+  now: () => number;
 }
 
 /** Marks a browser-facing route: its errors render as an HTML page unless JSON is preferred. */

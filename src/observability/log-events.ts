@@ -37,6 +37,7 @@ export const LOG_EVENTS = {
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
+  'store.ready': 'info',
   'store.unavailable': 'error',
   'store.recovered': 'info',
 } as const;

@@ -93,11 +93,7 @@ function callbackError(err: unknown): BffError {
     });
   }
   // Problems with the redirect itself (iss missing or wrong, repeated parameters) are bad input, not an IdP fault.
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause && typeof cause === 'object' && 'parameters' in cause) {
-    return new BffError('login_failed', { event: 'callback.response_invalid', detail: (err as Error).message, cause: err });
-  }
-  if ((err as { code?: unknown }).code === 'OAUTH_INVALID_REQUEST') {
+  if (concernsRedirectParameters(err)) {
     return new BffError('login_failed', { event: 'callback.response_invalid', detail: (err as Error).message, cause: err });
   }
   const failure = classifyIdp(err);
@@ -109,4 +105,15 @@ function callbackError(err: unknown): BffError {
     default:
       return new BffError('idp_error', { event: 'callback.response_invalid', detail: failure.detail, cause: err });
   }
+}
+
+/** openid-client marks checks of the redirect's own parameters with a `parameters` cause (possibly wrapped once). */
+function concernsRedirectParameters(err: unknown): boolean {
+  if ((err as { code?: unknown }).code === 'OAUTH_INVALID_REQUEST') return true;
+  let cause = (err as { cause?: unknown }).cause;
+  for (let depth = 0; depth < 3 && cause && typeof cause === 'object'; depth++) {
+    if ('parameters' in cause) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }

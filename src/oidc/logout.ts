@@ -37,11 +37,11 @@ function createLogout({ config, idp, sessions, log }: LogoutDeps) {
   };
 
   const endSessionUrl = (session: Session | undefined): string => {
-    if (!idp.isReady()) return config.oidc.postLogoutRedirectUri;
+    if (!session || !idp.isReady()) return config.oidc.postLogoutRedirectUri;
     const configuration = idp.configuration();
     if (!configuration.serverMetadata().end_session_endpoint) return config.oidc.postLogoutRedirectUri;
     const params: Record<string, string> = { post_logout_redirect_uri: config.oidc.postLogoutRedirectUri };
-    if (session?.tokens.idToken) params['id_token_hint'] = session.tokens.idToken;
+    if (session.tokens.idToken) params['id_token_hint'] = session.tokens.idToken;
     return oidc.buildEndSessionUrl(configuration, params).href;
   };
 

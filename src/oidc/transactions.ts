@@ -54,13 +54,12 @@ export function createTransactions(store: SessionStore, sealer: Sealer, cookies:
       return serializeCookie(cookies.login, binding, attributes);
     },
     async take(state, cookieHeader) {
-      const binding = readCookie(cookieHeader, cookies.login);
-      if (binding === undefined || !BINDING.test(binding)) return undefined;
       const k = key(state);
       // Taken (deleted) before checking the binding: a state presented from the wrong browser is burnt too.
       const sealed = await store.take(k);
       const opened = sealed === undefined ? undefined : sealer.unseal(sealed, aad(k));
-      if (!opened) return undefined;
+      const binding = readCookie(cookieHeader, cookies.login);
+      if (!opened || binding === undefined || !BINDING.test(binding)) return undefined;
       let stored: StoredTransaction;
       try {
         stored = JSON.parse(opened.plaintext) as StoredTransaction;

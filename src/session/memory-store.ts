@@ -9,7 +9,12 @@ interface Entry {
  * In-process store for development and single-instance tests. Not shared between instances
  * and lost on restart; the configuration warns whenever it is in use.
  */
-export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 60_000): SessionStore {
+export interface MemoryStore extends SessionStore {
+  /** Remaining time to live of a key in ms (for the store contract tests). */
+  ttlOf(key: string): number | undefined;
+}
+
+export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 60_000): MemoryStore {
   const entries = new Map<string, Entry>();
   const live = (key: string): Entry | undefined => {
     const e = entries.get(key);
@@ -49,6 +54,10 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
       entries.delete(key);
     },
     async ping() {},
+    ttlOf(key) {
+      const e = live(key);
+      return e && e.expiresAt - now();
+    },
     async close() {
       clearInterval(sweep);
       entries.clear();

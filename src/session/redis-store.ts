@@ -28,12 +28,23 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
   };
   const redis = new Redis(options.url, redisOptions);
   let down = false;
-  redis.on('error', (err) => {
+  let connected = false;
+  let closing = false;
+  const markDown = (err: unknown) => {
     if (down) return;
     down = true;
     log.event('store.unavailable', { store: 'redis', err: errorFields(err, false) });
+  };
+  // ioredis reports a lost server through 'close' and failing commands as much as through 'error'.
+  redis.on('error', markDown);
+  redis.on('close', () => {
+    if (connected && !closing) markDown(new Error('connection to Redis closed'));
   });
   redis.on('ready', () => {
+    if (!connected) {
+      connected = true;
+      log.event('store.ready', { store: 'redis' });
+    }
     if (!down) return;
     down = false;
     log.event('store.recovered', { store: 'redis' });
@@ -43,6 +54,8 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     try {
       return await op();
     } catch (err) {
+      // A slow command on a live connection is not an outage; a lost connection is.
+      if (redis.status !== 'ready') markDown(err);
       throw new StoreUnavailableError(err);
     }
   };
@@ -58,6 +71,7 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     delete: (key) => run(() => redis.del(key)).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),
     async close() {
+      closing = true;
       await redis.quit().catch(() => redis.disconnect());
     },
   };

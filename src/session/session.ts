@@ -30,6 +30,8 @@ export interface Sessions {
   load(cookieHeader: string | undefined): Promise<Session | undefined>;
   /** Starts a session under a brand-new id; returns it with the Set-Cookie header to send. */
   create(data: Pick<Session, 'sub' | 'claims' | 'tokens'>): Promise<{ session: Session; setCookie: string }>;
+  /** Reads the session's current state from the store again (after another request may have changed it). */
+  reload(session: Session): Promise<Session | undefined>;
   /** Writes changed tokens back. */
   save(session: Session): Promise<void>;
   destroy(session: Session): Promise<void>;

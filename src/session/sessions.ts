@@ -42,24 +42,31 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
     await store.set(s.key, sealer.seal(JSON.stringify(stored), aad(s.key)), ttl(s.createdAt));
   };
 
+  /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
+  const open = async (id: string, key: string, sealed: string | undefined): Promise<Session | undefined> => {
+    if (sealed === undefined) return undefined;
+    const opened = sealer.unseal(sealed, aad(key));
+    const stored = opened && parse(opened.plaintext);
+    if (!stored) return undefined;
+    const session: Session = { id, key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
+    if (stored.createdAt + maxAgeMs <= now()) {
+      await store.delete(key);
+      return undefined;
+    }
+    // Written under an older secret: re-seal with the current one so old secrets can be retired.
+    if (opened.stale) await write(session);
+    return session;
+  };
+
   return {
     async load(cookieHeader) {
       const id = readCookie(cookieHeader, cookies.session);
       if (id === undefined || !SESSION_ID.test(id)) return undefined;
       const key = storeKey(id);
-      const sealed = await store.getAndTouch(key, idleTimeoutMs);
-      if (sealed === undefined) return undefined;
-      const opened = sealer.unseal(sealed, aad(key));
-      const stored = opened && parse(opened.plaintext);
-      if (!stored) return undefined;
-      const session: Session = { id, key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
-      if (stored.createdAt + maxAgeMs <= now()) {
-        await store.delete(key);
-        return undefined;
-      }
-      // Written under an older secret: re-seal with the current one so old secrets can be retired.
-      if (opened.stale) await write(session);
-      return session;
+      return open(id, key, await store.getAndTouch(key, idleTimeoutMs));
+    },
+    async reload(s) {
+      return open(s.id, s.key, await store.get(s.key));
     },
     async create(data) {
       const id = randomBytes(32).toString('base64url');

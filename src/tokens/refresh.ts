@@ -28,6 +28,7 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
   const skew = config.session.refreshSkewMs;
   // Concurrent requests of one session inside this process share one refresh.
   const inFlight = new Map<string, Promise<TokenSet>>();
+  const isDue = (t: TokenSet) => t.expiresAt !== 0 && t.expiresAt - skew <= now();
 
   const refresh = async (session: Session, requestId: string): Promise<TokenSet> => {
     const refreshToken = session.tokens.refreshToken!;
@@ -50,6 +51,15 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
     return tokens;
   };
 
+  // This request may have read the session before another one refreshed it: re-read, re-check,
+  // and refresh only if still due, so a rotated refresh token is never replayed.
+  const reloadAndRefresh = async (session: Session, force: boolean, requestId: string): Promise<TokenSet> => {
+    const current = await sessions.reload(session);
+    if (!current) throw new BffError('unauthenticated', { detail: 'session ended while refreshing' });
+    if (!force && !isDue(current.tokens) || force && current.tokens.refreshToken !== session.tokens.refreshToken) return current.tokens;
+    return refresh(current, requestId);
+  };
+
   const refreshError = async (err: unknown, session: Session, requestId: string): Promise<BffError> => {
     const failure = classifyIdp(err);
     if (failure.kind === 'rejected') {
@@ -67,8 +77,7 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
   return {
     async ensureFresh(session, { force, requestId }) {
       const { expiresAt, refreshToken } = session.tokens;
-      const due = force || (expiresAt !== 0 && expiresAt - skew <= now());
-      if (!due) return;
+      if (!force && !isDue(session.tokens)) return;
       if (!refreshToken) {
         if (force) {
           throw new BffError('invalid_request', { description: 'This session has no refresh token (the IdP issued none; request the offline_access scope).' });
@@ -79,7 +88,7 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
       }
       let pending = inFlight.get(session.key);
       if (!pending) {
-        pending = refresh(session, requestId).finally(() => inFlight.delete(session.key));
+        pending = reloadAndRefresh(session, force, requestId).finally(() => inFlight.delete(session.key));
         inFlight.set(session.key, pending);
       }
       session.tokens = await pending;

@@ -87,6 +87,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const listening = await listen(bff.app, '127.0.0.1', port);
   await bff.idp.whenReady();
+  if (options.redis) await logs.waitFor('store.ready');
 
   const harness: Harness = {
     url,

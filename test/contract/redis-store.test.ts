@@ -1,0 +1,35 @@
+import { createRedisStore } from '../../src/session/redis-store.js';
+import { captureLogs } from '../support/log-capture.js';
+import { startTestRedis } from '../support/redis.js';
+import { sessionStoreContract } from './session-store.contract.js';
+
+sessionStoreContract('redis', async () => {
+  const redis = await startTestRedis();
+  const store = createRedisStore({ url: redis.url, keyPrefix: redis.prefix }, captureLogs().log);
+  await waitReady(store);
+  return {
+    store,
+    // Redis expires keys by its own clock: shorten the TTL to 1 ms and wait for the key to go.
+    async expire(key) {
+      await redis.client.pexpire(redis.prefix + key, 1);
+      while ((await redis.client.exists(redis.prefix + key)) === 1) await new Promise((r) => setImmediate(r));
+    },
+    ttl: (key) => redis.client.pttl(redis.prefix + key),
+    async close() {
+      await store.close();
+      await redis.close();
+    },
+  };
+});
+
+/** The store fails fast while connecting (no offline queue): wait until it answers. */
+async function waitReady(store: { ping(): Promise<void> }): Promise<void> {
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import type { SessionStore } from '../../src/session/store.js';
+
+export interface StoreUnderTest {
+  store: SessionStore;
+  /** Moves time forward as the store sees it (a test clock, or the server's own expiry). */
+  expire(key: string, afterMs: number): Promise<void>;
+  /** Remaining time to live of a key in ms, as the store reports it. */
+  ttl(key: string): Promise<number>;
+}
+
+/**
+ * The contract every SessionStore keeps. Each runner (memory, redis) calls this with a
+ * factory; the same tests run against each store.
+ */
+export function sessionStoreContract(name: string, make: () => Promise<StoreUnderTest & { close(): Promise<void> }>): void {
+  describe(`session store contract: ${name}`, () => {
+    let t: StoreUnderTest & { close(): Promise<void> };
+    before(async () => {
+      t = await make();
+    });
+    after(async () => t?.close());
+
+    it('reads back what was set, and nothing for an unknown key', async () => {
+      await t.store.set('s:a', 'value-a', 60_000);
+      assert.equal(await t.store.get('s:a'), 'value-a');
+      assert.equal(await t.store.get('s:unknown'), undefined);
+    });
+
+    it('overwrites on a second set', async () => {
+      await t.store.set('s:b', 'one', 60_000);
+      await t.store.set('s:b', 'two', 60_000);
+      assert.equal(await t.store.get('s:b'), 'two');
+    });
+
+    it('getAndTouch returns the value and slides its expiry to the new ttl', async () => {
+      await t.store.set('s:c', 'value-c', 1_000);
+      assert.equal(await t.store.getAndTouch('s:c', 120_000), 'value-c');
+      const ttl = await t.ttl('s:c');
+      assert.ok(ttl > 60_000 && ttl <= 120_000, `ttl ${ttl}`);
+    });
+
+    it('getAndTouch of an unknown key gives nothing and creates nothing', async () => {
+      assert.equal(await t.store.getAndTouch('s:none', 60_000), undefined);
+      assert.equal(await t.store.get('s:none'), undefined);
+    });
+
+    it('take returns the value once, then nothing (single use)', async () => {
+      await t.store.set('t:once', 'tx', 60_000);
+      assert.equal(await t.store.take('t:once'), 'tx');
+      assert.equal(await t.store.take('t:once'), undefined);
+      assert.equal(await t.store.get('t:once'), undefined);
+    });
+
+    it('concurrent takes of one key give the value to exactly one caller', async () => {
+      await t.store.set('t:race', 'tx', 60_000);
+      const results = await Promise.all(Array.from({ length: 10 }, () => t.store.take('t:race')));
+      assert.equal(results.filter((r) => r === 'tx').length, 1);
+    });
+
+    it('delete removes a key; deleting an unknown key is fine', async () => {
+      await t.store.set('s:d', 'x', 60_000);
+      await t.store.delete('s:d');
+      assert.equal(await t.store.get('s:d'), undefined);
+      await t.store.delete('s:never');
+    });
+
+    it('a key is gone once its time to live has passed', async () => {
+      await t.store.set('s:e', 'x', 60_000);
+      await t.expire('s:e', 60_001);
+      assert.equal(await t.store.get('s:e'), undefined);
+      assert.equal(await t.store.getAndTouch('s:e', 60_000), undefined);
+    });
+
+    it('answers ping when reachable', async () => {
+      await t.store.ping();
+    });
+  });
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { ConfigError, loadConfig } from '../../../src/config/load.js';
+
+const SECRET = 'a-session-secret-that-is-long-enough-0123';
+const VALID = {
+  PUBLIC_URL: 'https://app.example.test',
+  OIDC_ISSUER: 'https://idp.example.test',
+  OIDC_CLIENT_ID: 'bff',
+  OIDC_CLIENT_SECRET: 'client-secret',
+  API_UPSTREAM: 'http://api.internal:8080/v1',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  SESSION_SECRETS: SECRET,
+};
+const random = () => 'r'.repeat(43);
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env, random);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return e.problems;
+  }
+  assert.fail('configuration was accepted');
+}
+
+describe('configuration: parsed once, every problem reported at once', () => {
+  it('parses a valid environment into typed values with the documented defaults', () => {
+    const c = loadConfig(VALID, random);
+    assert.equal(c.session.store, 'redis');
+    assert.equal(c.oidc.redirectUri, 'https://app.example.test/callback');
+    assert.equal(c.oidc.scopes, 'openid profile email offline_access');
+    assert.equal(c.oidc.clientAuth, 'client_secret_basic');
+    assert.equal(c.session.refreshSkewMs, 30_000);
+    assert.equal(c.secure, true);
+    assert.equal(c.server.proxyHops, 0);
+    assert.equal(c.oidc.postLogoutRedirectUri, 'https://app.example.test/');
+  });
+
+  it('is frozen all the way down', () => {
+    const c = loadConfig(VALID, random);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.session) && Object.isFrozen(c.session.secrets));
+  });
+
+  it('lists every field problem in one error', () => {
+    const problems = problemsOf({ ...VALID, PUBLIC_URL: 'not a url', PORT: 'eighty', SESSION_SECRETS: 'short', LOG_LEVEL: 'loud', OIDC_CLIENT_ID: '' });
+    for (const name of ['PUBLIC_URL', 'PORT', 'SESSION_SECRETS', 'LOG_LEVEL', 'OIDC_CLIENT_ID']) {
+      assert.ok(problems.some((p) => p.includes(name)), `${name} missing from ${JSON.stringify(problems)}`);
+    }
+  });
+
+  it('refuses an http:// issuer unless OIDC_ALLOW_HTTP=true', () => {
+    assert.ok(problemsOf({ ...VALID, OIDC_ISSUER: 'http://idp.example.test' }).some((p) => p.includes('OIDC_ALLOW_HTTP')));
+    const c = loadConfig({ ...VALID, OIDC_ISSUER: 'http://idp.example.test', OIDC_ALLOW_HTTP: 'true' }, random);
+    assert.ok(c.warnings.some((w) => w.includes('OIDC_ALLOW_HTTP')));
+  });
+
+  it('requires SESSION_SECRETS for the redis store and refuses short secrets with a hint', () => {
+    assert.ok(problemsOf({ ...VALID, SESSION_SECRETS: '' }).some((p) => p.includes('SESSION_SECRETS is required')));
+    assert.ok(problemsOf({ ...VALID, SESSION_SECRETS: `${SECRET},tooshort` }).some((p) => p.includes('#2') && p.includes('openssl rand')));
+  });
+
+  it('defaults to the memory store with loud warnings when no REDIS_URL is given', () => {
+    const c = loadConfig({ ...VALID, REDIS_URL: '', SESSION_SECRETS: '' }, random);
+    assert.equal(c.session.store, 'memory');
+    assert.deepEqual(c.session.secrets, [random()]);
+    assert.ok(c.warnings.some((w) => w.includes('SESSION_STORE=memory')));
+    assert.ok(c.warnings.some((w) => w.includes('random secret')));
+  });
+
+  it('refuses a PUBLIC_URL with a path (the __Host- cookie prefix needs Path=/)', () => {
+    assert.ok(problemsOf({ ...VALID, PUBLIC_URL: 'https://app.example.test/bff' }).some((p) => p.includes('PUBLIC_URL')));
+  });
+
+  it('refuses SameSite=None, a client secret missing for a confidential client, and clashing paths', () => {
+    const problems = problemsOf({ ...VALID, SESSION_COOKIE_SAMESITE: 'none' });
+    assert.ok(problems.some((p) => p.includes('SESSION_COOKIE_SAMESITE')));
+    assert.ok(problemsOf({ ...VALID, OIDC_CLIENT_SECRET: '' }).some((p) => p.includes('OIDC_CLIENT_SECRET')));
+    assert.ok(problemsOf({ ...VALID, LOGOUT_PATH: '/login' }).some((p) => p.includes('must differ')));
+  });
+
+  it('accepts durations with units and treats an empty variable as unset', () => {
+    const c = loadConfig({ ...VALID, SESSION_IDLE_TIMEOUT: '15m', SESSION_MAX_AGE: '1d', PORT: '' }, random);
+    assert.equal(c.session.idleTimeoutMs, 15 * 60_000);
+    assert.equal(c.session.maxAgeMs, 86_400_000);
+    assert.equal(c.server.port, 3000);
+  });
+
+  it('takes TRUST_PROXY as true or a hop count', () => {
+    assert.equal(loadConfig({ ...VALID, TRUST_PROXY: 'true' }, random).server.proxyHops, 1);
+    assert.equal(loadConfig({ ...VALID, TRUST_PROXY: '2' }, random).server.proxyHops, 2);
+    assert.ok(problemsOf({ ...VALID, TRUST_PROXY: 'maybe' }).some((p) => p.includes('TRUST_PROXY')));
+  });
+});
+
+describe('start-up with a bad configuration', () => {
+  it('prints every problem and exits non-zero without listening', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env['PATH'] ?? '', PUBLIC_URL: 'nope', SESSION_SECRETS: 'short', SESSION_STORE: 'redis' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.notEqual(code, 0);
+    for (const name of ['PUBLIC_URL', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'API_UPSTREAM', 'SESSION_SECRETS']) {
+      assert.ok(stderr.includes(name), `${name} not reported in: ${stderr}`);
+    }
+  });
+});
