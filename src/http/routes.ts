@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
 import { healthz, readyz, type Readiness } from '../observability/health.js';
 import type { OidcClient } from '../oidc/client.js';
 import { callback } from '../oidc/callback.js';
@@ -18,6 +19,7 @@ import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
 import type { BffState, Step } from './context.js';
+import { queryProblem } from './query-guard.js';
 
 export interface RouteParts {
   config: Config;
@@ -32,9 +34,17 @@ export interface RouteParts {
   now: () => number;
 }
 
-/** Marks a browser-facing route: its errors render as an HTML page unless JSON is preferred. */
+/**
+ * Marks a browser-facing route: its errors render as an HTML page unless JSON is preferred,
+ * and its query string must be well-formed.
+ */
 const page: Step = async (ctx, next) => {
   ctx.state.page = true;
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  const problem = queryProblem(ctx.querystring);
+  if (problem) throw new BffError('invalid_request', { detail: problem });
   await next();
 };
 

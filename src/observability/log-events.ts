@@ -40,6 +40,7 @@ export const LOG_EVENTS = {
   'store.ready': 'info',
   'store.unavailable': 'error',
   'store.recovered': 'info',
+  'store.command_failed': 'error',
 } as const;
 
 export type LogEvent = keyof typeof LOG_EVENTS;

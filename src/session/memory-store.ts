@@ -45,6 +45,11 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async set(key, value, ttlMs) {
       entries.set(key, { value, expiresAt: now() + ttlMs });
     },
+    async replace(key, value, ttlMs) {
+      if (!live(key)) return false;
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+      return true;
+    },
     async take(key) {
       const e = live(key);
       entries.delete(key);

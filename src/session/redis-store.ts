@@ -50,24 +50,46 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     log.event('store.recovered', { store: 'redis' });
   });
 
+  // Redis answered with an error (READONLY after a failover, OOM, …): log it, but not per request.
+  const lastReplyError = new Map<string, number>();
+  const reportReplyError = (err: Error) => {
+    const kind = err.message.split(' ')[0] ?? 'ERR';
+    const now = Date.now();
+    if ((lastReplyError.get(kind) ?? 0) > now - 60_000) return;
+    lastReplyError.set(kind, now);
+    log.event('store.command_failed', { store: 'redis', err: errorFields(err, false) });
+  };
+
   const run = async <T>(op: () => Promise<T>): Promise<T> => {
     try {
       return await op();
     } catch (err) {
+      if (isReplyError(err)) reportReplyError(err);
       // A slow command on a live connection is not an outage; a lost connection is.
-      if (redis.status !== 'ready') markDown(err);
+      else if (redis.status !== 'ready') markDown(err);
       throw new StoreUnavailableError(err);
     }
   };
-  const orUndefined = (v: string | null): string | undefined => v ?? undefined;
+  /** A read of a key that holds something we never write (another type) finds nothing, and clears it. */
+  const read = async (key: string, op: () => Promise<string | null>): Promise<string | undefined> => {
+    try {
+      return (await op()) ?? undefined;
+    } catch (err) {
+      if (!isReplyError(err) || !err.message.startsWith('WRONGTYPE')) return run(() => Promise.reject(err));
+      await run(() => redis.del(key));
+      return undefined;
+    }
+  };
 
   return {
     kind: 'redis',
     // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis call.
-    getAndTouch: (key, ttlMs) => run(() => redis.getex(key, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(orUndefined),
-    get: (key) => run(() => redis.get(key)).then(orUndefined),
+    getAndTouch: (key, ttlMs) => read(key, () => redis.getex(key, 'PX', Math.max(1, Math.ceil(ttlMs)))),
+    get: (key) => read(key, () => redis.get(key)),
     set: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(() => undefined),
-    take: (key) => run(() => redis.getdel(key)).then(orUndefined),
+    // SET … XX writes only over an existing key: an update cannot resurrect a deleted session.
+    replace: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'XX')).then((r) => r === 'OK'),
+    take: (key) => read(key, () => redis.getdel(key)),
     delete: (key) => run(() => redis.del(key)).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),
     async close() {
@@ -75,4 +97,8 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
 }

@@ -32,8 +32,8 @@ export interface Sessions {
   create(data: Pick<Session, 'sub' | 'claims' | 'tokens'>): Promise<{ session: Session; setCookie: string }>;
   /** Reads the session's current state from the store again (after another request may have changed it). */
   reload(session: Session): Promise<Session | undefined>;
-  /** Writes changed tokens back. */
-  save(session: Session): Promise<void>;
+  /** Writes changed tokens back; false when the session no longer exists (ended meanwhile), and nothing is written. */
+  save(session: Session): Promise<boolean>;
   destroy(session: Session): Promise<void>;
   /** Set-Cookie header that deletes the session cookie. */
   clearCookie(): string;

@@ -37,10 +37,12 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
   const aad = (key: string) => `session ${key}`;
   const ttl = (createdAt: number) => Math.max(1, Math.min(idleTimeoutMs, createdAt + maxAgeMs - now()));
 
-  const write = async (s: Session) => {
+  const sealed = (s: Session) => {
     const stored: StoredSession = { f: FORMAT, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt };
-    await store.set(s.key, sealer.seal(JSON.stringify(stored), aad(s.key)), ttl(s.createdAt));
+    return sealer.seal(JSON.stringify(stored), aad(s.key));
   };
+  // Updates never create: a session deleted by a concurrent logout stays deleted.
+  const update = (s: Session) => store.replace(s.key, sealed(s), ttl(s.createdAt));
 
   /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
   const open = async (id: string, key: string, sealed: string | undefined): Promise<Session | undefined> => {
@@ -54,7 +56,7 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
       return undefined;
     }
     // Written under an older secret: re-seal with the current one so old secrets can be retired.
-    if (opened.stale) await write(session);
+    if (opened.stale) await update(session);
     return session;
   };
 
@@ -79,11 +81,11 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
         tokens: data.tokens,
         createdAt: now(),
       };
-      await write(session);
+      await store.set(session.key, sealed(session), ttl(session.createdAt));
       const setCookie = serializeCookie(cookies.session, id, { ...cookies.attributes, maxAgeSeconds: maxAgeMs / 1000 });
       return { session, setCookie };
     },
-    save: write,
+    save: update,
     async destroy(s) {
       await store.delete(s.key);
     },

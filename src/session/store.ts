@@ -12,6 +12,11 @@ export interface SessionStore {
   getAndTouch(key: string, ttlMs: number): Promise<string | undefined>;
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Overwrites a value only if the key still exists; false when it did not (it was deleted,
+   * e.g. by a logout, or expired). Updates use it so that they never bring an ended session back.
+   */
+  replace(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Reads and deletes in one atomic step: a single-use record can be taken only once. */
   take(key: string): Promise<string | undefined>;
   delete(key: string): Promise<void>;

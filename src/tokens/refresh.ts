@@ -46,7 +46,10 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
     }
     const tokens = tokenSet(response, now(), session.tokens);
     session.tokens = tokens;
-    await sessions.save(session);
+    if (!(await sessions.save(session))) {
+      // Logged out while the IdP was answering: the new tokens die with the session.
+      throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
+    }
     log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
     return tokens;
   };

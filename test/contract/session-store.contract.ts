@@ -45,6 +45,15 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
       assert.equal(await t.store.get('s:none'), undefined);
     });
 
+    it('replace overwrites an existing key and refuses a missing one (an update never resurrects)', async () => {
+      await t.store.set('s:r', 'one', 60_000);
+      assert.equal(await t.store.replace('s:r', 'two', 60_000), true);
+      assert.equal(await t.store.get('s:r'), 'two');
+      await t.store.delete('s:r');
+      assert.equal(await t.store.replace('s:r', 'three', 60_000), false);
+      assert.equal(await t.store.get('s:r'), undefined);
+    });
+
     it('take returns the value once, then nothing (single use)', async () => {
       await t.store.set('t:once', 'tx', 60_000);
       assert.equal(await t.store.take('t:once'), 'tx');
