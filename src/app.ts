@@ -8,13 +8,16 @@ import { routes } from './http/routes.js';
 import type { Readiness } from './observability/health.js';
 import type { EventLogger } from './observability/logger.js';
 import { createOidcClient, type OidcClient } from './oidc/client.js';
-import { createTransactions } from './oidc/transactions.js';
+import { createCookieTransactions } from './oidc/cookie-transactions.js';
+import { createServerTransactions, type Transactions } from './oidc/transactions.js';
 import { createForwarder } from './proxy/forward.js';
 import { cookieNames } from './session/cookie-names.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createSealer } from './session/seal.js';
-import { createSessions } from './session/sessions.js';
+import { createCookieSessions } from './session/cookie-sessions.js';
+import { createServerSessions } from './session/server-sessions.js';
+import type { Sessions } from './session/session.js';
 import type { SessionStore } from './session/store.js';
 import { createRefresher } from './tokens/refresh.js';
 
@@ -33,7 +36,8 @@ export interface AppDeps {
 export interface BffApp {
   app: Koa<BffState>;
   idp: OidcClient;
-  store: SessionStore;
+  /** The server store; undefined for cookie sessions. */
+  store: SessionStore | undefined;
   readiness: Readiness;
   /** Releases the store, the upstream pool and the discovery timer. */
   close(): Promise<void>;
@@ -46,12 +50,11 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const store = deps.store ?? createStore(config, log, now);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
+  const { sessions, transactions } = sessionsFor(config, store, sealer, cookies, now);
   const idp = createOidcClient(config, log, {
     ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
-  const sessions = createSessions({ config, store, sealer, cookies, log, now });
-  const transactions = createTransactions(store, sealer, cookies);
   const refresher = createRefresher({ config, idp, sessions, log, now });
   const forwarder = createForwarder(config, cookies, log);
   const readiness: Readiness = { draining: false };
@@ -71,14 +74,32 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     async close() {
       idp.close();
       await forwarder.close();
-      if (!deps.store) await store.close();
+      if (!deps.store) await store?.close();
     },
   };
 }
 
-function createStore(config: Config, log: EventLogger, now: () => number): SessionStore {
-  if (config.session.store === 'redis') {
-    return createRedisStore({ url: config.redis.url!, keyPrefix: config.redis.keyPrefix }, log);
+function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {
+  switch (config.session.store) {
+    case 'redis':
+      return createRedisStore({ url: config.redis.url!, keyPrefix: config.redis.keyPrefix }, log);
+    case 'memory':
+      return createMemoryStore(now);
+    default:
+      return undefined;
   }
-  return createMemoryStore(now);
+}
+
+/** Server sessions over a store, or sessions sealed into the cookie when there is none. */
+function sessionsFor(
+  config: Config,
+  store: SessionStore | undefined,
+  sealer: ReturnType<typeof createSealer>,
+  cookies: ReturnType<typeof cookieNames>,
+  now: () => number,
+): { sessions: Sessions; transactions: Transactions } {
+  if (store) {
+    return { sessions: createServerSessions({ config, store, sealer, cookies, now }), transactions: createServerTransactions(store, sealer, cookies) };
+  }
+  return { sessions: createCookieSessions({ config, sealer, cookies, now }), transactions: createCookieTransactions(sealer, cookies, now) };
 }

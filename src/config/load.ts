@@ -31,6 +31,7 @@ export interface Config {
     readonly maxAgeMs: number;
     readonly cookieBase: string;
     readonly sameSite: 'lax' | 'strict';
+    readonly cookieBudgetBytes: number;
     readonly claims: readonly string[];
     readonly refreshSkewMs: number;
   };
@@ -150,6 +151,14 @@ const envSchema = z.object({
   SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 60),
   SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 60),
   SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_]+$/, 'SESSION_COOKIE_NAME may hold letters, digits and _ only'),
+  SESSION_COOKIE_BUDGET: z.string().trim().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 4096) {
+      ctx.addIssue({ code: 'custom', message: `SESSION_COOKIE_BUDGET must be a number of bytes >= 4096, got "${raw}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
   SESSION_COOKIE_SAMESITE: z.enum(['lax', 'strict'], { message: 'SESSION_COOKIE_SAMESITE must be lax or strict (None would re-open cross-site requests)' }),
   SESSION_CLAIMS: list,
   TOKEN_REFRESH_SKEW: seconds('TOKEN_REFRESH_SKEW'),
@@ -204,7 +213,6 @@ function crossChecks(e: Env): string[] {
   }
   if (store === 'redis' && !e.REDIS_URL) problems.push('REDIS_URL is required with SESSION_STORE=redis');
   if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
-  if (store === 'cookie') problems.push('SESSION_STORE=cookie is not available in this release; use redis or memory');
   if (store !== 'memory' && e.SESSION_SECRETS.length === 0) {
     problems.push(`SESSION_SECRETS is required with SESSION_STORE=${store}: tokens at rest are sealed with it`);
   }
@@ -302,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       maxAgeMs: e.SESSION_MAX_AGE * 1000,
       cookieBase: e.SESSION_COOKIE_NAME,
       sameSite: e.SESSION_COOKIE_SAMESITE,
+      cookieBudgetBytes: e.SESSION_COOKIE_BUDGET,
       claims: e.SESSION_CLAIMS,
       refreshSkewMs: e.TOKEN_REFRESH_SKEW * 1000,
     },

@@ -31,6 +31,7 @@ export const SETTINGS = [
   { name: 'SESSION_IDLE_TIMEOUT', default: '1800', doc: 'Seconds of inactivity after which a session ends (sliding).' },
   { name: 'SESSION_MAX_AGE', default: '43200', doc: 'Seconds after login after which a session ends, whatever the activity.' },
   { name: 'SESSION_COOKIE_NAME', default: 'bff', doc: "Base name of the BFF's cookies (<name>-session, <name>-login); prefixed with __Host- when PUBLIC_URL is https." },
+  { name: 'SESSION_COOKIE_BUDGET', default: '8192', doc: "Most bytes the BFF's session cookies may take together (cookie store); a login that needs more fails with a clear error." },
   { name: 'SESSION_COOKIE_SAMESITE', default: 'lax', doc: 'SameSite of the session cookie: lax or strict.' },
   { name: 'SESSION_CLAIMS', default: 'sub,sid,name,given_name,family_name,preferred_username,email,email_verified,picture,locale', doc: 'ID token claims kept in the session and shown by /session.' },
   { name: 'TOKEN_REFRESH_SKEW', default: '30', doc: 'Seconds before access-token expiry at which it is refreshed.' },

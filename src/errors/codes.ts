@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   session_store_unavailable: { status: 503, description: 'The session store is unavailable right now. Please try again in a moment.' },
   upstream_timeout: { status: 504, description: 'The API did not answer in time.' },
   internal_error: { status: 500, description: 'Something went wrong on our side.' },
+  session_too_large: { status: 500, description: "The identity provider's tokens are too large for cookie sessions (over SESSION_COOKIE_BUDGET). The operator must use SESSION_STORE=redis." },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

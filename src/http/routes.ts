@@ -25,7 +25,7 @@ export interface RouteParts {
   config: Config;
   log: EventLogger;
   idp: OidcClient;
-  store: SessionStore;
+  store: SessionStore | undefined;
   sessions: Sessions;
   transactions: Transactions;
   refresher: TokenRefresher;

@@ -14,12 +14,12 @@ export const healthz: Step = (ctx) => {
 };
 
 /** GET /readyz: 200 when logins can be served (IdP metadata loaded, store reachable), else 503 with the reasons. */
-export function readyz(idp: OidcClient, store: SessionStore, readiness: Readiness, pingTimeoutMs = 1000): Step {
+export function readyz(idp: OidcClient, store: SessionStore | undefined, readiness: Readiness, pingTimeoutMs = 1000): Step {
   return async (ctx) => {
     const problems: string[] = [];
     if (readiness.draining) problems.push('shutting down');
     if (!idp.isReady()) problems.push('identity provider metadata not loaded');
-    if (!(await pingWithin(store, pingTimeoutMs))) problems.push('session store unreachable');
+    if (store && !(await pingWithin(store, pingTimeoutMs))) problems.push('session store unreachable');
     ctx.set('Cache-Control', 'no-store');
     ctx.status = problems.length ? 503 : 200;
     ctx.body = problems.length ? { status: 'unavailable', problems } : { status: 'ready' };

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Sessions, TokenSet } from '../session/session.js';
@@ -32,7 +33,8 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     if (typeof state !== 'string' || state.length === 0 || state.length > 512) {
       throw new BffError('invalid_state', { event: 'callback.state_invalid', detail: 'missing or malformed state' });
     }
-    const tx = await transactions.take(state, ctx.get('cookie'));
+    const io = cookieIo(ctx);
+    const tx = await transactions.take(state, io);
     if (!tx) {
       throw new BffError('invalid_state', { event: 'callback.state_invalid', detail: 'unknown, used, expired or foreign state' });
     }
@@ -52,14 +54,13 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     const claims = result.claims();
     if (!claims) throw new BffError('idp_error', { event: 'callback.response_invalid', detail: 'no ID token in the token response' });
 
-    const previous = await sessions.load(ctx.get('cookie'));
-    if (previous) await sessions.destroy(previous);
-    const { session, setCookie } = await sessions.create({
+    const previous = await sessions.load(io);
+    if (previous) await sessions.destroy(previous, io);
+    const session = await sessions.create({
       sub: claims.sub,
       claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
       tokens: tokenSet(result, now()),
-    });
-    ctx.append('Set-Cookie', setCookie);
+    }, io);
     ctx.set('Cache-Control', 'no-store');
     log.event('callback.completed', { request_id: ctx.state.requestId, session: sessions.logHandle(session), sub: session.sub });
     ctx.redirect(tx.returnTo.startsWith('/') ? config.publicOrigin + tx.returnTo : tx.returnTo);

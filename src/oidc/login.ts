@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from './client.js';
@@ -45,7 +46,6 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
     };
-    const bindingCookie = await transactions.begin(state, { codeVerifier, nonce, returnTo }, ctx.get('cookie'));
     const server = configuration.serverMetadata();
     const usePar = server.require_pushed_authorization_requests === true
       || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
@@ -55,7 +55,8 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     } catch (err) {
       throw classifyIdpFailure(err, 'login.par_failed');
     }
-    if (bindingCookie) ctx.append('Set-Cookie', bindingCookie);
+    // Remembered only once the IdP accepted the request: a failed PAR leaves nothing behind.
+    await transactions.begin(state, { codeVerifier, nonce, returnTo }, cookieIo(ctx));
     ctx.set('Cache-Control', 'no-store');
     log.event('login.started', { request_id: ctx.state.requestId, reason: usePar ? 'par' : 'query' });
     ctx.redirect(url.href);

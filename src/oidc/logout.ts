@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { cookieIo, type CookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
@@ -45,13 +46,15 @@ function createLogout({ config, idp, sessions, log }: LogoutDeps) {
     return oidc.buildEndSessionUrl(configuration, params).href;
   };
 
-  return async (session: Session | undefined, requestId: string): Promise<string> => {
+  return async (session: Session | undefined, io: CookieIo, requestId: string): Promise<string> => {
     const url = endSessionUrl(session);
-    if (session) {
-      await sessions.destroy(session);
-      await revoke(session, requestId);
-      log.event('logout.completed', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
+    if (!session) {
+      sessions.clear(io);
+      return url;
     }
+    await sessions.destroy(session, io);
+    await revoke(session, requestId);
+    log.event('logout.completed', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
     return url;
   };
 }
@@ -60,9 +63,9 @@ function createLogout({ config, idp, sessions, log }: LogoutDeps) {
 export function logoutApi(deps: LogoutDeps): Step {
   const logout = createLogout(deps);
   return async (ctx) => {
-    const session = await deps.sessions.load(ctx.get('cookie'));
-    const logoutUrl = await logout(session, ctx.state.requestId);
-    ctx.append('Set-Cookie', deps.sessions.clearCookie());
+    const io = cookieIo(ctx);
+    const session = await deps.sessions.load(io);
+    const logoutUrl = await logout(session, io, ctx.state.requestId);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { logoutUrl };
   };
@@ -77,9 +80,10 @@ export function logoutNavigation(deps: LogoutDeps): Step {
   const logout = createLogout(deps);
   return async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    const session = await deps.sessions.load(ctx.get('cookie'));
+    const io = cookieIo(ctx);
+    const session = await deps.sessions.load(io);
     if (!session) {
-      ctx.append('Set-Cookie', deps.sessions.clearCookie());
+      deps.sessions.clear(io);
       ctx.redirect(deps.config.oidc.postLogoutRedirectUri);
       return;
     }
@@ -87,9 +91,7 @@ export function logoutNavigation(deps: LogoutDeps): Step {
     if (typeof sid !== 'string' || !sameString(sid, session.sid)) {
       throw new BffError('logout_refused', { event: 'logout.refused', detail: sid === undefined ? 'sid missing' : 'sid does not match the session' });
     }
-    const url = await logout(session, ctx.state.requestId);
-    ctx.append('Set-Cookie', deps.sessions.clearCookie());
-    ctx.redirect(url);
+    ctx.redirect(await logout(session, io, ctx.state.requestId));
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CookieIo } from '../http/cookie-io.js';
 import { readCookie, serializeCookie } from '../http/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
@@ -15,10 +16,10 @@ export interface LoginTransaction {
 export const TRANSACTION_TTL_MS = 10 * 60 * 1000;
 
 export interface Transactions {
-  /** Stores a transaction under `state`; returns the Set-Cookie header that binds it to this browser, if one must be sent. */
-  begin(state: string, tx: LoginTransaction, cookieHeader: string | undefined): Promise<string | undefined>;
+  /** Remembers a transaction under `state`, bound to this browser (sets the cookie that binds it). */
+  begin(state: string, tx: LoginTransaction, io: CookieIo): Promise<void>;
   /** Takes the transaction for `state` (single use) if it was started by this browser. */
-  take(state: string, cookieHeader: string | undefined): Promise<LoginTransaction | undefined>;
+  take(state: string, io: CookieIo): Promise<LoginTransaction | undefined>;
 }
 
 interface StoredTransaction extends LoginTransaction {
@@ -36,7 +37,7 @@ const hash = (s: string) => createHash('sha256').update(s).digest();
  * whatever the number of pending logins (the classic "431 after many abandoned logins" bug
  * comes from one cookie per transaction).
  */
-export function createTransactions(store: SessionStore, sealer: Sealer, cookies: CookieNames): Transactions {
+export function createServerTransactions(store: SessionStore, sealer: Sealer, cookies: CookieNames): Transactions {
   const key = (state: string) => `t:${hash(state).toString('base64url')}`;
   const aad = (k: string) => `login ${k}`;
   // The IdP redirects back with a cross-site top-level GET: the binding cookie must be Lax
@@ -44,21 +45,21 @@ export function createTransactions(store: SessionStore, sealer: Sealer, cookies:
   const attributes = { ...cookies.attributes, sameSite: 'Lax' as const, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 };
 
   return {
-    async begin(state, tx, cookieHeader) {
-      const existing = readCookie(cookieHeader, cookies.login);
+    async begin(state, tx, io) {
+      const existing = readCookie(io.header, cookies.login);
       const binding = existing !== undefined && BINDING.test(existing) ? existing : randomBytes(32).toString('base64url');
       const k = key(state);
       const stored: StoredTransaction = { ...tx, b: hash(binding).toString('base64url') };
       await store.set(k, sealer.seal(JSON.stringify(stored), aad(k)), TRANSACTION_TTL_MS);
       // Re-sent on every login so the binding outlives the newest transaction.
-      return serializeCookie(cookies.login, binding, attributes);
+      io.set(serializeCookie(cookies.login, binding, attributes));
     },
-    async take(state, cookieHeader) {
+    async take(state, io) {
       const k = key(state);
       // Taken (deleted) before checking the binding: a state presented from the wrong browser is burnt too.
       const sealed = await store.take(k);
       const opened = sealed === undefined ? undefined : sealer.unseal(sealed, aad(k));
-      const binding = readCookie(cookieHeader, cookies.login);
+      const binding = readCookie(io.header, cookies.login);
       if (!opened || binding === undefined || !BINDING.test(binding)) return undefined;
       let stored: StoredTransaction;
       try {

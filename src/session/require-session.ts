@@ -1,11 +1,12 @@
 import { BffError } from '../errors/bff-error.js';
+import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { Sessions } from './session.js';
 
 /** Loads the browser's session into ctx.state.session, or refuses with 401 `unauthenticated`. */
 export function requireSession(sessions: Sessions): Step {
   return async (ctx, next) => {
-    const session = await sessions.load(ctx.get('cookie'));
+    const session = await sessions.load(cookieIo(ctx));
     if (!session) throw new BffError('unauthenticated');
     ctx.state.session = session;
     await next();

@@ -1,4 +1,5 @@
 import type { Config } from '../config/load.js';
+import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { Session, Sessions } from './session.js';
 
@@ -30,7 +31,7 @@ export function sessionEndpoint(config: Config, sessions: Sessions): Step {
   const loginUrl = config.publicOrigin + config.paths.login;
   return async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    const session = await sessions.load(ctx.get('cookie'));
+    const session = await sessions.load(cookieIo(ctx));
     if (!session) {
       ctx.status = 401;
       ctx.body = { authenticated: false, loginUrl };

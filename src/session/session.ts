@@ -1,3 +1,5 @@
+import type { CookieIo } from '../http/cookie-io.js';
+
 /** Tokens of one session. Lives only sealed at rest and in memory while a request runs. */
 export interface TokenSet {
   accessToken: string;
@@ -11,9 +13,10 @@ export interface TokenSet {
 
 /** What the BFF knows about a signed-in browser. */
 export interface Session {
-  /** The cookie value: a bearer credential, never logged nor stored in clear. */
-  readonly id: string;
-  /** Store key derived from the id (a hash): what Redis holds, and a short form of it goes to logs. */
+  /**
+   * Identity of the session inside the BFF (single-flight refresh, logs use a hash of it):
+   * a hash of the cookie's id for server stores, derived from `sid` for cookie sessions.
+   */
   readonly key: string;
   /** Random value the SPA must echo on GET /logout?sid=…: a cross-site page cannot know it. */
   readonly sid: string;
@@ -24,19 +27,26 @@ export interface Session {
   readonly createdAt: number;
 }
 
-/** Sessions as the routes use them; implemented once above the storage port. */
+/**
+ * Sessions as the routes use them, whatever keeps them (a server store, or the cookie
+ * itself). Every method that may change the browser's cookies takes the request's
+ * {@link CookieIo}.
+ */
 export interface Sessions {
-  /** The browser's session, or undefined when it has none (absent, garbage, expired or ended cookie). */
-  load(cookieHeader: string | undefined): Promise<Session | undefined>;
-  /** Starts a session under a brand-new id; returns it with the Set-Cookie header to send. */
-  create(data: Pick<Session, 'sub' | 'claims' | 'tokens'>): Promise<{ session: Session; setCookie: string }>;
-  /** Reads the session's current state from the store again (after another request may have changed it). */
+  /** The browser's session, or undefined when it has none (absent, garbage, tampered, expired or ended). */
+  load(io: CookieIo): Promise<Session | undefined>;
+  /** The session's current state, re-read after another request may have changed it. */
   reload(session: Session): Promise<Session | undefined>;
-  /** Writes changed tokens back; false when the session no longer exists (ended meanwhile), and nothing is written. */
-  save(session: Session): Promise<boolean>;
-  destroy(session: Session): Promise<void>;
-  /** Set-Cookie header that deletes the session cookie. */
-  clearCookie(): string;
+  /** Starts a session under a brand-new identity and sets its cookie. */
+  create(data: Pick<Session, 'sub' | 'claims' | 'tokens'>, io: CookieIo): Promise<Session>;
+  /** Writes changed tokens; false when the session no longer exists (ended meanwhile): nothing is written. */
+  save(session: Session, io: CookieIo): Promise<boolean>;
+  /** Makes this response carry a state another request saved (cookie sessions re-issue the cookie). */
+  propagate(session: Session, io: CookieIo): void;
+  /** Ends the session (server state, if any) and deletes its cookies. */
+  destroy(session: Session, io: CookieIo): Promise<void>;
+  /** Deletes the session cookies of this browser, whatever they hold. */
+  clear(io: CookieIo): void;
   /** Seconds since epoch at which the session ends whatever the activity. */
   expiresAt(session: Session): number;
   /** Seconds since epoch at which the session ends if the browser stays idle from now. */

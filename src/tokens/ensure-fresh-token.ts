@@ -1,3 +1,4 @@
+import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { Sessions } from '../session/session.js';
 import type { TokenRefresher } from './refresh.js';
@@ -8,11 +9,12 @@ import type { TokenRefresher } from './refresh.js';
  */
 export function ensureFreshToken(sessions: Sessions, refresher: TokenRefresher, force = false): Step {
   return async (ctx, next) => {
+    const io = cookieIo(ctx);
     try {
-      await refresher.ensureFresh(ctx.state.session!, { force, requestId: ctx.state.requestId });
+      await refresher.ensureFresh(ctx.state.session!, { force, requestId: ctx.state.requestId, io });
     } catch (err) {
       // A session that the refresh ended must not linger in the browser either.
-      if ((err as { code?: unknown }).code === 'unauthenticated') ctx.append('Set-Cookie', sessions.clearCookie());
+      if ((err as { code?: unknown }).code === 'unauthenticated') sessions.clear(io);
       throw err;
     }
     await next();

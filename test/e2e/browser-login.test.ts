@@ -75,7 +75,7 @@ function json(r: PageResponse): Record<string, unknown> {
   return JSON.parse(r.text) as Record<string, unknown>;
 }
 
-describe('e2e: a real browser signs in through the BFF', function () {
+for (const store of ['memory', 'cookie'] as const) describe(`e2e: a real browser signs in through the BFF (SESSION_STORE=${store})`, function () {
   let h: Harness | undefined;
   let chrome: LaunchedChromium | undefined;
   let page: Page;
@@ -83,7 +83,7 @@ describe('e2e: a real browser signs in through the BFF', function () {
   before(async function () {
     // Both start at once; whichever started is kept for after() even when the other failed.
     const [harnessStart, chromeStart] = await Promise.allSettled([
-      startHarness({ idp: { interactive: true }, hostname: 'localhost', extra: serveSpa }),
+      startHarness({ idp: { interactive: true }, hostname: 'localhost', extra: serveSpa, env: { SESSION_STORE: store } }),
       launchChromium(),
     ]);
     if (harnessStart.status === 'fulfilled') h = harnessStart.value;

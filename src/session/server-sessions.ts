@@ -1,56 +1,51 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
-import type { EventLogger } from '../observability/logger.js';
 import { readCookie, serializeCookie, expiredCookie } from '../http/cookies.js';
 import type { CookieNames } from './cookie-names.js';
 import type { Sealer } from './seal.js';
 import type { SessionStore } from './store.js';
-import type { Session, Sessions, TokenSet } from './session.js';
+import type { Session, Sessions } from './session.js';
+import { parseSealedSession, type SealedSession } from './sealed-session.js';
 
 /** 256 random bits, base64url: the only shape of session id we ever issue. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
-const FORMAT = 1;
 
-/** What is sealed into the store: everything but the id, which only the browser holds. */
-interface StoredSession {
-  f: number;
-  sid: string;
-  sub: string;
-  claims: Record<string, unknown>;
-  tokens: TokenSet;
-  createdAt: number;
-}
-
-export interface SessionsDeps {
+export interface ServerSessionsDeps {
   config: Config;
   store: SessionStore;
   sealer: Sealer;
   cookies: CookieNames;
-  log: EventLogger;
   now?: () => number;
 }
 
-export function createSessions({ config, store, sealer, cookies, now = Date.now }: SessionsDeps): Sessions {
+/**
+ * Sessions kept in a server store (Redis, memory). The cookie holds only a random id; the
+ * store key is a hash of it (a store dump yields no usable cookie) and the value is sealed
+ * and bound to that key. The idle timeout is the store's sliding expiry, the absolute one is
+ * checked from the login time inside the sealed value.
+ */
+export function createServerSessions({ config, store, sealer, cookies, now = Date.now }: ServerSessionsDeps): Sessions {
   const { idleTimeoutMs, maxAgeMs } = config.session;
   const storeKey = (id: string) => `s:${createHash('sha256').update(id).digest('base64url')}`;
   // Sealing binds the value to its key, so a value copied under another key does not unseal.
   const aad = (key: string) => `session ${key}`;
   const ttl = (createdAt: number) => Math.max(1, Math.min(idleTimeoutMs, createdAt + maxAgeMs - now()));
+  const clearCookie = expiredCookie(cookies.session, cookies.attributes);
 
-  const sealed = (s: Session) => {
-    const stored: StoredSession = { f: FORMAT, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt };
+  const seal = (s: Session) => {
+    const stored: SealedSession = { f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: 0 };
     return sealer.seal(JSON.stringify(stored), aad(s.key));
   };
   // Updates never create: a session deleted by a concurrent logout stays deleted.
-  const update = (s: Session) => store.replace(s.key, sealed(s), ttl(s.createdAt));
+  const update = (s: Session) => store.replace(s.key, seal(s), ttl(s.createdAt));
 
   /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
-  const open = async (id: string, key: string, sealed: string | undefined): Promise<Session | undefined> => {
+  const open = async (key: string, sealed: string | undefined): Promise<Session | undefined> => {
     if (sealed === undefined) return undefined;
     const opened = sealer.unseal(sealed, aad(key));
-    const stored = opened && parse(opened.plaintext);
+    const stored = opened && parseSealedSession(opened.plaintext);
     if (!stored) return undefined;
-    const session: Session = { id, key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
+    const session: Session = { key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
     if (stored.createdAt + maxAgeMs <= now()) {
       await store.delete(key);
       return undefined;
@@ -61,19 +56,18 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
   };
 
   return {
-    async load(cookieHeader) {
-      const id = readCookie(cookieHeader, cookies.session);
+    async load(io) {
+      const id = readCookie(io.header, cookies.session);
       if (id === undefined || !SESSION_ID.test(id)) return undefined;
       const key = storeKey(id);
-      return open(id, key, await store.getAndTouch(key, idleTimeoutMs));
+      return open(key, await store.getAndTouch(key, idleTimeoutMs));
     },
     async reload(s) {
-      return open(s.id, s.key, await store.get(s.key));
+      return open(s.key, await store.get(s.key));
     },
-    async create(data) {
+    async create(data, io) {
       const id = randomBytes(32).toString('base64url');
       const session: Session = {
-        id,
         key: storeKey(id),
         sid: randomBytes(16).toString('base64url'),
         sub: data.sub,
@@ -81,28 +75,24 @@ export function createSessions({ config, store, sealer, cookies, now = Date.now 
         tokens: data.tokens,
         createdAt: now(),
       };
-      await store.set(session.key, sealed(session), ttl(session.createdAt));
-      const setCookie = serializeCookie(cookies.session, id, { ...cookies.attributes, maxAgeSeconds: maxAgeMs / 1000 });
-      return { session, setCookie };
+      await store.set(session.key, seal(session), ttl(session.createdAt));
+      io.set(serializeCookie(cookies.session, id, { ...cookies.attributes, maxAgeSeconds: maxAgeMs / 1000 }));
+      return session;
     },
-    save: update,
-    async destroy(s) {
+    save: (s) => update(s),
+    propagate() {
+      // The store already holds what the other request saved; the cookie (an id) is unchanged.
+    },
+    async destroy(s, io) {
       await store.delete(s.key);
+      io.set(clearCookie);
     },
-    clearCookie: () => expiredCookie(cookies.session, cookies.attributes),
+    clear(io) {
+      io.set(clearCookie);
+    },
     expiresAt: (s) => Math.floor((s.createdAt + maxAgeMs) / 1000),
     idleExpiresAt: (s) => Math.floor(Math.min(now() + idleTimeoutMs, s.createdAt + maxAgeMs) / 1000),
     logHandle: (s) => s.key.slice(2, 14),
   };
 }
 
-function parse(plaintext: string): StoredSession | undefined {
-  try {
-    const v = JSON.parse(plaintext) as Partial<StoredSession>;
-    const ok = v.f === FORMAT && typeof v.sid === 'string' && typeof v.sub === 'string' && typeof v.createdAt === 'number'
-      && typeof v.tokens?.accessToken === 'string' && typeof v.claims === 'object' && v.claims !== null;
-    return ok ? (v as StoredSession) : undefined;
-  } catch {
-    return undefined;
-  }
-}

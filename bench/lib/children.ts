@@ -1,0 +1,163 @@
+// Child processes of the bench: each server under test runs in its own Node process (so CPU time
+// and RSS are per process), started with tsx, logging to a file, talking to the driver over IPC.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT_DIR = join(BENCH_DIR, '..');
+
+export interface Child {
+  name: string;
+  pid: number;
+  port: number;
+  info: Record<string, unknown>;
+  logFile: string;
+  proc: ChildProcess;
+  /** Asks the child's IPC handler `name` (see servers/child.ts). */
+  query<T>(name: string, arg?: unknown): Promise<T>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Every child still running: the driver stops them all in its finally block and on SIGINT. */
+export const running = new Set<Child>();
+
+// Only what a Node process needs: nothing of the caller's environment (PORT, REDIS_URL, LOG_LEVEL,
+// NODE_OPTIONS, …) leaks into a server under test.
+const BASE_ENV_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+
+export interface StartOptions {
+  env: Record<string, string>;
+  logDir: string;
+  /** Extra node flags before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export async function startChild(name: string, script: string, options: StartOptions): Promise<Child> {
+  const logFile = join(options.logDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const env: Record<string, string> = {};
+  for (const k of BASE_ENV_KEYS) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  Object.assign(env, options.env);
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), join(BENCH_DIR, 'servers', script)], {
+    cwd: ROOT_DIR,
+    env,
+    stdio: ['ignore', fd, fd, 'ipc'],
+  });
+  closeSync(fd);
+  if (proc.pid === undefined) throw new Error(`${name}: spawn failed`);
+  const pid = proc.pid;
+
+  let nextId = 1;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+    else proc.once('exit', () => resolve());
+  });
+
+  const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not get ready in time; see ${logFile}\n${tail(logFile)}`)), options.readyTimeoutMs ?? 60_000);
+    proc.on('message', (m: unknown) => {
+      const msg = m as { type?: string; id?: number; result?: unknown; error?: string };
+      if (msg.type === 'ready') {
+        clearTimeout(timer);
+        resolve(msg as Record<string, unknown>);
+      } else if (msg.type === 'reply' && typeof msg.id === 'number') {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.error !== undefined) p?.reject(new Error(msg.error));
+        else p?.resolve(msg.result);
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready; see ${logFile}\n${tail(logFile)}`));
+      for (const p of pending.values()) p.reject(new Error(`${name} exited`));
+      pending.clear();
+    });
+  }).catch(async (err: unknown) => {
+    proc.kill('SIGKILL');
+    await exited;
+    throw err;
+  });
+
+  const child: Child = {
+    name,
+    pid,
+    port: Number(info['port'] ?? 0),
+    info,
+    logFile,
+    proc,
+    query<T>(q: string, arg?: unknown) {
+      return new Promise<T>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        proc.send({ type: 'query', id, name: q, arg }, (err) => {
+          if (err) {
+            pending.delete(id);
+            reject(err);
+          }
+        });
+      });
+    },
+    async stop(graceMs = 5000) {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const force = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(force);
+      }
+      running.delete(child);
+    },
+  };
+  running.add(child);
+  return child;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop().catch(() => undefined)));
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+// ---- /proc sampling ------------------------------------------------------------------------
+
+let clockTicks: number | undefined;
+export function clkTck(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User + system CPU time of the whole process (all threads), in microseconds. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "pid (comm) ": state is field 3, utime 14, stime 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[11]) + Number(rest[12]);
+  return (ticks * 1e6) / clkTck();
+}
+
+/** Resident set size now and at its peak (VmHWM), in MB. */
+export function memory(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}

@@ -1,0 +1,64 @@
+// Helpers for the bench's child processes: tell the parent we are ready, answer its queries over
+// the IPC channel, and never outlive it.
+
+export type Handlers = Record<string, (arg: unknown) => unknown>;
+
+interface Query {
+  type: 'query';
+  id: number;
+  name: string;
+  arg?: unknown;
+}
+
+/** Reports readiness (and e.g. the port) to the bench driver. */
+export function ready(info: Record<string, unknown>): void {
+  process.send?.({ type: 'ready', ...info });
+}
+
+/** Answers the driver's queries (`counts`, `stats`, …) over IPC. */
+export function answer(handlers: Handlers): void {
+  process.on('message', (m: unknown) => {
+    const q = m as Partial<Query>;
+    if (q?.type !== 'query' || typeof q.id !== 'number' || typeof q.name !== 'string') return;
+    const handler = handlers[q.name];
+    Promise.resolve()
+      .then(() => {
+        if (!handler) throw new Error(`no handler for ${q.name}`);
+        return handler(q.arg);
+      })
+      .then(
+        (result) => process.send?.({ type: 'reply', id: q.id, result }),
+        (err: unknown) => process.send?.({ type: 'reply', id: q.id, error: String((err as Error)?.message ?? err) }),
+      );
+  });
+}
+
+/**
+ * Runs `stop` once on SIGTERM/SIGINT or when the driver goes away (IPC disconnect), then exits 0:
+ * a normal exit, so that `--cpu-prof` gets to write its profile.
+ */
+export function exitWith(stop: () => Promise<void> | void): void {
+  let stopping = false;
+  const run = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    Promise.resolve()
+      .then(stop)
+      .catch((err: unknown) => process.stderr.write(`stop after ${why} failed: ${String(err)}\n`))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => run('SIGTERM'));
+  process.on('SIGINT', () => run('SIGINT'));
+  process.on('disconnect', () => run('disconnect'));
+}
+
+export function requiredEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    process.stderr.write(`${name} is required\n`);
+    process.exit(2);
+  }
+  return v;
+}

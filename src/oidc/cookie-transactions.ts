@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import type { CookieIo } from '../http/cookie-io.js';
+import { expiredCookie, readCookie, serializeCookie } from '../http/cookies.js';
+import type { CookieNames } from '../session/cookie-names.js';
+import type { Sealer } from '../session/seal.js';
+import { TRANSACTION_TTL_MS, type Transactions } from './transactions.js';
+
+/** Pending logins kept per browser; starting another drops the oldest, so the cookie stays bounded. */
+export const MAX_PENDING_LOGINS = 4;
+const AAD = 'login transactions v1';
+
+interface Entry {
+  /** Hash of the state (the state itself travels in the URL only). */
+  h: string;
+  v: string;
+  n: string;
+  r: string;
+  /** Expiry, epoch ms. */
+  e: number;
+}
+
+const stateHash = (state: string) => createHash('sha256').update(state).digest('base64url').slice(0, 22);
+
+/**
+ * Login transactions for cookie sessions (no server store): the pending ones are sealed into
+ * the login cookie itself, at most {@link MAX_PENDING_LOGINS} of them. The cookie is the
+ * binding to the browser; a transaction taken is removed from it. A callback replayed with an
+ * old copy of the cookie still meets the IdP's single-use code.
+ */
+export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, now: () => number = Date.now): Transactions {
+  const attributes = { ...cookies.attributes, sameSite: 'Lax' as const, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 };
+
+  const read = (io: CookieIo): Entry[] => {
+    const raw = readCookie(io.header, cookies.login);
+    const opened = raw === undefined ? undefined : sealer.unseal(raw, AAD);
+    if (!opened) return [];
+    try {
+      const entries = JSON.parse(opened.plaintext) as Entry[];
+      const t = now();
+      return Array.isArray(entries) ? entries.filter((e) => typeof e?.h === 'string' && e.e > t).slice(-MAX_PENDING_LOGINS) : [];
+    } catch {
+      return [];
+    }
+  };
+  const write = (io: CookieIo, entries: Entry[]) => {
+    io.set(entries.length ? serializeCookie(cookies.login, sealer.seal(JSON.stringify(entries), AAD), attributes) : expiredCookie(cookies.login, attributes));
+  };
+
+  return {
+    async begin(state, tx, io) {
+      const entry: Entry = { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, e: now() + TRANSACTION_TTL_MS };
+      write(io, [...read(io), entry].slice(-MAX_PENDING_LOGINS));
+    },
+    async take(state, io) {
+      const entries = read(io);
+      const h = stateHash(state);
+      const found = entries.find((e) => e.h === h);
+      if (!found) return undefined;
+      write(io, entries.filter((e) => e !== found));
+      return { codeVerifier: found.v, nonce: found.n, returnTo: found.r };
+    },
+  };
+}

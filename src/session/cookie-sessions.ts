@@ -1,0 +1,90 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { CookieIo } from '../http/cookie-io.js';
+import { expiredCookie, serializeCookie } from '../http/cookies.js';
+import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
+import type { CookieNames } from './cookie-names.js';
+import { parseSealedSession, type SealedSession } from './sealed-session.js';
+import type { Sealer } from './seal.js';
+import type { Session, Sessions } from './session.js';
+
+export interface CookieSessionsDeps {
+  config: Config;
+  sealer: Sealer;
+  cookies: CookieNames;
+  now?: () => number;
+}
+
+const AAD = 'cookie session v1';
+
+/**
+ * Sessions that travel in the browser: the whole session sealed (AES-256-GCM) into the
+ * session cookie, split into chunks when over ~4 KB. Idle and absolute timeouts are checked
+ * from timestamps inside the sealed value, so a replayed old cookie past either is anonymous.
+ * The cookie is re-issued when the session changes and, for the idle timeout, at most every
+ * minute or tenth of the idle timeout (not on every request).
+ *
+ * What it cannot do, by design: revoke a copied cookie before it expires (there is no server
+ * state), or share a refresh between instances (each instance refreshes once per session).
+ */
+export function createCookieSessions({ config, sealer, cookies, now = Date.now }: CookieSessionsDeps): Sessions {
+  const { idleTimeoutMs, maxAgeMs, cookieBudgetBytes } = config.session;
+  const touchEveryMs = Math.min(60_000, idleTimeoutMs / 10);
+  const base = cookies.session;
+  const keyOf = (sid: string) => `c:${createHash('sha256').update(sid).digest('base64url')}`;
+
+  const write = (s: Session, io: CookieIo) => {
+    const stored: SealedSession = { f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now() };
+    const chunks = splitIntoChunks(base, sealer.seal(JSON.stringify(stored), AAD));
+    const bytes = chunks.reduce((sum, [name, value]) => sum + name.length + value.length + 3, 0);
+    if (bytes > cookieBudgetBytes || chunks.length > MAX_CHUNKS) {
+      throw new BffError('session_too_large', { detail: `cookie session needs ${bytes} bytes, SESSION_COOKIE_BUDGET is ${cookieBudgetBytes}` });
+    }
+    const maxAgeSeconds = Math.max(1, (s.createdAt + maxAgeMs - now()) / 1000);
+    for (const [name, value] of chunks) io.set(serializeCookie(name, value, { ...cookies.attributes, maxAgeSeconds }));
+    const written = new Set(chunks.map(([name]) => name));
+    for (const name of presentChunkNames(cookieMap(io.header), base)) if (!written.has(name)) io.set(expiredCookie(name, cookies.attributes));
+  };
+
+  const clear = (io: CookieIo) => {
+    const present = presentChunkNames(cookieMap(io.header), base);
+    for (const name of present.length ? present : [base]) io.set(expiredCookie(name, cookies.attributes));
+  };
+
+  return {
+    async load(io) {
+      const sealed = readChunks(cookieMap(io.header), base);
+      if (sealed === undefined) return undefined;
+      const opened = sealer.unseal(sealed, AAD);
+      const stored = opened && parseSealedSession(opened.plaintext);
+      const t = now();
+      if (!stored || stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
+      const session: Session = { key: keyOf(stored.sid), sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
+      // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
+      if (opened.stale || t - stored.seenAt >= touchEveryMs) write(session, io);
+      return session;
+    },
+    async reload(s) {
+      return s; // the cookie is the only copy: nothing newer to read
+    },
+    async create(data, io) {
+      const sid = randomBytes(16).toString('base64url');
+      const session: Session = { key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now() };
+      write(session, io);
+      return session;
+    },
+    async save(s, io) {
+      write(s, io);
+      return true;
+    },
+    propagate: write,
+    async destroy(_s, io) {
+      clear(io);
+    },
+    clear,
+    expiresAt: (s) => Math.floor((s.createdAt + maxAgeMs) / 1000),
+    idleExpiresAt: (s) => Math.floor(Math.min(now() + idleTimeoutMs, s.createdAt + maxAgeMs) / 1000),
+    logHandle: (s) => s.key.slice(2, 14),
+  };
+}
