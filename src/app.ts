@@ -19,6 +19,7 @@ import { createCookieSessions } from './session/cookie-sessions.js';
 import { createServerSessions } from './session/server-sessions.js';
 import type { Sessions } from './session/session.js';
 import type { SessionStore } from './session/store.js';
+import { memoryGrace, storeGrace } from './tokens/grace.js';
 import { createRefresher } from './tokens/refresh.js';
 
 export interface AppDeps {
@@ -55,7 +56,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
-  const refresher = createRefresher({ config, idp, sessions, log, now });
+  const grace = store ? storeGrace(store, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
+  const refresher = createRefresher({ config, idp, sessions, grace, store, log, now });
   const forwarder = createForwarder(config, cookies, log);
   const readiness: Readiness = { draining: false };
 
@@ -82,7 +84,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
 function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {
   switch (config.session.store) {
     case 'redis':
-      return createRedisStore({ url: config.redis.url!, keyPrefix: config.redis.keyPrefix }, log);
+      return createRedisStore({ connection: config.redis.connection!, keyPrefix: config.redis.keyPrefix }, log);
     case 'memory':
       return createMemoryStore(now);
     default:

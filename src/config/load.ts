@@ -3,6 +3,12 @@ import { SETTINGS, type SettingName } from './schema.js';
 
 export type SessionStoreKind = 'redis' | 'cookie' | 'memory';
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+/** How to reach Redis: one of the three topologies ioredis speaks. */
+export type RedisConnection =
+  | { kind: 'url'; url: string; password?: undefined; tls?: undefined }
+  | { kind: 'sentinel'; nodes: Array<{ host: string; port: number }>; name: string; password: string | undefined; tls: boolean }
+  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** The parsed, validated, frozen configuration. Nothing else in the service reads `process.env`. */
@@ -34,8 +40,10 @@ export interface Config {
     readonly cookieBudgetBytes: number;
     readonly claims: readonly string[];
     readonly refreshSkewMs: number;
+    readonly refreshWaitMs: number;
+    readonly refreshGraceMs: number;
   };
-  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
+  readonly redis: { readonly connection: RedisConnection | undefined; readonly keyPrefix: string };
   readonly paths: {
     readonly login: string;
     readonly callback: string;
@@ -122,6 +130,19 @@ const path = (name: string) =>
     message: `${name} must be an absolute path like /login (letters, digits, - . _ ~ /; no trailing slash)`,
   });
 
+const hostPorts = (name: string) =>
+  z.string().transform((raw, ctx) => {
+    const nodes = raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+      const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(s);
+      return m ? { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) } : undefined;
+    });
+    if (nodes.some((n) => n === undefined)) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be comma-separated host:port pairs, got "${raw}"` });
+      return z.NEVER;
+    }
+    return nodes as Array<{ host: string; port: number }>;
+  });
+
 const list = z.string().transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean));
 
 const envSchema = z.object({
@@ -140,6 +161,11 @@ const envSchema = z.object({
   API_TIMEOUT: seconds('API_TIMEOUT', 1),
   SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
   REDIS_URL: z.string().trim(),
+  REDIS_SENTINELS: hostPorts('REDIS_SENTINELS'),
+  REDIS_SENTINEL_NAME: z.string().trim().min(1, 'REDIS_SENTINEL_NAME must not be empty'),
+  REDIS_CLUSTER_NODES: hostPorts('REDIS_CLUSTER_NODES'),
+  REDIS_PASSWORD: z.string(),
+  REDIS_TLS: bool('REDIS_TLS'),
   REDIS_KEY_PREFIX: z.string(),
   SESSION_SECRETS: list.superRefine((secrets, ctx) => {
     secrets.forEach((s, i) => {
@@ -162,6 +188,8 @@ const envSchema = z.object({
   SESSION_COOKIE_SAMESITE: z.enum(['lax', 'strict'], { message: 'SESSION_COOKIE_SAMESITE must be lax or strict (None would re-open cross-site requests)' }),
   SESSION_CLAIMS: list,
   TOKEN_REFRESH_SKEW: seconds('TOKEN_REFRESH_SKEW'),
+  TOKEN_REFRESH_WAIT: seconds('TOKEN_REFRESH_WAIT', 1),
+  TOKEN_REFRESH_GRACE: seconds('TOKEN_REFRESH_GRACE'),
   POST_LOGOUT_REDIRECT_URI: z.string().trim(),
   ALLOWED_RETURN_TO_ORIGINS: list,
   LOGIN_PATH: path('LOGIN_PATH'),
@@ -205,13 +233,18 @@ function crossChecks(e: Env): string[] {
   if (e.OIDC_ISSUER.protocol === 'http:' && !e.OIDC_ALLOW_HTTP) {
     problems.push(`OIDC_ISSUER is http:// (${e.OIDC_ISSUER.href}); use https, or set OIDC_ALLOW_HTTP=true for development and tests only`);
   }
+  if (e.PUBLIC_URL.protocol === 'http:' && !isLoopback(e.PUBLIC_URL.hostname) && !e.OIDC_ALLOW_HTTP) {
+    problems.push(`PUBLIC_URL is http:// on ${e.PUBLIC_URL.hostname}: cookies would travel unencrypted and could be planted; use https (or OIDC_ALLOW_HTTP=true for development and tests only)`);
+  }
   if (e.OIDC_CLIENT_AUTH !== 'none' && !e.OIDC_CLIENT_SECRET) {
     problems.push(`OIDC_CLIENT_SECRET is required with OIDC_CLIENT_AUTH=${e.OIDC_CLIENT_AUTH}`);
   }
   if (e.PUBLIC_URL.pathname !== '/' || e.PUBLIC_URL.search || e.PUBLIC_URL.hash) {
     problems.push(`PUBLIC_URL must be an origin without a path (cookies use the __Host- prefix, which needs Path=/), got "${e.PUBLIC_URL.href}"`);
   }
-  if (store === 'redis' && !e.REDIS_URL) problems.push('REDIS_URL is required with SESSION_STORE=redis');
+  const topologies = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS.length && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES.length && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (store === 'redis' && topologies.length === 0) problems.push('SESSION_STORE=redis needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
+  if (topologies.length > 1) problems.push(`set only one of ${topologies.join(', ')}`);
   if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
   if (store !== 'memory' && e.SESSION_SECRETS.length === 0) {
     problems.push(`SESSION_SECRETS is required with SESSION_STORE=${store}: tokens at rest are sealed with it`);
@@ -233,7 +266,18 @@ function crossChecks(e: Env): string[] {
 
 function resolveStore(e: Env): SessionStoreKind {
   if (e.SESSION_STORE) return e.SESSION_STORE;
-  return e.REDIS_URL ? 'redis' : 'memory';
+  return redisConnection(e) ? 'redis' : 'memory';
+}
+
+function redisConnection(e: Env): RedisConnection | undefined {
+  const password = e.REDIS_PASSWORD || undefined;
+  if (e.REDIS_SENTINELS.length) return { kind: 'sentinel', nodes: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, password, tls: e.REDIS_TLS };
+  if (e.REDIS_CLUSTER_NODES.length) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, password, tls: e.REDIS_TLS };
+  return e.REDIS_URL ? { kind: 'url', url: e.REDIS_URL } : undefined;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function isOrigin(raw: string): boolean {
@@ -313,8 +357,10 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       cookieBudgetBytes: e.SESSION_COOKIE_BUDGET,
       claims: e.SESSION_CLAIMS,
       refreshSkewMs: e.TOKEN_REFRESH_SKEW * 1000,
+      refreshWaitMs: e.TOKEN_REFRESH_WAIT * 1000,
+      refreshGraceMs: e.TOKEN_REFRESH_GRACE * 1000,
     },
-    redis: { url: e.REDIS_URL || undefined, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: { connection: redisConnection(e), keyPrefix: e.REDIS_KEY_PREFIX },
     paths: {
       login: e.LOGIN_PATH,
       callback: e.CALLBACK_PATH,

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   idp_unreachable: { status: 502, description: 'The identity provider cannot be reached right now. Please try again later.' },
   upstream_unreachable: { status: 502, description: 'The API cannot be reached right now.' },
   idp_not_ready: { status: 503, description: 'The service is starting and cannot reach the identity provider yet. Please try again in a moment.' },
+  refresh_in_progress: { status: 503, description: "Another request is still refreshing this session's tokens. Please try again in a moment." },
   session_store_unavailable: { status: 503, description: 'The session store is unavailable right now. Please try again in a moment.' },
   upstream_timeout: { status: 504, description: 'The API did not answer in time.' },
   internal_error: { status: 500, description: 'Something went wrong on our side.' },

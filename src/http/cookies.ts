@@ -10,18 +10,27 @@ export interface CookieAttributes {
   secure: boolean;
 }
 
-/** Value of the first cookie called `name` in a Cookie header, or undefined. */
+/**
+ * Value of the cookie called `name` in a Cookie header; undefined when absent, and also when
+ * the name appears more than once: a second copy can only be planted (a sibling host, a path
+ * cookie, a network attacker on http), and which one a browser sends first is not ours to
+ * guess, so neither is trusted.
+ */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
+  let found: string | undefined;
   let from = 0;
   while (from < header.length) {
     let end = header.indexOf(';', from);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', from);
-    if (eq !== -1 && eq < end && header.slice(from, eq).trim() === name) return header.slice(eq + 1, end).trim();
+    if (eq !== -1 && eq < end && header.slice(from, eq).trim() === name) {
+      if (found !== undefined) return undefined;
+      found = header.slice(eq + 1, end).trim();
+    }
     from = end + 1;
   }
-  return undefined;
+  return found;
 }
 
 export function serializeCookie(name: string, value: string, a: CookieAttributes): string {

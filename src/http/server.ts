@@ -6,7 +6,9 @@ import type Koa from 'koa';
 export const SERVER_LIMITS = {
   maxHeaderSize: 16 * 1024,
   headersTimeout: 20_000,
-  requestTimeout: 0, // streamed proxy bodies may legitimately take long; API_TIMEOUT bounds the upstream side
+  // A whole request (headers and body) must arrive within 5 minutes: a slow drip cannot hold a
+  // socket and an upstream connection forever.
+  requestTimeout: 300_000,
   keepAliveTimeout: 65_000,
 } as const;
 

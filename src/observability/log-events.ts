@@ -29,6 +29,7 @@ export const LOG_EVENTS = {
   'refresh.rejected': 'warn',
   'refresh.failed': 'error',
   'refresh.no_refresh_token': 'info',
+  'refresh.wait_timeout': 'warn',
   'logout.completed': 'info',
   'logout.refused': 'warn',
   'logout.revocation_failed': 'warn',

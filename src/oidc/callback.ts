@@ -73,6 +73,7 @@ export function tokenSet(r: oidc.TokenEndpointResponse, nowMs: number, previous?
     tokenType: r.token_type ?? 'Bearer',
     expiresAt: typeof r.expires_in === 'number' ? nowMs + r.expires_in * 1000 : 0,
   };
+  if (typeof r.expires_in === 'number') t.lifetimeMs = r.expires_in * 1000;
   // A refresh response may omit the refresh token (no rotation) or the ID token: keep the old ones.
   const refreshToken = r.refresh_token ?? previous?.refreshToken;
   const idToken = r.id_token ?? previous?.idToken;

@@ -21,19 +21,29 @@ export interface IdpFailure {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/**
+ * The OAuth errors that mean the grant or the client is dead. Anything else from the IdP
+ * (429, temporarily_unavailable, invalid_request…) keeps the session: logging every user out
+ * because the IdP throttles or hiccups would turn an IdP incident into an outage of ours.
+ */
+const FATAL_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client']);
+
 export function classifyIdp(err: unknown): IdpFailure {
   if (err instanceof oidc.ResponseBodyError) {
-    return { kind: err.status >= 500 ? 'server_error' : 'rejected', detail: `${err.status} ${err.error}` };
+    return { kind: FATAL_OAUTH_ERRORS.has(err.error) ? 'rejected' : 'server_error', detail: `${err.status} ${err.error}` };
   }
   if (err instanceof oidc.WWWAuthenticateChallengeError) {
-    return { kind: err.status >= 500 ? 'server_error' : 'rejected', detail: `${err.status} WWW-Authenticate challenge` };
+    // 401 with a challenge: our client authentication was refused (invalid_client).
+    return { kind: err.status === 401 ? 'rejected' : 'server_error', detail: `${err.status} WWW-Authenticate challenge` };
   }
   const code = (err as { code?: unknown }).code;
   if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') return { kind: 'unreachable', detail: 'timeout' };
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
     const status = (err as { cause?: { status?: unknown } }).cause?.status;
     if (typeof status === 'number') {
-      return { kind: status >= 500 ? 'server_error' : status >= 400 ? 'rejected' : 'invalid_response', detail: `HTTP ${status} without a usable body` };
+      // Some IdPs answer a dead refresh token with a bare 400 (or 401): treated as invalid_grant.
+      const kind = status === 400 || status === 401 ? 'rejected' : status >= 400 ? 'server_error' : 'invalid_response';
+      return { kind, detail: `HTTP ${status} without a usable body` };
     }
   }
   if (err instanceof TypeError) {

@@ -37,22 +37,27 @@ function createLogout({ config, idp, sessions, log }: LogoutDeps) {
     }
   };
 
-  const endSessionUrl = (session: Session | undefined): string => {
-    if (!session || !idp.isReady()) return config.oidc.postLogoutRedirectUri;
+  const endSessionUrl = (session: Session): string => {
+    if (!idp.isReady()) return config.oidc.postLogoutRedirectUri;
     const configuration = idp.configuration();
     if (!configuration.serverMetadata().end_session_endpoint) return config.oidc.postLogoutRedirectUri;
     const params: Record<string, string> = { post_logout_redirect_uri: config.oidc.postLogoutRedirectUri };
     if (session.tokens.idToken) params['id_token_hint'] = session.tokens.idToken;
-    return oidc.buildEndSessionUrl(configuration, params).href;
+    try {
+      return oidc.buildEndSessionUrl(configuration, params).href;
+    } catch {
+      // A broken end_session_endpoint in the IdP metadata must not keep anyone signed in.
+      return config.oidc.postLogoutRedirectUri;
+    }
   };
 
   return async (session: Session | undefined, io: CookieIo, requestId: string): Promise<string> => {
-    const url = endSessionUrl(session);
     if (!session) {
       sessions.clear(io);
-      return url;
+      return config.oidc.postLogoutRedirectUri;
     }
     await sessions.destroy(session, io);
+    const url = endSessionUrl(session);
     await revoke(session, requestId);
     log.event('logout.completed', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
     return url;

@@ -59,6 +59,12 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
     headers['authorization'] = `Bearer ${session.tokens.accessToken}`;
     const hasBody = ctx.req.headers['transfer-encoding'] !== undefined || Number(ctx.req.headers['content-length'] ?? 0) > 0;
 
+    // A client that hangs up before the upstream answers frees the upstream connection too.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!ctx.res.writableFinished) abort.abort();
+    };
+    ctx.res.once('close', onClose);
     let response: Dispatcher.ResponseData;
     try {
       response = await pool.request({
@@ -66,10 +72,17 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
         path: q === -1 ? path : path + raw.slice(q),
         headers,
         body: hasBody ? ctx.req : null,
+        signal: abort.signal,
       });
     } catch (err) {
+      ctx.res.off('close', onClose);
+      if (abort.signal.aborted) {
+        log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
+        return;
+      }
       throw upstreamError(err);
     }
+    ctx.res.off('close', onClose);
 
     const { statusCode, body } = response;
     ctx.status = statusCode;

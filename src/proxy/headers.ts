@@ -74,6 +74,19 @@ const REQUEST_ALWAYS_DROPPED: ReadonlySet<string> = new Set([
   'expect',
   'x-original-url',
   'x-rewrite-url',
+  // Identity assertions that gateways such as oauth2-proxy put on requests: an API behind
+  // one may trust them, so a browser must never be able to send them through us.
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-auth-request-access-token',
+  'x-remote-user',
+  'x-remote-email',
+  'x-remote-groups',
+  'x-user',
+  'x-email',
+  'remote-user',
 ]);
 
 // Client-identity headers that only a trusted proxy may set.
@@ -247,7 +260,10 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, opts: Requ
       continue;
     }
     if (REQUEST_ALWAYS_DROPPED.has(name)) continue;
-    if (!trustProxy && (UNTRUSTED_FORWARDING.has(name) || name.startsWith('x-forwarded-'))) continue;
+    // Only the X-Forwarded-* fields we set ourselves go on: X-Forwarded-User/-Email/-Groups and
+    // friends are identity assertions that no browser may make, trusted proxy or not.
+    if (name.startsWith('x-forwarded-')) continue;
+    if (!trustProxy && UNTRUSTED_FORWARDING.has(name)) continue;
 
     const cleaned = cleanValue(value);
     if (cleaned === undefined) continue;
@@ -328,7 +344,11 @@ export function clientResponseHeaders(
     if (name === 'set-cookie') {
       const entries = typeof cleaned === 'string' ? [cleaned] : cleaned;
       const kept: string[] = [];
-      for (const entry of entries) if (!isOwnCookie(setCookieName(entry))) kept.push(entry);
+      for (const entry of entries) {
+        const cookieName = setCookieName(entry);
+        // A nameless cookie ('=bff-session=x') is read back as 'bff-session=x' by some clients.
+        if (cookieName !== '' && !isOwnCookie(cookieName)) kept.push(entry);
+      }
       // Always an array: Node's setHeader sends one Set-Cookie line per entry.
       if (kept.length > 0) append(out, name, kept);
       continue;

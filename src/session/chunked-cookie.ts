@@ -18,16 +18,19 @@ export function splitIntoChunks(name: string, value: string, chunkSize = CHUNK_S
   return out;
 }
 
-/** Every cookie in the header, by name (the first of duplicates wins, as for readCookie). */
+/** Every cookie in the header, by name; a name sent twice is left out (see readCookie). */
 export function cookieMap(header: string | undefined): Map<string, string> {
   const map = new Map<string, string>();
   if (!header) return map;
+  const twice = new Set<string>();
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq === -1) continue;
     const key = part.slice(0, eq).trim();
-    if (!map.has(key)) map.set(key, part.slice(eq + 1).trim());
+    if (map.has(key)) twice.add(key);
+    else map.set(key, part.slice(eq + 1).trim());
   }
+  for (const key of twice) map.delete(key);
   return map;
 }
 

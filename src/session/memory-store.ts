@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SessionStore } from './store.js';
 
 interface Entry {
@@ -45,10 +46,21 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async set(key, value, ttlMs) {
       entries.set(key, { value, expiresAt: now() + ttlMs });
     },
-    async replace(key, value, ttlMs) {
-      if (!live(key)) return false;
+    async replaceIf(key, expected, value, ttlMs) {
+      const e = live(key);
+      if (!e) return 'missing';
+      if (e.value !== expected) return 'changed';
       entries.set(key, { value, expiresAt: now() + ttlMs });
-      return true;
+      return 'ok';
+    },
+    async acquireLock(key, ttlMs) {
+      if (live(key)) return undefined;
+      const token = randomBytes(16).toString('base64url');
+      entries.set(key, { value: token, expiresAt: now() + ttlMs });
+      return token;
+    },
+    async releaseLock(key, token) {
+      if (live(key)?.value === token) entries.delete(key);
     },
     async take(key) {
       const e = live(key);

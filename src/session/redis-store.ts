@@ -1,32 +1,77 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisConnection } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
 
 export interface RedisStoreOptions {
-  url: string;
+  connection: RedisConnection;
   keyPrefix: string;
   /** Milliseconds a command may take before the request gets 503 instead of hanging. */
   commandTimeoutMs?: number;
 }
 
-/**
- * Redis-backed store (ioredis). Commands fail fast while Redis is unreachable (no offline
- * queue), so a request gets 503 at once instead of piling up; ioredis reconnects in the
- * background and the same sessions work again when Redis returns. The outage is logged once
- * when it starts and once when it ends, not once per request.
- */
-export function createRedisStore(options: RedisStoreOptions, log: EventLogger): SessionStore {
-  const redisOptions: RedisOptions = {
-    keyPrefix: options.keyPrefix,
+// Compare-and-set of a whole value: 1 written, 0 key gone, 2 value changed by another writer.
+const REPLACE_IF = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if cur ~= ARGV[1] then return 2 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+// Deletes the lock only for the token that took it.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type Client = (Redis | Cluster) & {
+  replaceIf(key: string, expected: string, value: string, ttlMs: number): Promise<number>;
+  releaseLock(key: string, token: string): Promise<number>;
+};
+
+/** One ioredis client for the configured topology: standalone URL, Sentinel or Cluster. */
+function connect(connection: RedisConnection, keyPrefix: string, commandTimeoutMs: number): Client {
+  const common: RedisOptions = {
+    keyPrefix,
+    // Fail fast while Redis is unreachable: a request gets 503 at once instead of piling up.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
+    commandTimeout: commandTimeoutMs,
     connectTimeout: 5000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 3000),
-    lazyConnect: false,
+    ...(connection.password ? { password: connection.password } : {}),
+    ...(connection.tls ? { tls: {} } : {}),
   };
-  const redis = new Redis(options.url, redisOptions);
+  let client: Redis | Cluster;
+  switch (connection.kind) {
+    case 'url':
+      client = new Redis(connection.url, common);
+      break;
+    case 'sentinel':
+      client = new Redis({ ...common, sentinels: connection.nodes, name: connection.name, ...(connection.password ? { sentinelPassword: connection.password } : {}) });
+      break;
+    case 'cluster':
+      client = new Cluster(connection.nodes, {
+        redisOptions: common,
+        keyPrefix,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 3000),
+      });
+      break;
+  }
+  client.defineCommand('replaceIf', { numberOfKeys: 1, lua: REPLACE_IF });
+  client.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE });
+  return client as Client;
+}
+
+/**
+ * Redis-backed store (ioredis): standalone, Sentinel or Cluster. Keys of one session share a
+ * hash tag (see server-sessions.ts), so every multi-step operation stays on one slot. ioredis
+ * reconnects in the background and the same sessions work again when Redis returns; the outage
+ * is logged once when it starts and once when it ends, not once per request.
+ */
+export function createRedisStore(options: RedisStoreOptions, log: EventLogger): SessionStore {
+  const redis = connect(options.connection, options.keyPrefix, options.commandTimeoutMs ?? 2000);
   let down = false;
   let connected = false;
   let closing = false;
@@ -80,15 +125,21 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
       return undefined;
     }
   };
+  const px = (ms: number) => Math.max(1, Math.ceil(ms));
 
   return {
     kind: 'redis',
     // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis call.
-    getAndTouch: (key, ttlMs) => read(key, () => redis.getex(key, 'PX', Math.max(1, Math.ceil(ttlMs)))),
+    getAndTouch: (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
     get: (key) => read(key, () => redis.get(key)),
-    set: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(() => undefined),
-    // SET … XX writes only over an existing key: an update cannot resurrect a deleted session.
-    replace: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'XX')).then((r) => r === 'OK'),
+    set: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs))).then(() => undefined),
+    replaceIf: (key, expected, value, ttlMs) =>
+      run(() => redis.replaceIf(key, expected, value, px(ttlMs))).then((r) => (r === 1 ? 'ok' : r === 0 ? 'missing' : 'changed')),
+    acquireLock: (key, ttlMs) => {
+      const token = randomBytes(16).toString('base64url');
+      return run(() => redis.set(key, token, 'PX', px(ttlMs), 'NX')).then((r) => (r === 'OK' ? token : undefined));
+    },
+    releaseLock: (key, token) => run(() => redis.releaseLock(key, token)).then(() => undefined),
     take: (key) => read(key, () => redis.getdel(key)),
     delete: (key) => run(() => redis.del(key)).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),

@@ -6,6 +6,8 @@ export interface TokenSet {
   tokenType: string;
   /** Epoch milliseconds; 0 when the IdP did not say (then the token is never refreshed early). */
   expiresAt: number;
+  /** Lifetime the IdP gave the access token, ms (0 when unknown): the refresh margin never exceeds half of it. */
+  lifetimeMs?: number;
   refreshToken?: string;
   idToken?: string;
   scope?: string;

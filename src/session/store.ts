@@ -1,7 +1,7 @@
 /**
  * The storage port under sessions and login transactions: a key → sealed string map with
  * expiry. Everything above it (sealing, ids, cookies, timeouts) is done once, in
- * session/sessions.ts and oidc/transactions.ts, so every store behaves the same.
+ * session/server-sessions.ts and oidc/transactions.ts, so every store behaves the same.
  *
  * Implementations throw {@link StoreUnavailableError} when the backing service cannot be
  * reached; callers turn it into 503 `session_store_unavailable`, never into "anonymous".
@@ -13,13 +13,21 @@ export interface SessionStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
-   * Overwrites a value only if the key still exists; false when it did not (it was deleted,
-   * e.g. by a logout, or expired). Updates use it so that they never bring an ended session back.
+   * Compare-and-set: overwrites the value only if it is still exactly `expected`. 'missing'
+   * when the key is gone (a logout deleted it, or it expired): an update never brings an ended
+   * session back. 'changed' when another writer got there first: the caller re-reads.
    */
-  replace(key: string, value: string, ttlMs: number): Promise<boolean>;
+  replaceIf(key: string, expected: string, value: string, ttlMs: number): Promise<'ok' | 'missing' | 'changed'>;
   /** Reads and deletes in one atomic step: a single-use record can be taken only once. */
   take(key: string): Promise<string | undefined>;
   delete(key: string): Promise<void>;
+  /**
+   * Takes the lock `key` for at most `ttlMs` if nobody holds it; returns the token that
+   * releases it, or undefined when it is held. Shared by every instance using the store.
+   */
+  acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock only if `token` still owns it (a lock that expired and was re-taken is left alone). */
+  releaseLock(key: string, token: string): Promise<void>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { EventLogger } from '../observability/logger.js';
 import type { CookieIo } from '../http/cookie-io.js';
+import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from '../oidc/client.js';
 import { tokenSet } from '../oidc/callback.js';
 import { classifyIdp } from '../oidc/idp-failure.js';
 import type { Session, Sessions, TokenSet } from '../session/session.js';
+import type { SessionStore } from '../session/store.js';
+import type { GraceRecords } from './grace.js';
 
 export interface TokenRefresher {
   /**
@@ -18,36 +20,43 @@ export interface TokenRefresher {
   ensureFresh(session: Session, options: { force: boolean; requestId: string; io: CookieIo }): Promise<void>;
 }
 
-/** How long the tokens of a refresh answer requests that still carry the old refresh token. */
-const GRACE_MS = 10_000;
-
 export interface RefreshDeps {
   config: Config;
   idp: OidcClient;
   sessions: Sessions;
+  grace: GraceRecords;
+  /** The shared store whose locks make one refresh per session across instances; none for cookie sessions. */
+  store: SessionStore | undefined;
   log: EventLogger;
   now?: () => number;
 }
 
-export function createRefresher({ config, idp, sessions, log, now = Date.now }: RefreshDeps): TokenRefresher {
-  const skew = config.session.refreshSkewMs;
-  // Concurrent requests of one session inside this process share one refresh.
+/** Cheap, stable spread of a session's refresh moment (FNV-1a of its key), in [0, 1). */
+function spread(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
+}
+
+/**
+ * Refresh is lock → reload → re-check → act. Inside one process concurrent requests of a
+ * session share one refresh; across instances a lock in the shared store lets one refresh
+ * while the others wait (bounded) for its result; a grace record answers requests that still
+ * hold the rotated refresh token.
+ */
+export function createRefresher({ config, idp, sessions, grace, store, log, now = Date.now }: RefreshDeps): TokenRefresher {
+  const { refreshSkewMs: skew, refreshWaitMs } = config.session;
+  // A fleet of sessions created together must not all refresh in the same second.
+  const maxJitter = Math.min(skew / 2, 15_000);
+  const lockTtlMs = config.oidc.timeoutSeconds * 1000 + 5_000;
   const inFlight = new Map<string, Promise<TokenSet>>();
-  // A request that still carries a just-rotated refresh token (its cookie left before the
-  // refresh ended) must use the new tokens, not replay the old refresh token: an IdP that
-  // rotates refresh tokens treats a replay as theft and ends the grant.
-  const grace = new Map<string, { tokens: TokenSet; until: number }>();
-  const graceKey = (refreshToken: string) => createHash('sha256').update(refreshToken).digest('base64url');
-  const remember = (oldRefreshToken: string, tokens: TokenSet) => {
-    const t = now();
-    for (const [k, v] of grace) if (v.until <= t) grace.delete(k);
-    grace.set(graceKey(oldRefreshToken), { tokens, until: t + GRACE_MS });
+  // The margin is capped at half the token's lifetime: a token that lives less than the skew
+  // would otherwise be refreshed on every call.
+  const isDue = (t: TokenSet, key: string) => {
+    if (t.expiresAt === 0) return false;
+    const margin = skew + spread(key) * maxJitter;
+    return t.expiresAt - (t.lifetimeMs ? Math.min(margin, t.lifetimeMs / 2) : margin) <= now();
   };
-  const recalled = (refreshToken: string): TokenSet | undefined => {
-    const hit = grace.get(graceKey(refreshToken));
-    return hit && hit.until > now() ? hit.tokens : undefined;
-  };
-  const isDue = (t: TokenSet) => t.expiresAt !== 0 && t.expiresAt - skew <= now();
 
   const refresh = async (session: Session, requestId: string, io: CookieIo): Promise<TokenSet> => {
     const refreshToken = session.tokens.refreshToken!;
@@ -63,15 +72,15 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
       await sessions.destroy(session, io);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'refreshed ID token has another sub' });
     }
-    const tokens = tokenSet(response, now(), session.tokens);
-    remember(refreshToken, tokens);
-    session.tokens = tokens;
+    session.tokens = tokenSet(response, now(), session.tokens);
     if (!(await sessions.save(session, io))) {
       // Logged out while the IdP was answering: the new tokens die with the session.
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
+    // Remembered only for a session that still exists (and while the lock is held).
+    await grace.remember(refreshToken, session.tokens);
     log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
-    return tokens;
+    return session.tokens;
   };
 
   // This request may have read the session before another one refreshed it: re-read, re-check,
@@ -79,8 +88,35 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
   const reloadAndRefresh = async (session: Session, force: boolean, requestId: string, io: CookieIo): Promise<TokenSet> => {
     const current = await sessions.reload(session);
     if (!current) throw new BffError('unauthenticated', { detail: 'session ended while refreshing' });
-    if (!force && !isDue(current.tokens) || force && current.tokens.refreshToken !== session.tokens.refreshToken) return current.tokens;
+    const refreshedMeanwhile = current.tokens.refreshToken !== session.tokens.refreshToken;
+    if (refreshedMeanwhile || (!force && !isDue(current.tokens, current.key))) return current.tokens;
     return refresh(current, requestId, io);
+  };
+
+  /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
+  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, requestId: string, io: CookieIo): Promise<TokenSet> => {
+    const lockKey = `${session.key}:lock`;
+    const deadline = Date.now() + refreshWaitMs;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const token = await store.acquireLock(lockKey, lockTtlMs);
+      if (token) {
+        try {
+          return await reloadAndRefresh(session, force, requestId, io);
+        } finally {
+          await store.releaseLock(lockKey, token).catch(() => undefined);
+        }
+      }
+      if (Date.now() + pause > deadline) {
+        log.event('refresh.wait_timeout', { request_id: requestId, session: sessions.logHandle(session) });
+        throw new BffError('refresh_in_progress');
+      }
+      await sleep(pause);
+      const current = await sessions.reload(session);
+      if (!current) throw new BffError('unauthenticated', { detail: 'session ended while another instance refreshed it' });
+      if (current.tokens.refreshToken !== session.tokens.refreshToken) return current.tokens;
+      const recalled = await grace.recall(session.tokens.refreshToken!);
+      if (recalled) return recalled;
+    }
   };
 
   const refreshError = async (err: unknown, session: Session, requestId: string, io: CookieIo): Promise<BffError> => {
@@ -100,7 +136,7 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
   return {
     async ensureFresh(session, { force, requestId, io }) {
       const { expiresAt, refreshToken } = session.tokens;
-      if (!force && !isDue(session.tokens)) return;
+      if (!force && !isDue(session.tokens, session.key)) return;
       if (!refreshToken) {
         if (force) {
           throw new BffError('invalid_request', { description: 'This session has no refresh token (the IdP issued none; request the offline_access scope).' });
@@ -109,21 +145,17 @@ export function createRefresher({ config, idp, sessions, log, now = Date.now }: 
         await sessions.destroy(session, io);
         throw new BffError('unauthenticated', { event: 'refresh.no_refresh_token', detail: 'access token expired, no refresh token' });
       }
-      const already = recalled(refreshToken);
-      if (already) {
-        session.tokens = already;
-        sessions.propagate(session, io);
-        return;
-      }
-      const shared = inFlight.get(session.key);
+      const recalled = await grace.recall(refreshToken);
+      const shared = recalled ? Promise.resolve(recalled) : inFlight.get(session.key);
       if (shared) {
-        // Another request of this session is refreshing: use its result, and carry it in this
-        // response too (cookie sessions re-issue the cookie; server stores have it already).
+        // Another request of this session refreshed or is refreshing: use its result, and carry
+        // it in this response too (cookie sessions re-issue the cookie; server stores have it).
         session.tokens = await shared;
         sessions.propagate(session, io);
         return;
       }
-      const pending = reloadAndRefresh(session, force, requestId, io).finally(() => inFlight.delete(session.key));
+      const pending = (store ? lockedRefresh(store, session, force, requestId, io) : reloadAndRefresh(session, force, requestId, io))
+        .finally(() => inFlight.delete(session.key));
       inFlight.set(session.key, pending);
       session.tokens = await pending;
     },

@@ -5,7 +5,7 @@ import { sessionStoreContract } from './session-store.contract.js';
 
 sessionStoreContract('redis', async () => {
   const redis = await startTestRedis();
-  const store = createRedisStore({ url: redis.url, keyPrefix: redis.prefix }, captureLogs().log);
+  const store = createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: redis.prefix }, captureLogs().log);
   await waitReady(store);
   return {
     store,

@@ -45,13 +45,38 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
       assert.equal(await t.store.get('s:none'), undefined);
     });
 
-    it('replace overwrites an existing key and refuses a missing one (an update never resurrects)', async () => {
+    it('replaceIf writes only over the expected value, and never resurrects a deleted key', async () => {
       await t.store.set('s:r', 'one', 60_000);
-      assert.equal(await t.store.replace('s:r', 'two', 60_000), true);
+      assert.equal(await t.store.replaceIf('s:r', 'one', 'two', 60_000), 'ok');
+      assert.equal(await t.store.get('s:r'), 'two');
+      assert.equal(await t.store.replaceIf('s:r', 'one', 'three', 60_000), 'changed');
       assert.equal(await t.store.get('s:r'), 'two');
       await t.store.delete('s:r');
-      assert.equal(await t.store.replace('s:r', 'three', 60_000), false);
+      assert.equal(await t.store.replaceIf('s:r', 'two', 'four', 60_000), 'missing');
       assert.equal(await t.store.get('s:r'), undefined);
+    });
+
+    it('a lock is held by one taker at a time and released only by its token', async () => {
+      const token = await t.store.acquireLock('l:a', 60_000);
+      assert.ok(token);
+      assert.equal(await t.store.acquireLock('l:a', 60_000), undefined);
+      await t.store.releaseLock('l:a', 'not-the-token');
+      assert.equal(await t.store.acquireLock('l:a', 60_000), undefined);
+      await t.store.releaseLock('l:a', token);
+      const again = await t.store.acquireLock('l:a', 60_000);
+      assert.ok(again && again !== token);
+      await t.store.releaseLock('l:a', again);
+    });
+
+    it('concurrent lock attempts give the lock to exactly one caller', async () => {
+      const tokens = await Promise.all(Array.from({ length: 10 }, () => t.store.acquireLock('l:race', 60_000)));
+      assert.equal(tokens.filter(Boolean).length, 1);
+    });
+
+    it('a lock expires after its time to live (a crashed holder does not block forever)', async () => {
+      assert.ok(await t.store.acquireLock('l:exp', 60_000));
+      await t.expire('l:exp', 60_001);
+      assert.ok(await t.store.acquireLock('l:exp', 60_000));
     });
 
     it('take returns the value once, then nothing (single use)', async () => {

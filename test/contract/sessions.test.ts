@@ -47,14 +47,14 @@ serverRunner('memory store', async (clock) => {
   const tracked: SessionStore = { ...store, set: (k, v, ttl) => (keys.add(k), store.set(k, v, ttl)) };
   return {
     store: tracked,
-    raw: { keys: async () => [...keys], get: async (k) => (await store.get(k)) ?? null, set: (k, v) => store.replace(k, v, IDLE_MS) },
+    raw: { keys: async () => [...keys], get: async (k) => (await store.get(k)) ?? null, set: async (k, v) => store.replaceIf(k, (await store.get(k)) ?? '', v, IDLE_MS) },
     close: () => store.close(),
   };
 });
 
 serverRunner('redis store', async (clock) => {
   const redis = await startTestRedis();
-  const store = createRedisStore({ url: redis.url, keyPrefix: redis.prefix }, captureLogs().log);
+  const store = createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: redis.prefix }, captureLogs().log);
   while (await store.ping().then(() => false, () => true)) await new Promise((r) => setImmediate(r));
   return {
     store: withIdleMirror(store, clock),
@@ -80,10 +80,11 @@ function withIdleMirror(store: SessionStore, clock: ReturnType<typeof testClock>
       expiry.set(k, clock.now() + ttl);
       return store.set(k, v, ttl);
     },
-    async replace(k, v, ttl) {
-      if (!alive(k)) return false;
-      expiry.set(k, clock.now() + ttl);
-      return store.replace(k, v, ttl);
+    async replaceIf(k, expected, v, ttl) {
+      if (!alive(k)) return 'missing';
+      const result = await store.replaceIf(k, expected, v, ttl);
+      if (result === 'ok') expiry.set(k, clock.now() + ttl);
+      return result;
     },
     async getAndTouch(k, ttl) {
       if (!alive(k)) return undefined;

@@ -88,3 +88,28 @@ describe('logout ends the session, revokes the refresh token and ends the IdP se
     assert.equal(res.json<{ logoutUrl: string }>().logoutUrl, `${h.url}/`);
   });
 });
+
+describe('logout with a broken end_session_endpoint in the IdP metadata', () => {
+  it('still ends the session and falls back to POST_LOGOUT_REDIRECT_URI', async () => {
+    const faults = idpFaults();
+    faults.set((url, init) =>
+      url.endsWith('/.well-known/openid-configuration')
+        ? fetch(url, init as RequestInit).then(async (res) => {
+          const metadata = (await res.json()) as Record<string, unknown>;
+          return Response.json({ ...metadata, end_session_endpoint: 'ftp://idp.example/logout' });
+        })
+        : undefined);
+    const h = await startHarness({ idpFetch: faults.fetch });
+    try {
+      faults.clear();
+      const ua = h.browser();
+      await h.login(ua);
+      const res = await ua.post(`${h.url}/logout`, { headers: csrf });
+      assert.equal(res.status, 200);
+      assert.equal(res.json<{ logoutUrl: string }>().logoutUrl, `${h.url}/`);
+      assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+    } finally {
+      await h.close();
+    }
+  });
+});

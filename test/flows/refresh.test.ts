@@ -25,7 +25,7 @@ describe('access tokens are refreshed when they expire within TOKEN_REFRESH_SKEW
 
   it('uses the current token while it is outside the skew', async () => {
     const first = bearer(h);
-    clock.advance(ACCESS_TTL_MS - 31_000);
+    clock.advance(ACCESS_TTL_MS - 46_000); // outside skew (30 s) + the largest jitter (15 s)
     await h.api(ua, '/x');
     assert.equal(bearer(h), first);
     assert.equal(h.idp.counts.refresh, 0);
@@ -80,6 +80,23 @@ describe('access tokens are refreshed when they expire within TOKEN_REFRESH_SKEW
     assert.equal(h.idp.counts.refresh, 1);
   });
 
+  it('keeps the session when the IdP throttles (429) or is temporarily_unavailable: 502, not a logout', async () => {
+    clock.advance(ACCESS_TTL_MS + 1);
+    for (const [status, body] of [[429, { error: 'slow_down' }], [400, { error: 'temporarily_unavailable' }]] as const) {
+      faults.set(tokenEndpointAnswers(status, body));
+      const res = await h.api(ua, '/x');
+      assert.equal(res.status, 502, `${status} ${body.error}`);
+    }
+    faults.clear();
+    assert.equal((await h.api(ua, '/x')).status, 200);
+  });
+
+  it('ends the session when the IdP refuses our client (invalid_client): 401', async () => {
+    clock.advance(ACCESS_TTL_MS + 1);
+    faults.set(tokenEndpointAnswers(401, { error: 'invalid_client' }));
+    assert.equal((await h.api(ua, '/x')).status, 401);
+  });
+
   it('keeps the session when the IdP is unreachable (502 idp_unreachable)', async () => {
     clock.advance(ACCESS_TTL_MS + 1);
     faults.set(tokenEndpointDown);
@@ -103,5 +120,24 @@ describe('access tokens are refreshed when they expire within TOKEN_REFRESH_SKEW
     assert.equal((await ua.post(`${h.url}/refresh`)).status, 403);
     assert.equal((await h.browser().post(`${h.url}/refresh`, { headers: { 'x-csrf': '1' } })).status, 401);
     assert.equal(h.idp.counts.refresh, 0);
+  });
+});
+
+describe('a token that lives shorter than the skew is not refreshed on every call', () => {
+  it('refreshes at half its lifetime at the latest, not at once', async () => {
+    const clock = testClock();
+    const h = await startHarness({ now: clock.now, idp: { accessTokenTtl: 20 }, env: { TOKEN_REFRESH_SKEW: '30' } });
+    try {
+      const ua = h.browser();
+      await h.login(ua);
+      assert.equal((await h.api(ua, '/a')).status, 200);
+      assert.equal((await h.api(ua, '/b')).status, 200);
+      assert.equal(h.idp.counts.refresh, 0);
+      clock.advance(10_001);
+      assert.equal((await h.api(ua, '/c')).status, 200);
+      assert.equal(h.idp.counts.refresh, 1);
+    } finally {
+      await h.close();
+    }
   });
 });

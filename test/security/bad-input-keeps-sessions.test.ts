@@ -97,11 +97,21 @@ describe('bad input gets a 4xx and leaves every stored session intact', () => {
         const header = Buffer.concat([
           Buffer.from(`junk=%%%; bff-login=`),
           Buffer.from([0xff, 0xfe]),
-          Buffer.from(`; =novalue; ;; bff-session=${cookie}; bff-session=%%%; big=${'x'.repeat(5000)}`),
+          Buffer.from(`; =novalue; ;; bff-session=${cookie}; big=${'x'.repeat(5000)}`),
         ]);
         const session = await withCookieHeader('/session', header);
         assert.equal(session.status, 200, session.body);
         assert.equal((JSON.parse(session.body) as SessionBody).sid, sid);
+      });
+
+      it('a second, planted bff-session cookie makes the request anonymous (neither copy is trusted), and the session survives', async () => {
+        for (const header of [`bff-session=%%%; bff-session=${cookie}`, `bff-session=${cookie}; bff-session=${cookie}`]) {
+          const res = await withCookieHeader('/session', header);
+          assert.equal(res.status, 401, res.body);
+        }
+        const alone = await withCookieHeader('/session', `bff-session=${cookie}`);
+        assert.equal(alone.status, 200, alone.body);
+        assert.equal((JSON.parse(alone.body) as SessionBody).sid, sid);
       });
 
       it('a client sending control characters in the Cookie header gets a 4xx, never 5xx', async () => {

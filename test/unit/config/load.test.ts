@@ -69,6 +69,23 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.ok(c.warnings.some((w) => w.includes('random secret')));
   });
 
+  it('refuses an http:// PUBLIC_URL except on loopback or with OIDC_ALLOW_HTTP=true', () => {
+    assert.ok(problemsOf({ ...VALID, PUBLIC_URL: 'http://app.example.test' }).some((p) => p.includes('PUBLIC_URL is http://')));
+    assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://127.0.0.1:3000' }, random).secure, false);
+    assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://localhost:3000' }, random).secure, false);
+    assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://app.example.test', OIDC_ALLOW_HTTP: 'true', OIDC_ISSUER: 'https://idp.example.test' }, random).secure, false);
+  });
+
+  it('selects the Redis topology from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, one at a time', () => {
+    const sentinel = loadConfig({ ...VALID, REDIS_URL: '', REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379', REDIS_SENTINEL_NAME: 'bff' }, random);
+    assert.deepEqual(sentinel.redis.connection, { kind: 'sentinel', nodes: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'bff', password: undefined, tls: false });
+    assert.equal(sentinel.session.store, 'redis');
+    const cluster = loadConfig({ ...VALID, REDIS_URL: '', REDIS_CLUSTER_NODES: 'r1:7000', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' }, random);
+    assert.deepEqual(cluster.redis.connection, { kind: 'cluster', nodes: [{ host: 'r1', port: 7000 }], password: 'pw', tls: true });
+    assert.ok(problemsOf({ ...VALID, REDIS_CLUSTER_NODES: 'r1:7000' }).some((p) => p.includes('only one of')));
+    assert.ok(problemsOf({ ...VALID, REDIS_URL: '', REDIS_SENTINELS: 'nohost' }).some((p) => p.includes('REDIS_SENTINELS')));
+  });
+
   it('refuses a PUBLIC_URL with a path (the __Host- cookie prefix needs Path=/)', () => {
     assert.ok(problemsOf({ ...VALID, PUBLIC_URL: 'https://app.example.test/bff' }).some((p) => p.includes('PUBLIC_URL')));
   });

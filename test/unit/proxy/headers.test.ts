@@ -153,10 +153,22 @@ describe('upstreamRequestHeaders', () => {
     assert.equal(out['x-forwarded-prefix'], undefined);
   });
 
-  it('behind a trusted proxy, its Forwarded and X-Forwarded-* headers are kept', () => {
+  it('behind a trusted proxy, its Forwarded header is kept, but no other X-Forwarded-* than ours', () => {
     const out = forward({ forwarded: 'for=198.51.100.1;proto=https', 'x-forwarded-port': '443' }, { trustProxy: true });
     assert.equal(out['forwarded'], 'for=198.51.100.1;proto=https');
-    assert.equal(out['x-forwarded-port'], '443');
+    assert.equal(out['x-forwarded-port'], undefined);
+  });
+
+  it('a browser cannot assert an identity to the upstream (X-Forwarded-User, X-Auth-Request-*, X-Remote-User)', () => {
+    for (const trustProxy of [false, true]) {
+      const out = forward({
+        'x-forwarded-user': 'admin', 'x-forwarded-email': 'admin@example.test', 'x-forwarded-groups': 'admins',
+        'x-auth-request-user': 'admin', 'x-auth-request-email': 'admin@example.test', 'x-remote-user': 'admin',
+      }, { trustProxy });
+      for (const name of ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-auth-request-user', 'x-auth-request-email', 'x-remote-user']) {
+        assert.equal(out[name], undefined, `${name} with trustProxy=${trustProxy}`);
+      }
+    }
   });
 
   it('X-Original-URL / X-Rewrite-URL cannot override the checked upstream path', () => {
@@ -327,6 +339,11 @@ describe('clientResponseHeaders', () => {
   it('an upstream Set-Cookie with whitespace around the own name is still dropped', () => {
     const out = clientResponseHeaders({ 'set-cookie': ['  bff_session  =x; Path=/', 'a=1'] }, isOwnCookie);
     assert.deepEqual(out['set-cookie'], ['a=1']);
+  });
+
+  it('an upstream Set-Cookie without a name ("=bff-session=x") is dropped: some clients read it back as bff-session', () => {
+    const out = clientResponseHeaders({ 'set-cookie': ['=bff-session=evil; Path=/', 'ok=1'] }, (n) => n.startsWith('bff-'));
+    assert.deepEqual(out['set-cookie'], ['ok=1']);
   });
 
   it('the cookie name ends at the first ";": a nameless "bff_session; Path=/" is dropped', () => {
