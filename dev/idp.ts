@@ -13,6 +13,9 @@ export interface IdpClient {
   redirect_uris: string[];
   post_logout_redirect_uris?: string[];
   token_endpoint_auth_method?: string;
+  /** OpenID Connect Back-Channel Logout: where the IdP POSTs logout tokens. */
+  backchannel_logout_uri?: string;
+  backchannel_logout_session_required?: boolean;
 }
 
 export interface IdpOptions {
@@ -27,6 +30,8 @@ export interface IdpOptions {
   requirePar?: boolean;
   revocation?: boolean;
   endSession?: boolean;
+  /** Back-channel logout feature (logout tokens to clients with a backchannel_logout_uri); default true. */
+  backchannelLogout?: boolean;
 }
 
 export interface IdpCounts {
@@ -37,6 +42,9 @@ export interface IdpCounts {
   par: number;
   authorization: number;
   endSession: number;
+  /** Logout tokens delivered (answered 200) and refused by a client's backchannel_logout_uri. */
+  backchannelDelivered: number;
+  backchannelFailed: number;
 }
 
 interface InteractionDetails {
@@ -72,6 +80,8 @@ export interface RunningIdp {
   provider: Provider;
   counts: IdpCounts;
   issued: Set<string>;
+  /** The private signing key (JWK with kid): lets tests forge logout tokens the BFF must accept or refuse. */
+  signingKey: Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -96,9 +106,16 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   const { address, port } = server.address() as AddressInfo;
   const issuer = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
+  const key = signingKey();
   const provider: Provider = new OidcProvider(issuer, {
     clients: options.clients.map(toClientMetadata),
-    jwks: { keys: [signingKey()] },
+    jwks: { keys: [key] },
+    // oidc-provider refuses outgoing calls to special-use addresses (SSRF protection); this
+    // IdP only ever runs on loopback for development and tests, where the BFF lives on 127.0.0.1.
+    fetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _ssrfGuard, ...rest } = init;
+      return globalThis.fetch(url, rest);
+    },
     // Our own adapter only to avoid the "in-memory adapter" warning; state is per IdP instance.
     adapter: memoryAdapterFactory(),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -151,6 +168,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
           ctx.body = '<!DOCTYPE html><title>Signed out</title><p>Signed out</p>';
         },
       },
+      backchannelLogout: { enabled: options.backchannelLogout ?? true },
       pushedAuthorizationRequests: {
         enabled: par || (options.requirePar ?? false),
         requirePushedAuthorizationRequests: options.requirePar ?? false,
@@ -169,7 +187,10 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
 
   const counts: IdpCounts = {
     token: 0, authorizationCode: 0, refresh: 0, revocation: 0, par: 0, authorization: 0, endSession: 0,
+    backchannelDelivered: 0, backchannelFailed: 0,
   };
+  (provider as unknown as NodeJS.EventEmitter).on('backchannel.success', () => counts.backchannelDelivered++);
+  (provider as unknown as NodeJS.EventEmitter).on('backchannel.error', () => counts.backchannelFailed++);
   const issued = new Set<string>();
 
   provider.use(async (koaCtx, next) => {
@@ -206,6 +227,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     provider,
     counts,
     issued,
+    signingKey: key,
     close: () => new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));
       // Keep-alive sockets from fetch would otherwise hold close() open.
@@ -250,6 +272,10 @@ function toClientMetadata(client: IdpClient): Record<string, unknown> {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: method,
+    ...(client.backchannel_logout_uri ? {
+      backchannel_logout_uri: client.backchannel_logout_uri,
+      backchannel_logout_session_required: client.backchannel_logout_session_required ?? true,
+    } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import Koa from 'koa';
 import type { CustomFetch } from 'openid-client';
 import type { Config } from './config/load.js';
 import type { BffState, Step } from './http/context.js';
+import { createAdminApp } from './admin/admin-app.js';
 import { errorHandler } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import { routes } from './http/routes.js';
@@ -17,6 +18,7 @@ import { createRedisStore } from './session/redis-store.js';
 import { createSealer } from './session/seal.js';
 import { createCookieSessions } from './session/cookie-sessions.js';
 import { createServerSessions } from './session/server-sessions.js';
+import type { SessionDirectory } from './session/directory.js';
 import type { Sessions } from './session/session.js';
 import type { SessionStore } from './session/store.js';
 import { memoryGrace, storeGrace } from './tokens/grace.js';
@@ -36,6 +38,8 @@ export interface AppDeps {
 
 export interface BffApp {
   app: Koa<BffState>;
+  /** The admin listener's app (ADMIN_PORT): session admin API. */
+  admin: Koa<BffState>;
   idp: OidcClient;
   /** The server store; undefined for cookie sessions. */
   store: SessionStore | undefined;
@@ -51,7 +55,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const store = deps.store ?? createStore(config, log, now);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
-  const { sessions, transactions } = sessionsFor(config, store, sealer, cookies, now);
+  const { sessions, transactions, directory } = sessionsFor(config, store, sealer, cookies, now);
   const idp = createOidcClient(config, log, {
     ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
@@ -65,11 +69,14 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log));
   app.use(errorHandler(config, log));
-  app.use(routes({ config, log, idp, store, sessions, transactions, refresher, forwarder, readiness, now }));
+  app.use(routes({ config, log, idp, store, sessions, directory, transactions, refresher, forwarder, readiness, now }));
   if (deps.extra) app.use(deps.extra);
+
+  const admin = createAdminApp({ config, log, directory });
 
   return {
     app,
+    admin,
     idp,
     store,
     readiness,
@@ -99,9 +106,10 @@ function sessionsFor(
   sealer: ReturnType<typeof createSealer>,
   cookies: ReturnType<typeof cookieNames>,
   now: () => number,
-): { sessions: Sessions; transactions: Transactions } {
+): { sessions: Sessions; transactions: Transactions; directory: SessionDirectory | undefined } {
   if (store) {
-    return { sessions: createServerSessions({ config, store, sealer, cookies, now }), transactions: createServerTransactions(store, sealer, cookies) };
+    const sessions = createServerSessions({ config, store, sealer, cookies, now });
+    return { sessions, directory: sessions, transactions: createServerTransactions(store, sealer, cookies) };
   }
-  return { sessions: createCookieSessions({ config, sealer, cookies, now }), transactions: createCookieTransactions(sealer, cookies, now) };
+  return { sessions: createCookieSessions({ config, sealer, cookies, now }), directory: undefined, transactions: createCookieTransactions(sealer, cookies, now) };
 }

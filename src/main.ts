@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { listen } from './http/server.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, errorFields } from './observability/logger.js';
 
 /** Production entry: environment → configuration → app → listener; SIGTERM/SIGINT drain it. */
 async function main(): Promise<void> {
@@ -21,6 +21,13 @@ async function main(): Promise<void> {
 
   const bff = createApp(config, { log });
   const listening = await listen(bff.app, config.server.host, config.server.port);
+  // The admin listener is secondary: a taken admin port is logged, and the service still runs.
+  const admin = config.server.adminPort > 0
+    ? await listen(bff.admin, config.server.adminHost, config.server.adminPort).catch((err: unknown) => {
+      log.event('service.admin_unavailable', { host: config.server.adminHost, port: config.server.adminPort, err: errorFields(err, false) });
+      return undefined;
+    })
+    : undefined;
   log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
 
   let stopping = false;
@@ -29,7 +36,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.event('service.stopping', { reason: signal });
     bff.readiness.draining = true;
-    await listening.drain(config.server.shutdownTimeoutMs);
+    await Promise.all([listening.drain(config.server.shutdownTimeoutMs), admin?.drain(1000)]);
     await bff.close();
     log.event('service.stopped', {});
     log.flush();

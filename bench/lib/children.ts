@@ -1,12 +1,11 @@
 // Child processes of the bench: each server under test runs in its own Node process (so CPU time
-// and RSS are per process), started with tsx, logging to a file, talking to the driver over IPC.
+// and RSS are per process), as plain JS or under tsx (see build.ts), logging to a file, talking to
+// the driver over IPC.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
-export const ROOT_DIR = join(BENCH_DIR, '..');
+import { scriptArgs, type Runner } from './build.js';
+import { ROOT_DIR } from './paths.js';
 
 export interface Child {
   name: string;
@@ -29,6 +28,7 @@ export const running = new Set<Child>();
 const BASE_ENV_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
 
 export interface StartOptions {
+  runner: Runner;
   env: Record<string, string>;
   logDir: string;
   /** Extra node flags before the script (e.g. --cpu-prof). */
@@ -45,7 +45,7 @@ export async function startChild(name: string, script: string, options: StartOpt
     if (v !== undefined) env[k] = v;
   }
   Object.assign(env, options.env);
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), join(BENCH_DIR, 'servers', script)], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...scriptArgs(options.runner, script)], {
     cwd: ROOT_DIR,
     env,
     stdio: ['ignore', fd, fd, 'ipc'],
@@ -160,4 +160,21 @@ export function memory(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** Machine-wide CPU counters (/proc/stat, all CPUs), in clock ticks. */
+export interface MachineCpu { total: number; idle: number; steal: number }
+
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user).
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { total, idle: (v[3] ?? 0) + (v[4] ?? 0), steal: v[7] ?? 0 };
+}
+
+/** Busy and stolen shares of the machine's CPU time between two snapshots. */
+export function machineLoad(a: MachineCpu, b: MachineCpu): { busy: number; steal: number } {
+  const total = b.total - a.total;
+  return total > 0 ? { busy: 1 - (b.idle - a.idle) / total, steal: (b.steal - a.steal) / total } : { busy: NaN, steal: NaN };
 }

@@ -1,9 +1,9 @@
 // wrk as the load generator: found on the PATH or installed with `apt-get install -y wrk` (as
 // root), driven with bench/lib/requests.lua, results parsed from its JSON line.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR } from './children.js';
+import { BENCH_DIR } from './paths.js';
 
 export interface WrkResult {
   requests: number;
@@ -45,7 +45,7 @@ export function wrkVersion(wrk: string): string {
     execFileSync(wrk, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const out = String((err as { stdout?: unknown }).stdout ?? '');
-    return out.split('\n')[0]?.trim() ?? '?';
+    return out.split('\n')[0]?.replace(/\s*Copyright.*/, '').trim() ?? '?';
   }
   return '?';
 }
@@ -69,10 +69,18 @@ export interface WrkOptions {
   stopWhen?: () => Promise<boolean>;
 }
 
+const active = new Set<ChildProcess>();
+
+/** Kills every wrk still running (the driver's cleanup). */
+export function killWrk(): void {
+  for (const c of active) c.kill('SIGKILL');
+}
+
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '10s',
     '-s', join(BENCH_DIR, 'lib', 'requests.lua'), o.url, '--', o.requestsFile];
   const child = spawn(o.wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  active.add(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -93,6 +101,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     }, 200);
   }
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  active.delete(child);
   if (poller) clearInterval(poller);
   const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (!line) throw new Error(`wrk (${code}) printed no result:\n${out}\n${err}`);

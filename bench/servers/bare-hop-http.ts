@@ -5,7 +5,7 @@
 // Env: BENCH_UPSTREAM (origin), BENCH_FROM (/api), BENCH_TO (/v1).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exitWith, ready, requiredEnv } from './child.js';
+import { answer, exitWith, ready, requiredEnv } from './child.js';
 
 const upstream = new URL(requiredEnv('BENCH_UPSTREAM'));
 const from = process.env['BENCH_FROM'] ?? '/api';
@@ -30,6 +30,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+answer();
 exitWith(() => new Promise<void>((resolve) => {
   server.close(() => resolve());
   server.closeAllConnections();

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
-import { exitWith, ready, requiredEnv } from './child.js';
+import { answer, exitWith, ready, requiredEnv } from './child.js';
 
 const upstream = new URL(requiredEnv('BENCH_UPSTREAM'));
 const from = process.env['BENCH_FROM'] ?? '/api';
@@ -35,6 +35,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+answer();
 exitWith(async () => {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());

@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { exitWith, ready } from './child.js';
+import { answer, exitWith, ready } from './child.js';
 
 let config;
 try {
@@ -26,6 +26,7 @@ const listening = await listen(bff.app, config.server.host, config.server.port);
 log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
 
 const shutdownMs = config.server.shutdownTimeoutMs;
+answer();
 exitWith(async () => {
   bff.readiness.draining = true;
   await listening.drain(Math.min(shutdownMs, 2000));

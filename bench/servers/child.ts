@@ -15,8 +15,9 @@ export function ready(info: Record<string, unknown>): void {
   process.send?.({ type: 'ready', ...info });
 }
 
-/** Answers the driver's queries (`counts`, `stats`, …) over IPC. */
-export function answer(handlers: Handlers): void {
+/** Answers the driver's queries (`counts`, `stats`, …, and always `memory`) over IPC. */
+export function answer(own: Handlers = {}): void {
+  const handlers: Handlers = { memory: () => process.memoryUsage(), ...own };
   process.on('message', (m: unknown) => {
     const q = m as Partial<Query>;
     if (q?.type !== 'query' || typeof q.id !== 'number' || typeof q.name !== 'string') return;

@@ -42,6 +42,7 @@ export interface Config {
     readonly refreshSkewMs: number;
     readonly refreshWaitMs: number;
     readonly refreshGraceMs: number;
+    readonly backchannelMaxAgeSeconds: number;
   };
   readonly redis: { readonly connection: RedisConnection | undefined; readonly keyPrefix: string };
   readonly paths: {
@@ -50,6 +51,7 @@ export interface Config {
     readonly session: string;
     readonly refresh: string;
     readonly logout: string;
+    readonly backchannelLogout: string;
     readonly api: string;
   };
   readonly allowedReturnToOrigins: readonly string[];
@@ -197,6 +199,8 @@ const envSchema = z.object({
   SESSION_PATH: path('SESSION_PATH'),
   REFRESH_PATH: path('REFRESH_PATH'),
   LOGOUT_PATH: path('LOGOUT_PATH'),
+  BACKCHANNEL_LOGOUT_PATH: path('BACKCHANNEL_LOGOUT_PATH'),
+  BACKCHANNEL_LOGOUT_MAX_AGE: seconds('BACKCHANNEL_LOGOUT_MAX_AGE', 10),
   API_PATH: path('API_PATH'),
   HOST: z.string().trim().min(1, 'HOST must not be empty'),
   PORT: port('PORT'),
@@ -258,8 +262,8 @@ function crossChecks(e: Env): string[] {
   if (e.POST_LOGOUT_REDIRECT_URI && !isHttpUrl(e.POST_LOGOUT_REDIRECT_URI)) {
     problems.push(`POST_LOGOUT_REDIRECT_URI must be an absolute http(s) URL, got "${e.POST_LOGOUT_REDIRECT_URI}"`);
   }
-  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.API_PATH];
-  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH and API_PATH must differ');
+  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
+  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   return problems;
 }
@@ -359,6 +363,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       refreshSkewMs: e.TOKEN_REFRESH_SKEW * 1000,
       refreshWaitMs: e.TOKEN_REFRESH_WAIT * 1000,
       refreshGraceMs: e.TOKEN_REFRESH_GRACE * 1000,
+      backchannelMaxAgeSeconds: e.BACKCHANNEL_LOGOUT_MAX_AGE,
     },
     redis: { connection: redisConnection(e), keyPrefix: e.REDIS_KEY_PREFIX },
     paths: {
@@ -367,6 +372,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       session: e.SESSION_PATH,
       refresh: e.REFRESH_PATH,
       logout: e.LOGOUT_PATH,
+      backchannelLogout: e.BACKCHANNEL_LOGOUT_PATH,
       api: e.API_PATH,
     },
     allowedReturnToOrigins: e.ALLOWED_RETURN_TO_ORIGINS.map((o) => new URL(o).origin),

@@ -49,6 +49,8 @@ export const SETTINGS = [
   { name: 'SESSION_PATH', default: '/session', doc: 'Path of the session info route.' },
   { name: 'REFRESH_PATH', default: '/refresh', doc: 'Path of the forced-refresh route.' },
   { name: 'LOGOUT_PATH', default: '/logout', doc: 'Path of the logout route.' },
+  { name: 'BACKCHANNEL_LOGOUT_PATH', default: '/backchannel-logout', doc: 'Path of the OpenID Connect back-channel logout endpoint (register PUBLIC_URL + this path at the IdP).' },
+  { name: 'BACKCHANNEL_LOGOUT_MAX_AGE', default: '300', doc: 'Seconds (by its iat) a logout token is accepted for; its jti is remembered for longer.' },
   { name: 'API_PATH', default: '/api', doc: 'Path prefix forwarded to API_UPSTREAM (the prefix itself is removed).' },
   { name: 'HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
   { name: 'PORT', default: '3000', doc: 'Port of the public listener.' },

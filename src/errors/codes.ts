@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
   csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
   not_found: { status: 404, description: 'There is nothing at this address.' },
+  backchannel_unavailable: { status: 501, description: 'Back-channel logout needs server-side sessions: with SESSION_STORE=cookie, set REDIS_URL.' },
   idp_error: { status: 502, description: 'The identity provider answered with an error or an invalid response. Please try again later.' },
   idp_unreachable: { status: 502, description: 'The identity provider cannot be reached right now. Please try again later.' },
   upstream_unreachable: { status: 502, description: 'The API cannot be reached right now.' },

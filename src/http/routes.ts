@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { healthz, readyz, type Readiness } from '../observability/health.js';
 import type { OidcClient } from '../oidc/client.js';
+import { backchannelLogout } from '../oidc/backchannel-logout.js';
 import { callback } from '../oidc/callback.js';
 import { login } from '../oidc/login.js';
 import { logoutApi, logoutNavigation } from '../oidc/logout.js';
@@ -13,6 +14,7 @@ import { checkCsrf } from '../proxy/csrf.js';
 import type { Forwarder } from '../proxy/forward.js';
 import { requireSession } from '../session/require-session.js';
 import { sessionEndpoint } from '../session/session-endpoint.js';
+import type { SessionDirectory } from '../session/directory.js';
 import type { Sessions } from '../session/session.js';
 import type { SessionStore } from '../session/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
@@ -27,6 +29,7 @@ export interface RouteParts {
   idp: OidcClient;
   store: SessionStore | undefined;
   sessions: Sessions;
+  directory: SessionDirectory | undefined;
   transactions: Transactions;
   refresher: TokenRefresher;
   forwarder: Forwarder;
@@ -65,6 +68,7 @@ export function routes(p: RouteParts): Step {
   router.post(paths.refresh, session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
   router.post(paths.logout, csrf, logoutApi(p));
   router.get(paths.logout, page, logoutNavigation(p));
+  router.post(paths.backchannelLogout, backchannelLogout(p));
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));
 

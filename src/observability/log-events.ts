@@ -6,6 +6,7 @@
 export const LOG_EVENTS = {
   'service.started': 'info',
   'service.warning': 'warn',
+  'service.admin_unavailable': 'error',
   'service.stopping': 'info',
   'service.stopped': 'info',
   'request.completed': 'info',
@@ -31,6 +32,9 @@ export const LOG_EVENTS = {
   'refresh.no_refresh_token': 'info',
   'refresh.wait_timeout': 'warn',
   'logout.completed': 'info',
+  'backchannel.completed': 'info',
+  'backchannel.rejected': 'warn',
+  'admin.audit': 'info',
   'logout.refused': 'warn',
   'logout.revocation_failed': 'warn',
   'csrf.rejected': 'warn',

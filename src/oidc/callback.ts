@@ -60,6 +60,8 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
       sub: claims.sub,
       claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
       tokens: tokenSet(result, now()),
+      ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
+      ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
     }, io);
     ctx.set('Cache-Control', 'no-store');
     log.event('callback.completed', { request_id: ctx.state.requestId, session: sessions.logHandle(session), sub: session.sub });

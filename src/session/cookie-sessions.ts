@@ -35,7 +35,10 @@ export function createCookieSessions({ config, sealer, cookies, now = Date.now }
   const keyOf = (sid: string) => `c:${createHash('sha256').update(sid).digest('base64url')}`;
 
   const write = (s: Session, io: CookieIo) => {
-    const stored: SealedSession = { f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now() };
+    const stored: SealedSession = {
+      f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now(),
+      ...(s.idpSid ? { idpSid: s.idpSid } : {}),
+    };
     const chunks = splitIntoChunks(base, sealer.seal(JSON.stringify(stored), AAD));
     const bytes = chunks.reduce((sum, [name, value]) => sum + name.length + value.length + 3, 0);
     if (bytes > cookieBudgetBytes || chunks.length > MAX_CHUNKS) {
@@ -60,7 +63,10 @@ export function createCookieSessions({ config, sealer, cookies, now = Date.now }
       const stored = opened && parseSealedSession(opened.plaintext);
       const t = now();
       if (!stored || stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
-      const session: Session = { key: keyOf(stored.sid), sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
+      const session: Session = {
+        key: keyOf(stored.sid), sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
+        ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
+      };
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
       if (opened.stale || t - stored.seenAt >= touchEveryMs) write(session, io);
       return session;
@@ -70,7 +76,10 @@ export function createCookieSessions({ config, sealer, cookies, now = Date.now }
     },
     async create(data, io) {
       const sid = randomBytes(16).toString('base64url');
-      const session: Session = { key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now() };
+      const session: Session = {
+        key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now(),
+        ...(data.idpSid ? { idpSid: data.idpSid } : {}),
+      };
       write(session, io);
       return session;
     },

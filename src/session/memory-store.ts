@@ -6,6 +6,8 @@ interface Entry {
   expiresAt: number;
 }
 
+type Index = Map<string, number>;
+
 /**
  * In-process store for development and single-instance tests. Not shared between instances
  * and lost on restart; the configuration warns whenever it is in use.
@@ -17,6 +19,15 @@ export interface MemoryStore extends SessionStore {
 
 export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 60_000): MemoryStore {
   const entries = new Map<string, Entry>();
+  const indexes = new Map<string, Index>();
+  const liveIndex = (key: string): Index | undefined => {
+    const index = indexes.get(key);
+    if (!index) return undefined;
+    const t = now();
+    for (const [member, until] of index) if (until <= t) index.delete(member);
+    if (index.size === 0) indexes.delete(key);
+    return index.size ? index : undefined;
+  };
   const live = (key: string): Entry | undefined => {
     const e = entries.get(key);
     if (e && e.expiresAt <= now()) {
@@ -29,6 +40,7 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
   const sweep = setInterval(() => {
     const t = now();
     for (const [k, e] of entries) if (e.expiresAt <= t) entries.delete(k);
+    for (const k of indexes.keys()) liveIndex(k);
   }, sweepEveryMs);
   sweep.unref();
 
@@ -70,6 +82,27 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async delete(key) {
       entries.delete(key);
     },
+    async setIfAbsent(key, value, ttlMs) {
+      if (live(key)) return false;
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+      return true;
+    },
+    async remainingTtl(key) {
+      const e = live(key);
+      return e && e.expiresAt - now();
+    },
+    async indexAdd(key, member, expiresAtMs) {
+      const index = liveIndex(key) ?? new Map<string, number>();
+      index.set(member, expiresAtMs);
+      indexes.set(key, index);
+    },
+    async indexRemove(key, member) {
+      liveIndex(key)?.delete(member);
+      liveIndex(key);
+    },
+    async indexMembers(key) {
+      return [...(liveIndex(key)?.keys() ?? [])];
+    },
     async ping() {},
     ttlOf(key) {
       const e = live(key);
@@ -78,6 +111,7 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async close() {
       clearInterval(sweep);
       entries.clear();
+      indexes.clear();
     },
   };
 }

@@ -24,9 +24,21 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// A sorted set scored by each member's expiry; the set expires with its longest-lived member.
+const INDEX_ADD = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local want = tonumber(ARGV[1]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+return 1`;
+const INDEX_MEMBERS = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+
 type Client = (Redis | Cluster) & {
   replaceIf(key: string, expected: string, value: string, ttlMs: number): Promise<number>;
   releaseLock(key: string, token: string): Promise<number>;
+  indexAdd(key: string, score: number, member: string, now: number): Promise<number>;
+  indexMembers(key: string, now: number): Promise<string[]>;
 };
 
 /** One ioredis client for the configured topology: standalone URL, Sentinel or Cluster. */
@@ -61,6 +73,8 @@ function connect(connection: RedisConnection, keyPrefix: string, commandTimeoutM
   }
   client.defineCommand('replaceIf', { numberOfKeys: 1, lua: REPLACE_IF });
   client.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE });
+  client.defineCommand('indexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
+  client.defineCommand('indexMembers', { numberOfKeys: 1, lua: INDEX_MEMBERS });
   return client as Client;
 }
 
@@ -141,6 +155,11 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     },
     releaseLock: (key, token) => run(() => redis.releaseLock(key, token)).then(() => undefined),
     take: (key) => read(key, () => redis.getdel(key)),
+    setIfAbsent: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs), 'NX')).then((r) => r === 'OK'),
+    remainingTtl: (key) => run(() => redis.pttl(key)).then((ms) => (ms >= 0 ? ms : undefined)),
+    indexAdd: (key, member, expiresAtMs) => run(() => redis.indexAdd(key, expiresAtMs, member, Date.now())).then(() => undefined),
+    indexRemove: (key, member) => run(() => redis.zrem(key, member)).then(() => undefined),
+    indexMembers: (key) => run(() => redis.indexMembers(key, Date.now())),
     delete: (key) => run(() => redis.del(key)).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),
     async close() {

@@ -12,6 +12,8 @@ export interface SealedSession {
   createdAt: number;
   /** Epoch ms of the last request that re-issued it (cookie sessions' idle timeout); 0 for server stores. */
   seenAt: number;
+  idpSid?: string;
+  ua?: string;
 }
 
 /** The sealed session in `plaintext`, or undefined when it is not one (wrong shape or version). */

@@ -4,6 +4,7 @@ import { readCookie, serializeCookie, expiredCookie } from '../http/cookies.js';
 import type { CookieNames } from './cookie-names.js';
 import type { Sealer } from './seal.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
+import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
 import { parseSealedSession, type SealedSession } from './sealed-session.js';
 
@@ -24,19 +25,29 @@ export interface ServerSessionsDeps {
  * and bound to that key. The idle timeout is the store's sliding expiry, the absolute one is
  * checked from the login time inside the sealed value.
  */
-export function createServerSessions({ config, store, sealer, cookies, now = Date.now }: ServerSessionsDeps): Sessions {
+export type ServerSessions = Sessions & SessionDirectory;
+
+export function createServerSessions({ config, store, sealer, cookies, now = Date.now }: ServerSessionsDeps): ServerSessions {
   const { idleTimeoutMs, maxAgeMs } = config.session;
   // The hash in braces is a Redis Cluster hash tag: the session and its lock share one slot.
   const storeKey = (id: string) => `s:{${createHash('sha256').update(id).digest('base64url')}}`;
   // Sealing binds the value to its key, so a value copied under another key does not unseal.
   const aad = (key: string) => `session ${key}`;
+  const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
+  const subIndex = (sub: string) => `i:sub:${digest(sub)}`;
+  const sidIndex = (idpSid: string) => `i:sid:${digest(idpSid)}`;
   const ttl = (createdAt: number) => Math.max(1, Math.min(idleTimeoutMs, createdAt + maxAgeMs - now()));
   const clearCookie = expiredCookie(cookies.session, cookies.attributes);
 
   const seal = (s: Session) => {
-    const stored: SealedSession = { f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: 0 };
+    const stored: SealedSession = {
+      f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: 0,
+      ...(s.idpSid ? { idpSid: s.idpSid } : {}),
+      ...(s.userAgent ? { ua: s.userAgent } : {}),
+    };
     return sealer.seal(JSON.stringify(stored), aad(s.key));
   };
+  const indexes = (s: { sub: string; idpSid?: string | undefined }) => [subIndex(s.sub), ...(s.idpSid ? [sidIndex(s.idpSid)] : [])];
   // The stored value each session was read as: the 'expected' of its compare-and-set writes.
   const readAs = new WeakMap<Session, string>();
 
@@ -71,13 +82,29 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     return opened ? parseSealedSession(opened.plaintext) : undefined;
   };
 
+  const end = async (s: { key: string; sub: string; idpSid?: string | undefined }) => {
+    await store.delete(s.key);
+    for (const index of indexes(s)) await store.indexRemove(index, s.key);
+  };
+
+  /** The sealed session under `key`, without touching its expiry (admin and back-channel reads). */
+  const peek = async (key: string) => {
+    const sealed = await store.get(key);
+    return sealed === undefined ? undefined : unsealStored(key, sealed);
+  };
+  const fromSealed = (key: string, stored: SealedSession): Session => ({
+    key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
+    ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
+    ...(stored.ua ? { userAgent: stored.ua } : {}),
+  });
+
   /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
   const open = async (key: string, sealed: string | undefined): Promise<Session | undefined> => {
     if (sealed === undefined) return undefined;
     const opened = sealer.unseal(sealed, aad(key));
     const stored = opened && parseSealedSession(opened.plaintext);
     if (!stored) return undefined;
-    const session: Session = { key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt };
+    const session = fromSealed(key, stored);
     readAs.set(session, sealed);
     if (stored.createdAt + maxAgeMs <= now()) {
       await store.delete(key);
@@ -107,10 +134,14 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
         claims: data.claims,
         tokens: data.tokens,
         createdAt: now(),
+        ...(data.idpSid ? { idpSid: data.idpSid } : {}),
+        ...(data.userAgent ? { userAgent: data.userAgent.slice(0, 200) } : {}),
       };
       const value = seal(session);
       await store.set(session.key, value, ttl(session.createdAt));
       readAs.set(session, value);
+      // Indexed by user and by IdP session, for back-channel logout and the admin API.
+      for (const index of indexes(session)) await store.indexAdd(index, session.key, session.createdAt + maxAgeMs);
       io.set(serializeCookie(cookies.session, id, { ...cookies.attributes, maxAgeSeconds: maxAgeMs / 1000 }));
       return session;
     },
@@ -119,7 +150,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       // The store already holds what the other request saved; the cookie (an id) is unchanged.
     },
     async destroy(s, io) {
-      await store.delete(s.key);
+      await end(s);
       io.set(clearCookie);
     },
     clear(io) {
@@ -128,6 +159,48 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     expiresAt: (s) => Math.floor((s.createdAt + maxAgeMs) / 1000),
     idleExpiresAt: (s) => Math.floor(Math.min(now() + idleTimeoutMs, s.createdAt + maxAgeMs) / 1000),
     logHandle: (s) => s.key.slice(3, 15),
+
+    async endMatching({ sub, idpSid }) {
+      let keys = idpSid ? await store.indexMembers(sidIndex(idpSid)) : await store.indexMembers(subIndex(sub ?? ''));
+      if (idpSid && sub) {
+        const ofUser = new Set(await store.indexMembers(subIndex(sub)));
+        keys = keys.filter((k) => ofUser.has(k));
+      }
+      let ended = 0;
+      for (const key of keys) {
+        const stored = await peek(key);
+        await end({ key, sub: stored?.sub ?? sub ?? '', idpSid: stored?.idpSid ?? idpSid });
+        if (stored) ended++;
+      }
+      return ended;
+    },
+    async list(sub) {
+      const out: SessionSummary[] = [];
+      for (const key of await store.indexMembers(subIndex(sub))) {
+        const stored = await peek(key);
+        if (!stored) continue;
+        const remaining = await store.remainingTtl(key);
+        out.push({
+          handle: handleOf(key),
+          sub: stored.sub,
+          createdAt: Math.floor(stored.createdAt / 1000),
+          expiresAt: Math.floor((stored.createdAt + maxAgeMs) / 1000),
+          idleExpiresAt: remaining === undefined ? undefined : Math.floor((now() + remaining) / 1000),
+          userAgent: stored.ua,
+        });
+      }
+      return out;
+    },
+    async endByHandle(handle) {
+      if (!/^[A-Za-z0-9_-]{43}$/.test(handle)) return false;
+      const key = `s:{${handle}}`;
+      const stored = await peek(key);
+      if (!stored) return false;
+      await end({ key, sub: stored.sub, idpSid: stored.idpSid });
+      return true;
+    },
   };
 }
+
+const handleOf = (key: string) => key.slice(3, -1);
 

@@ -28,6 +28,18 @@ export interface SessionStore {
   acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
   /** Releases the lock only if `token` still owns it (a lock that expired and was re-taken is left alone). */
   releaseLock(key: string, token: string): Promise<void>;
+  /** Sets `key` only if it does not exist (replay records); true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Remaining time to live of `key` in ms; undefined when it does not exist. */
+  remainingTtl(key: string): Promise<number | undefined>;
+  /**
+   * Adds `member` to the index `key` until `expiresAtMs` (epoch ms); the index itself lives as
+   * long as its longest-lived member, so nothing outlives the sessions it points to.
+   */
+  indexAdd(key: string, member: string, expiresAtMs: number): Promise<void>;
+  indexRemove(key: string, member: string): Promise<void>;
+  /** The members of index `key` whose time has not passed. */
+  indexMembers(key: string): Promise<string[]>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

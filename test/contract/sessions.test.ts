@@ -58,7 +58,7 @@ serverRunner('redis store', async (clock) => {
   while (await store.ping().then(() => false, () => true)) await new Promise((r) => setImmediate(r));
   return {
     store: withIdleMirror(store, clock),
-    raw: { keys: () => redis.keys().then((ks) => ks.map((k) => k.slice(redis.prefix.length))), get: (k) => redis.client.get(redis.prefix + k), set: (k, v) => redis.client.set(redis.prefix + k, v, 'KEEPTTL') },
+    raw: { keys: () => redis.keys().then((ks) => ks.map((k) => k.slice(redis.prefix.length)).filter((k) => k.startsWith('s:'))), get: (k) => redis.client.get(redis.prefix + k), set: (k, v) => redis.client.set(redis.prefix + k, v, 'KEEPTTL') },
     async close() {
       await store.close();
       await redis.close();

@@ -67,6 +67,12 @@ describe('tokens at rest in Redis are sealed with SESSION_SECRETS', () => {
     assert.ok(keys.includes(sessionKey) && keys.includes(transactionKey), 'the session or the pending transaction is not stored');
     const out: Array<[string, string]> = [];
     for (const key of keys) {
+      if (key.startsWith(`${redis.prefix}i:`)) {
+        // Indexes (by user, by IdP session) hold session keys only: hashes, never a token or an id.
+        assert.equal(await redis.client.type(key), 'zset', `${key} is not an index`);
+        for (const member of await redis.client.zrange(key, 0, -1)) assert.match(member, /^s:\{[A-Za-z0-9_-]{43}\}$/);
+        continue;
+      }
       assert.equal(await redis.client.type(key), 'string', `${key} is not a string value`);
       out.push([key, (await redis.client.get(key)) ?? '']);
     }

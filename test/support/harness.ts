@@ -28,6 +28,8 @@ export interface HarnessOptions {
   now?: () => number;
   /** Extra routes after the BFF's own (a test page for the browser test). */
   extra?: Step;
+  /** Registers PUBLIC_URL + /backchannel-logout at the IdP, so its logouts reach the BFF. */
+  backchannel?: boolean;
   /** Host name in PUBLIC_URL (default 127.0.0.1; the browser test uses localhost so IdP and BFF cookies stay apart). */
   hostname?: string;
 }
@@ -58,7 +60,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const shared = options.shareWith;
   const redirectUris = [`${url}/callback`];
   const idp = shared?.idp ?? (await startIdp({
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/`] }],
+    clients: [{
+      client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/`],
+      ...(options.backchannel ? { backchannel_logout_uri: `${url}/backchannel-logout` } : {}),
+    }],
     ...options.idp,
   }));
   const upstream = shared?.upstream ?? (await startEchoUpstream({ setCookieNames: ['bff-session', 'bff-login', '__Host-bff-session'] }));

@@ -1,0 +1,820 @@
+// `npm run bench`: what one proxied API call through oidc-bff costs, next to a bare Node proxy hop.
+//
+// Everything runs on 127.0.0.1, each server in its own process, started and stopped here: Redis,
+// the IdP (bench/servers/idp.ts, JWT access tokens), an upstream that verifies every token against
+// the JWKS, two bare hops (node:http, undici) and one BFF per session store the configuration
+// accepts. wrk drives the targets in alternating rounds; then login throughput, a refresh storm,
+// memory after many requests over many sessions, and a soak. Results: Markdown on stdout, JSON
+// (and the same Markdown) in bench/results/. It reports; it never fails because a goal is missed
+// or the machine is busy — only when the bench itself cannot run.
+//
+//   npm run bench                 # default: 3 alternating rounds × 10 s per target, wrk -t2 -c50
+//   npm run bench -- --quick      # 1 round × 3 s, small memory/soak sections (development)
+//   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
+//
+// Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
+// BENCH_STORES (redis,cookie), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
+// BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { freePort } from '../test/support/free-port.js';
+import { UserAgent } from '../test/support/user-agent.js';
+import { buildServers, describeRunner, type Runner } from './lib/build.js';
+import { clkTck, cpuMicros, machineCpu, machineLoad, memory, startChild, stopAll, type Child } from './lib/children.js';
+import { BENCH_DIR } from './lib/paths.js';
+import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
+import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
+import { fmt, fmtInt, median, pct, percentile } from './lib/stats.js';
+import { ensureWrk, killWrk, runWrk, wrkVersion, writeRequests, type RequestVariants, type WrkResult } from './lib/wrk.js';
+
+// ---- settings ------------------------------------------------------------------------------
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const num = (name: string, normal: number, quick: number): number => {
+  const raw = process.env[name];
+  const v = raw ? Number(raw) : QUICK ? quick : normal;
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return v;
+};
+const S = {
+  quick: QUICK,
+  durationS: num('BENCH_DURATION', 10, 3),
+  rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 3, 1))),
+  connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 50, 50))),
+  threads: Math.max(1, Math.round(num('BENCH_THREADS', 2, 2))),
+  warmupS: num('BENCH_WARMUP', 3, 1),
+  /** Session stores to benchmark, each only when loadConfig accepts it (cookie: not yet). */
+  stores: (process.env['BENCH_STORES'] || 'redis,cookie').split(',').map((s) => s.trim()).filter(Boolean),
+  wrkSessions: Math.max(1, Math.round(num('BENCH_WRK_SESSIONS', 100, 20))),
+  sessions: Math.max(1, Math.round(num('BENCH_SESSIONS', 10_000, 300))),
+  memoryRequests: Math.round(num('BENCH_MEMORY_REQUESTS', 100_000, 10_000)),
+  loginConcurrency: Math.max(1, Math.round(num('BENCH_LOGIN_CONCURRENCY', 16, 16))),
+  soakS: num('BENCH_SOAK', 60, 10),
+  soakWarmupS: num('BENCH_SOAK_WARMUP', 10, 3),
+  storm: Math.max(1, Math.round(num('BENCH_STORM', 200, 200))),
+  storms: Math.round(num('BENCH_STORMS', 3, 1)),
+  profile: argv.includes('--profile') || process.env['BENCH_PROFILE'] === '1',
+  profileS: num('BENCH_PROFILE_DURATION', QUICK ? 3 : 10, 3),
+};
+
+const CLIENT_ID = 'bench-bff';
+const CLIENT_SECRET = randomBytes(24).toString('base64url');
+const DIRECT_CLIENT_ID = 'bench-direct';
+const DIRECT_CLIENT_SECRET = randomBytes(24).toString('base64url');
+const SESSION_SECRET = randomBytes(32).toString('base64url');
+const AUDIENCE = 'urn:oidc-bff:bench-api';
+const API_PATH = '/api/things';
+const STORM_PREFIX = 'storm';
+const STORM_TTL_S = 2;
+
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+// ---- types of results ----------------------------------------------------------------------
+
+interface Cost {
+  /** Completed requests counted by wrk. */
+  requests: number;
+  /**
+   * Requests the proxy served: the larger of wrk's count and the upstream's (requests in flight
+   * when wrk stops reach the upstream without being counted by wrk). Per-request figures divide by it.
+   */
+  served: number;
+  seconds: number;
+  cpuUs: { proxy: number; upstream: number; redis: number; idp: number };
+  redisCommands: { total: number; byCommand: Record<string, number> };
+  upstream: { valid: number; invalid: number; total: number };
+  /** Whole machine during the run: share of CPU time busy, and stolen by the hypervisor. */
+  machine: { busy: number; steal: number };
+}
+
+type MemoryUsage = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
+interface RoundResult {
+  round: number;
+  position: number;
+  wrk: WrkResult;
+  cost: Cost;
+  rssMb: number;
+  memoryUsage?: MemoryUsage;
+}
+
+interface Target {
+  id: string;
+  label: string;
+  kind: 'bare' | 'bff';
+  store?: string;
+  /** Current process of the target (a BFF may be restarted between sections). */
+  child: Child;
+  url: string;
+  requestsFile: string;
+  rounds: RoundResult[];
+  warmup?: WrkResult;
+}
+
+interface TargetSummary {
+  id: string;
+  label: string;
+  rpsMedian: number;
+  rpsRounds: number[];
+  ratioHttp: number;
+  ratioUndici: number;
+  p50Ms: number;
+  p99Ms: number;
+  p99Ratio: number;
+  requests: number;
+  errors: number;
+  validShare: number;
+  cpuUsPerReq: number;
+  upstreamCpuUsPerReq: number;
+  redisCpuUsPerReq: number;
+  redisCmdsPerReq: number;
+  redisByCommand: Record<string, number>;
+  rssMb: number;
+}
+
+interface LoginResult { store: string; logins: number; ok: number; errors: number; firstError?: string; concurrency: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; bffCpuUsPerLogin: number; idpCpuUsPerLogin: number; driverCpuUsPerLogin: number }
+interface StormResult { store: string; storm: number; calls: number; ok200: number; errors: number; statuses: Record<string, number>; refreshes: number; p50Ms: number; p99Ms: number; maxMs: number; upstreamValid: number }
+interface MemoryResult { store: string; sessions: number; requests: number; rps: number; errors: number; validShare: number; rssMb: number; peakMb: number; redisKeys: number; cpuUsPerReq: number; memoryUsage?: MemoryUsage }
+interface SoakResult { store: string; seconds: number; requests: number; rps: number; errors: number; warmupRssMb: number; endRssMb: number; maxRssMb: number; ratio: number; samples: Array<{ t: number; rssMb: number }> }
+interface Skipped { store: string; reason: string }
+interface ProfileRun { label: string; wrk: WrkResult; cpuUsPerReq: number; summary: ProfileSummary }
+
+// ---- main ----------------------------------------------------------------------------------
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const resultsDir = join(BENCH_DIR, 'results');
+const logDir = join(resultsDir, `${stamp}-logs`);
+mkdirSync(logDir, { recursive: true });
+const tmp = mkdtempSync(join(os.tmpdir(), 'oidc-bff-bench-'));
+
+let redis: BenchRedis | undefined;
+let runner: Runner = { mode: 'tsx', reason: 'not built yet' };
+let cleaning: Promise<void> | undefined;
+let interrupted = false;
+const cleanup = () => {
+  cleaning ??= (async () => {
+    killWrk();
+    await stopAll();
+    await redis?.close().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  })();
+  return cleaning;
+};
+process.once('SIGINT', () => {
+  interrupted = true;
+  log('SIGINT: stopping every child …');
+  void cleanup().finally(() => process.exit(130));
+});
+process.once('SIGTERM', () => {
+  interrupted = true;
+  void cleanup().finally(() => process.exit(143));
+});
+
+try {
+  await main();
+} catch (err) {
+  if (!interrupted) {
+    log(`failed: ${(err as Error)?.stack ?? String(err)}`);
+    process.exitCode = 1;
+  }
+} finally {
+  await cleanup();
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const wrk = ensureWrk(log);
+  log(`settings: ${JSON.stringify(S)}`);
+  log(`logs of the servers: ${logDir}`);
+
+  runner = await buildServers(tmp);
+  log(`servers run as ${describeRunner(runner)}`);
+  redis = await startRedis();
+  const r = redis;
+
+  // The BFF ports must be known before the IdP starts: they are in its redirect_uris.
+  const bffPorts = new Map<string, number>();
+  for (const store of S.stores) bffPorts.set(store, await freePort());
+  const redirectUris = [...bffPorts.values()].map((p) => `http://127.0.0.1:${p}/callback`);
+
+  const idp = await startChild('idp', 'idp', {
+    runner,
+    logDir,
+    env: {
+      BENCH_IDP_REDIRECT_URIS: redirectUris.join(','),
+      BENCH_CLIENT_ID: CLIENT_ID,
+      BENCH_CLIENT_SECRET: CLIENT_SECRET,
+      BENCH_DIRECT_CLIENT_ID: DIRECT_CLIENT_ID,
+      BENCH_DIRECT_CLIENT_SECRET: DIRECT_CLIENT_SECRET,
+      BENCH_AUDIENCE: AUDIENCE,
+      BENCH_STORM_PREFIX: STORM_PREFIX,
+      BENCH_STORM_TTL: String(STORM_TTL_S),
+    },
+  });
+  const issuer = String(idp.info['issuer']);
+  const upstream = await startChild('upstream', 'upstream', { runner, logDir, env: { BENCH_ISSUER: issuer, BENCH_AUDIENCE: AUDIENCE } });
+  const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
+  const hopEnv = { BENCH_UPSTREAM: upstreamOrigin, BENCH_FROM: '/api', BENCH_TO: '/v1' };
+  const hopHttp = await startChild('bare-hop-http', 'bare-hop-http', { runner, logDir, env: hopEnv });
+  const hopUndici = await startChild('bare-hop-undici', 'bare-hop-undici', { runner, logDir, env: hopEnv });
+
+  // One BFF per store that the configuration accepts today.
+  const skipped: Skipped[] = [];
+  const bffEnvs = new Map<string, Record<string, string>>();
+  for (const store of S.stores) {
+    const env = bffEnv(store, bffPorts.get(store)!, issuer, upstreamOrigin, r.url);
+    try {
+      loadConfig(env, () => randomBytes(32).toString('base64url'));
+      bffEnvs.set(store, env);
+    } catch (err) {
+      const reason = err instanceof ConfigError ? err.problems.join('; ') : String(err);
+      skipped.push({ store, reason });
+      log(`store ${store}: skipped (${reason})`);
+    }
+  }
+  const bffs = new Map<string, Child>();
+  for (const [store, env] of bffEnvs) bffs.set(store, await startBff(store, env));
+
+  // The bare hops' load generator sends a real access token (client_credentials, same JWT format).
+  const directToken = await clientCredentialsToken(issuer);
+  await expectOk(`${upstreamOrigin}/v1/check`, { authorization: `Bearer ${directToken}` }, 'upstream with the client_credentials token');
+
+  const targets: Target[] = [
+    bareTarget('bare-http', 'bare hop (node:http)', hopHttp, directToken),
+    bareTarget('bare-undici', 'bare hop (undici)', hopUndici, directToken),
+  ];
+  for (const [store, child] of bffs) {
+    const url = `http://127.0.0.1:${child.port}`;
+    log(`bff ${store}: logging in ${S.wrkSessions} sessions for the throughput rounds …`);
+    const logins = await loginMany(url, S.wrkSessions, S.loginConcurrency, (i) => `user${i}`);
+    if (logins.cookies.length === 0) throw new Error(`no login succeeded at the ${store} BFF: ${logins.firstError}`);
+    const file = writeRequests(join(tmp, `bff-${store}.txt`), logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
+    await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
+    targets.push({ id: `bff-${store}`, label: `oidc-bff, ${store} store`, kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
+  }
+
+  const cost = costMeter(upstream, idp, r);
+
+  // ---- throughput rounds ----
+  log(`warm-up: ${S.warmupS} s per target`);
+  for (const t of targets) {
+    if (S.warmupS > 0) t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
+  }
+  for (let round = 0; round < S.rounds; round++) {
+    const shift = round % targets.length;
+    const order = [...targets.slice(shift), ...targets.slice(0, shift)];
+    for (const [position, t] of order.entries()) {
+      await sleep(500);
+      const m = await cost.measure(t.child, () => runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.durationS }));
+      const memoryUsage = await t.child.query<MemoryUsage>('memory').catch(() => undefined);
+      t.rounds.push({ round, position, wrk: m.result, cost: m.cost, rssMb: memory(t.child.pid).rssMb, ...(memoryUsage ? { memoryUsage } : {}) });
+      log(`round ${round + 1}/${S.rounds} ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, `
+        + `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}`);
+    }
+  }
+  const summaries = summarize(targets);
+
+  // ---- refresh storm ----
+  const storms: StormResult[] = [];
+  for (const [store, child] of bffs) storms.push(...(await refreshStorms(store, child, idp, upstream)));
+
+  // ---- memory after many requests over many sessions (fresh BFF process), with login throughput ----
+  const logins: LoginResult[] = [];
+  const memories: MemoryResult[] = [];
+  const soaks: SoakResult[] = [];
+  for (const [store, env] of bffEnvs) {
+    const old = bffs.get(store)!;
+    await old.stop();
+    const child = await startBff(store, env);
+    bffs.set(store, child);
+    retarget(targets, store, child);
+    const url = `http://127.0.0.1:${child.port}`;
+
+    log(`bff ${store}: fresh process; ${S.sessions} full logins through the IdP, ${S.loginConcurrency} at a time …`);
+    const before = { bff: cpuMicros(child.pid), idp: cpuMicros(idp.pid), driver: driverCpu() };
+    const t0 = performance.now();
+    const many = await loginMany(url, S.sessions, S.loginConcurrency, (i) => `member${i}`, true);
+    const seconds = (performance.now() - t0) / 1000;
+    const n = Math.max(1, many.cookies.length);
+    const loginResult: LoginResult = {
+      store, logins: S.sessions, ok: many.cookies.length, errors: many.errors, concurrency: S.loginConcurrency, seconds,
+      perSecond: many.cookies.length / seconds, p50Ms: percentile(many.latencies, 50), p99Ms: percentile(many.latencies, 99),
+      bffCpuUsPerLogin: (cpuMicros(child.pid) - before.bff) / n,
+      idpCpuUsPerLogin: (cpuMicros(idp.pid) - before.idp) / n,
+      driverCpuUsPerLogin: (driverCpu() - before.driver) / n,
+      ...(many.firstError ? { firstError: many.firstError } : {}),
+    };
+    logins.push(loginResult);
+    log(`bff ${store}: ${fmt(loginResult.perSecond, 1)} logins/s, p99 ${fmt(loginResult.p99Ms)} ms, errors ${many.errors}`);
+    if (many.cookies.length === 0) throw new Error(`no login succeeded: ${many.firstError}`);
+
+    const file = writeRequests(join(tmp, `bff-${store}-many.txt`), many.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
+    const upBefore = await upstream.query<{ total: number }>('stats');
+    log(`bff ${store}: ${fmtInt(S.memoryRequests)} requests over ${fmtInt(many.cookies.length)} sessions …`);
+    const mem = await cost.measure(child, () => runWrk({
+      wrk, url: `${url}${API_PATH}`, requestsFile: file, threads: S.threads, connections: S.connections,
+      durationS: Math.max(30, Math.ceil(S.memoryRequests / 200)),
+      stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
+    }));
+    const m = memory(child.pid);
+    const memoryUsage = await child.query<MemoryUsage>('memory').catch(() => undefined);
+    memories.push({
+      ...(memoryUsage ? { memoryUsage } : {}),
+      store, sessions: many.cookies.length, requests: mem.result.requests, rps: mem.result.rps, errors: mem.result.errors.total,
+      validShare: validShare(mem.cost), rssMb: m.rssMb, peakMb: m.peakMb,
+      redisKeys: store === 'redis' ? await r.dbsize() : 0, cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
+    });
+    log(`bff ${store}: RSS ${fmt(m.rssMb, 1)} MB after ${fmtInt(mem.result.requests)} requests (peak ${fmt(m.peakMb, 1)} MB)`);
+
+    // ---- soak on the same process ----
+    if (S.soakS > 0) {
+      log(`bff ${store}: soak ${S.soakS} s …`);
+      soaks.push(await soak(wrk, store, child, `${url}${API_PATH}`, file));
+    }
+  }
+
+  // ---- optional CPU profiles: the BFF and, for comparison, both bare hops ----
+  const profiles: ProfileRun[] = [];
+  const profStore = [...bffEnvs.keys()][0];
+  if (S.profile && profStore) {
+    const env = bffEnvs.get(profStore)!;
+    const t = targets.find((x) => x.store === profStore)!;
+    await bffs.get(profStore)!.stop();
+    const bffRun = await profileRun(wrk, `oidc-bff, ${profStore} store`, t.requestsFile, upstream, cost, async (nodeArgs) => {
+      const child = await startBff(profStore, env, nodeArgs);
+      bffs.set(profStore, child);
+      return child;
+    });
+    if (bffRun) profiles.push(bffRun);
+    const bare = targets.find((x) => x.id === 'bare-http')!;
+    const bareRun = await profileRun(wrk, 'bare hop (node:http)', bare.requestsFile, upstream, cost, (nodeArgs) =>
+      startChild('bare-hop-http-profiled', 'bare-hop-http', { runner, logDir, env: hopEnv, nodeArgs }));
+    if (bareRun) profiles.push(bareRun);
+    const undici = targets.find((x) => x.id === 'bare-undici')!;
+    const undiciRun = await profileRun(wrk, 'bare hop (undici)', undici.requestsFile, upstream, cost, (nodeArgs) =>
+      startChild('bare-hop-undici-profiled', 'bare-hop-undici', { runner, logDir, env: hopEnv, nodeArgs }));
+    if (undiciRun) profiles.push(undiciRun);
+  }
+
+  // ---- report ----
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? '?',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    wrk: wrkVersion(wrk),
+    redis: r.version,
+    clkTck: clkTck(),
+    servers: describeRunner(runner),
+    loadavg: os.loadavg(),
+  };
+  const report = {
+    date: new Date().toISOString(),
+    elapsedS: Math.round((Date.now() - started) / 1000),
+    settings: S,
+    machine,
+    skipped,
+    throughput: summaries,
+    rounds: Object.fromEntries(targets.map((t) => [t.id, { label: t.label, warmup: t.warmup, rounds: t.rounds }])),
+    logins,
+    storms,
+    memory: memories,
+    soak: soaks,
+    profiles,
+    roundLoads: targets.flatMap((t) => t.rounds.map((x) => x.cost.machine)),
+  };
+  const goals = evaluateGoals(summaries, memories, soaks, storms, skipped);
+  const md = markdown(report, goals);
+  writeFileSync(join(resultsDir, `${stamp}.json`), JSON.stringify({ ...report, goals }, null, 2));
+  writeFileSync(join(resultsDir, `${stamp}.md`), md);
+  process.stdout.write(md);
+  log(`results: bench/results/${stamp}.json (and .md); server logs: bench/results/${stamp}-logs/`);
+}
+
+// ---- pieces --------------------------------------------------------------------------------
+
+function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: string, redisUrl: string): Record<string, string> {
+  return {
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ADMIN_PORT: '0',
+    OIDC_ISSUER: issuer,
+    OIDC_CLIENT_ID: CLIENT_ID,
+    OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    OIDC_ALLOW_HTTP: 'true',
+    // `api` is the resource server's scope: without it the JWT access token would carry none.
+    OIDC_SCOPES: 'openid profile email offline_access api',
+    API_UPSTREAM: `${upstreamOrigin}/v1`,
+    SESSION_STORE: store,
+    SESSION_SECRETS: SESSION_SECRET,
+    ...(store === 'redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'bench:' } : {}),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+async function startBff(store: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
+  const child = await startChild(`bff-${store}`, 'bff', { runner, logDir, env, nodeArgs });
+  const url = `http://127.0.0.1:${child.port}/readyz`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await fetch(url).then((res) => res.status, () => 0);
+    if (status === 200) return child;
+    if (Date.now() > deadline) throw new Error(`bff-${store} never became ready (/readyz ${status}); see ${child.logFile}`);
+    await sleep(100);
+  }
+}
+
+function retarget(targets: Target[], store: string, child: Child): void {
+  const t = targets.find((x) => x.store === store);
+  if (!t) return;
+  t.child = child;
+  t.url = `http://127.0.0.1:${child.port}${API_PATH}`;
+}
+
+function bareTarget(id: string, label: string, child: Child, token: string): Target {
+  const variants: RequestVariants = [{ authorization: `Bearer ${token}` }];
+  return { id, label, kind: 'bare', child, url: `http://127.0.0.1:${child.port}${API_PATH}`, requestsFile: writeRequests(join(tmp, `${id}.txt`), variants), rounds: [] };
+}
+
+async function clientCredentialsToken(issuer: string): Promise<string> {
+  const meta = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+  const res = await fetch(meta.token_endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${DIRECT_CLIENT_ID}:${DIRECT_CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api' }).toString(),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) throw new Error(`client_credentials at the IdP failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+async function expectOk(url: string, headers: Record<string, string>, what: string): Promise<void> {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes('"ok":true')) throw new Error(`${what}: expected 200 with a valid token, got ${res.status} ${text.slice(0, 300)}`);
+}
+
+/** n full logins (fresh browser each: IdP login + consent + callback), `concurrency` at a time. */
+async function loginMany(bffUrl: string, n: number, concurrency: number, user: (i: number) => string, progress = false) {
+  const cookies: string[] = [];
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  let lastReport = Date.now();
+  const host = new URL(bffUrl).host;
+  const worker = async () => {
+    for (let i = next++; i < n; i = next++) {
+      const ua = new UserAgent();
+      const t0 = performance.now();
+      try {
+        const { callback } = await ua.login(`${bffUrl}/login?login_hint=${encodeURIComponent(user(i))}`, { stopAtOrigin: bffUrl });
+        if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${callback.text.slice(0, 200)}`);
+        const cookie = ua.cookieHeader(host);
+        if (!cookie) throw new Error('no cookie after the callback');
+        latencies.push(performance.now() - t0);
+        cookies.push(cookie);
+      } catch (err) {
+        errors++;
+        firstError ??= String((err as Error)?.message ?? err);
+      }
+      if (progress && Date.now() - lastReport > 10_000) {
+        lastReport = Date.now();
+        log(`  … ${cookies.length + errors}/${n} logins`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { cookies, latencies, errors, firstError };
+}
+
+function driverCpu(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** CPU of each process, Redis commands and the upstream's verdicts around one load run. */
+function costMeter(upstream: Child, idp: Child, r: BenchRedis) {
+  const snap = async (proxy: Child) => ({
+    t: performance.now(),
+    machine: machineCpu(),
+    proxy: cpuMicros(proxy.pid),
+    upstream: cpuMicros(upstream.pid),
+    redis: cpuMicros(r.pid),
+    idp: cpuMicros(idp.pid),
+    calls: await r.commandCalls(),
+    up: await upstream.query<{ valid: number; invalid: number; total: number }>('stats'),
+  });
+  return {
+    async measure(proxy: Child, run: () => Promise<WrkResult>): Promise<{ result: WrkResult; cost: Cost }> {
+      const a = await snap(proxy);
+      const result = await run();
+      await sleep(200); // let in-flight requests finish before the second snapshot
+      const b = await snap(proxy);
+      return {
+        result,
+        cost: {
+          requests: result.requests,
+          served: Math.max(result.requests, b.up.total - a.up.total),
+          seconds: (b.t - a.t) / 1000,
+          cpuUs: { proxy: b.proxy - a.proxy, upstream: b.upstream - a.upstream, redis: b.redis - a.redis, idp: b.idp - a.idp },
+          redisCommands: commandDelta(a.calls, b.calls),
+          upstream: { valid: b.up.valid - a.up.valid, invalid: b.up.invalid - a.up.invalid, total: b.up.total - a.up.total },
+          machine: machineLoad(a.machine, b.machine),
+        },
+      };
+    },
+  };
+}
+
+/** Share of the requests served that the upstream answered 200 with a valid token. */
+function validShare(c: Cost): number {
+  return c.served > 0 ? c.upstream.valid / c.served : NaN;
+}
+
+function summarize(targets: Target[]): TargetSummary[] {
+  const base = (id: string) => targets.find((t) => t.id === id);
+  const medRps = (t: Target | undefined) => (t ? median(t.rounds.map((x) => x.wrk.rps)) : NaN);
+  const medP99 = (t: Target | undefined) => (t ? median(t.rounds.map((x) => x.wrk.latencyMs.p99)) : NaN);
+  const httpRps = medRps(base('bare-http'));
+  const undiciRps = medRps(base('bare-undici'));
+  const httpP99 = medP99(base('bare-http'));
+  return targets.map((t) => {
+    const requests = t.rounds.reduce((s, x) => s + x.wrk.requests, 0);
+    const sum = (f: (c: Cost) => number) => t.rounds.reduce((s, x) => s + f(x.cost), 0);
+    const byCommand: Record<string, number> = {};
+    for (const x of t.rounds) for (const [k, v] of Object.entries(x.cost.redisCommands.byCommand)) byCommand[k] = (byCommand[k] ?? 0) + v;
+    const rps = medRps(t);
+    const p99 = medP99(t);
+    const served = Math.max(1, sum((c) => c.served));
+    return {
+      id: t.id,
+      label: t.label,
+      rpsMedian: rps,
+      rpsRounds: t.rounds.map((x) => x.wrk.rps),
+      ratioHttp: rps / httpRps,
+      ratioUndici: rps / undiciRps,
+      p50Ms: median(t.rounds.map((x) => x.wrk.latencyMs.p50)),
+      p99Ms: p99,
+      p99Ratio: p99 / httpP99,
+      requests,
+      errors: t.rounds.reduce((s, x) => s + x.wrk.errors.total, 0),
+      validShare: sum((c) => c.upstream.valid) / served,
+      cpuUsPerReq: sum((c) => c.cpuUs.proxy) / served,
+      upstreamCpuUsPerReq: sum((c) => c.cpuUs.upstream) / served,
+      redisCpuUsPerReq: sum((c) => c.cpuUs.redis) / served,
+      redisCmdsPerReq: sum((c) => c.redisCommands.total) / served,
+      redisByCommand: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, v / served])),
+      rssMb: t.rounds.at(-1)?.rssMb ?? NaN,
+    };
+  });
+}
+
+/** S.storms storms of S.storm concurrent calls, each on a session whose access token has expired. */
+async function refreshStorms(store: string, child: Child, idp: Child, upstream: Child): Promise<StormResult[]> {
+  if (S.storms <= 0) return [];
+  const url = `http://127.0.0.1:${child.port}`;
+  log(`bff ${store}: refresh storm — logging in ${S.storms} user(s) whose first access token lives ${STORM_TTL_S} s …`);
+  const users = await loginMany(url, S.storms, S.storms, (i) => `${STORM_PREFIX}-${store}-${i}-${randomBytes(3).toString('hex')}`);
+  if (users.cookies.length < S.storms) throw new Error(`storm logins failed: ${users.firstError}`);
+  await sleep(STORM_TTL_S * 1000 + 500); // the access tokens are now expired, not merely inside the skew
+  const results: StormResult[] = [];
+  for (const [i, cookie] of users.cookies.entries()) {
+    const before = await idp.query<{ refresh: number }>('counts');
+    const upBefore = await upstream.query<{ valid: number }>('stats');
+    const statuses: Record<string, number> = {};
+    const latencies: number[] = [];
+    await Promise.all(Array.from({ length: S.storm }, async () => {
+      const t0 = performance.now();
+      let key: string;
+      try {
+        const res = await fetch(`${url}${API_PATH}?storm=${i}`, { headers: { cookie, 'x-csrf': '1' } });
+        await res.arrayBuffer();
+        key = String(res.status);
+      } catch (err) {
+        key = `error:${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name}`;
+      }
+      latencies.push(performance.now() - t0);
+      statuses[key] = (statuses[key] ?? 0) + 1;
+    }));
+    await sleep(200);
+    const after = await idp.query<{ refresh: number }>('counts');
+    const upAfter = await upstream.query<{ valid: number }>('stats');
+    const ok200 = statuses['200'] ?? 0;
+    const r: StormResult = {
+      store, storm: i + 1, calls: S.storm, ok200, errors: S.storm - ok200, statuses, refreshes: after.refresh - before.refresh,
+      p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), upstreamValid: upAfter.valid - upBefore.valid,
+    };
+    results.push(r);
+    log(`bff ${store}: storm ${i + 1}: ${r.refreshes} refresh(es) at the IdP, ${ok200}/${S.storm} 200, p99 ${fmt(r.p99Ms)} ms`);
+  }
+  return results;
+}
+
+/** Restarts a target with --cpu-prof, warms it up, runs one round, stops it and summarises the profile. */
+async function profileRun(
+  wrk: string, label: string, requestsFile: string, upstream: Child, cost: ReturnType<typeof costMeter>, start: (nodeArgs: string[]) => Promise<Child>,
+): Promise<ProfileRun | undefined> {
+  const dir = join(logDir, `cpu-profile-${label.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}`);
+  mkdirSync(dir, { recursive: true });
+  const upBefore = await upstream.query<{ total: number }>('stats');
+  const child = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const url = `http://127.0.0.1:${child.port}${API_PATH}`;
+  log(`${label}: profiling round (${S.profileS} s after ${S.warmupS} s warm-up) …`);
+  if (S.warmupS > 0) await runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
+  const m = await cost.measure(child, () => runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.profileS }));
+  await child.stop(15_000);
+  const served = (await upstream.query<{ total: number }>('stats')).total - upBefore.total;
+  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0];
+  if (!file) {
+    log(`${label}: no .cpuprofile was written`);
+    return undefined;
+  }
+  return { label, wrk: m.result, cpuUsPerReq: m.cost.cpuUs.proxy / Math.max(1, m.cost.served), summary: summarizeProfile(file, served) };
+}
+
+async function soak(wrk: string, store: string, child: Child, url: string, requestsFile: string): Promise<SoakResult> {
+  const samples: Array<{ t: number; rssMb: number }> = [];
+  const t0 = performance.now();
+  let done = false;
+  const run = runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.soakS }).finally(() => { done = true; });
+  while (!done) {
+    await Promise.race([sleep(1000), run.catch(() => undefined)]);
+    if (!done) samples.push({ t: (performance.now() - t0) / 1000, rssMb: memory(child.pid).rssMb });
+  }
+  const result = await run;
+  const warm = samples.find((s) => s.t >= S.soakWarmupS) ?? samples[0];
+  const end = samples.at(-1);
+  const warmupRssMb = warm?.rssMb ?? NaN;
+  const endRssMb = end?.rssMb ?? NaN;
+  return {
+    store, seconds: S.soakS, requests: result.requests, rps: result.rps, errors: result.errors.total,
+    warmupRssMb, endRssMb, maxRssMb: Math.max(...samples.map((s) => s.rssMb)), ratio: endRssMb / warmupRssMb, samples,
+  };
+}
+
+// ---- goals and Markdown --------------------------------------------------------------------
+
+interface Goal { goal: string; target: string; measured: string; met: boolean | undefined }
+
+function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResult[], storms: StormResult[], skipped: Skipped[]): Goal[] {
+  const goals: Goal[] = [];
+  const bff = (store: string) => t.find((x) => x.id === `bff-${store}`);
+  const ratioGoal = (store: string, min: number) => {
+    const s = bff(store);
+    const skip = skipped.find((x) => x.store === store);
+    goals.push({
+      goal: `/api/* req/s with the ${store} store, vs the bare hop (node:http)`,
+      target: `≥ ${min.toFixed(2)}`,
+      measured: s ? `${fmt(s.ratioHttp, 2)} (vs undici hop ${fmt(s.ratioUndici, 2)})` : skip ? 'skipped: store not available' : 'not run',
+      met: s ? s.ratioHttp >= min : undefined,
+    });
+  };
+  ratioGoal('redis', 0.8);
+  ratioGoal('cookie', 0.7);
+  for (const s of t.filter((x) => x.id.startsWith('bff-'))) {
+    goals.push({ goal: `p99 (${s.label}) vs bare hop p99`, target: '≤ 1.5×', measured: `${fmt(s.p99Ratio, 2)}× (${fmt(s.p99Ms, 2)} ms)`, met: s.p99Ratio <= 1.5 });
+    goals.push({ goal: `BFF CPU per proxied request (${s.label})`, target: '≤ 100 µs', measured: `${fmt(s.cpuUsPerReq)} µs`, met: s.cpuUsPerReq <= 100 });
+    goals.push({ goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`, target: '0, 100 %', measured: `${s.errors}, ${pct(s.validShare, 2)}`, met: s.errors === 0 && s.validShare >= 0.999 });
+  }
+  const redis = bff('redis');
+  if (redis) goals.push({ goal: 'Redis round trips per proxied request', target: '≤ 1', measured: `${fmt(redis.redisCmdsPerReq, 3)} commands/request (${Object.entries(redis.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: redis.redisCmdsPerReq <= 1.001 });
+  for (const m of mem) {
+    const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
+    goals.push({
+      goal: `RSS after ${fmtInt(m.requests)} requests over ${fmtInt(m.sessions)} sessions (${m.store})${full ? '' : ' — reduced run, goal is for 100 000 over 10 000'}`,
+      target: '≤ 100 MB', measured: `${fmt(m.rssMb, 1)} MB (peak ${fmt(m.peakMb, 1)} MB)`, met: m.rssMb <= 100,
+    });
+  }
+  for (const s of soaks) {
+    goals.push({ goal: `soak ${s.seconds} s: RSS at the end vs after ${S.soakWarmupS} s warm-up (${s.store})${s.seconds >= 60 ? '' : ' — shortened'}`, target: '≤ 1.10×', measured: `${fmt(s.ratio, 3)}× (${fmt(s.warmupRssMb, 1)} → ${fmt(s.endRssMb, 1)} MB)`, met: s.ratio <= 1.1 });
+  }
+  const byStore = new Map<string, StormResult[]>();
+  for (const s of storms) byStore.set(s.store, [...(byStore.get(s.store) ?? []), s]);
+  for (const [store, list] of byStore) {
+    goals.push({
+      goal: `refresh storm: ${S.storm} concurrent calls with an expired token (${store}, ${list.length} storm(s))`,
+      target: '1 refresh at the IdP, 0 errors',
+      measured: list.map((s) => `${s.refreshes} refresh, ${s.errors} errors`).join('; '),
+      met: list.every((s) => s.refreshes === 1 && s.errors === 0),
+    });
+  }
+  return goals;
+}
+
+function markdown(r: {
+  date: string; elapsedS: number; settings: typeof S; machine: Record<string, unknown>; skipped: Skipped[]; throughput: TargetSummary[];
+  logins: LoginResult[]; storms: StormResult[]; memory: MemoryResult[]; soak: SoakResult[];
+  profiles: ProfileRun[];
+  roundLoads: Array<{ busy: number; steal: number }>;
+}, goals: Goal[]): string {
+  const m = r.machine;
+  const out: string[] = [];
+  const row = (cells: Array<string | number>) => out.push(`| ${cells.join(' | ')} |`);
+  out.push(`## oidc-bff benchmark — ${r.date}${r.settings.quick ? ' (--quick)' : ''}`, '');
+  out.push(`${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, ${m['wrk']}, Redis ${m['redis']}; everything on 127.0.0.1, each server in its own process, run as ${m['servers']}; run took ${r.elapsedS} s.`, '');
+  out.push(`### Proxied GET ${API_PATH} → upstream that verifies the RS256 JWT`, '');
+  out.push(`wrk -t${r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; BFF sessions: ${r.settings.wrkSessions}, LOG_LEVEL=warn. Ratios are to the bare hop (node:http); latencies and RSS are medians over rounds / the last round.`, '');
+  row(['target', 'req/s (median)', 'req/s per round', '× bare hop', '× undici hop', 'p50 ms', 'p99 ms', 'p99 × bare', 'errors', 'upstream 200 + valid token', 'CPU µs/req (proxy process)', 'Redis cmds/req', 'RSS MB']);
+  row(Array(13).fill('---'));
+  for (const t of r.throughput) {
+    row([t.label, fmtInt(t.rpsMedian), t.rpsRounds.map(fmtInt).join(' / '), fmt(t.ratioHttp, 2), fmt(t.ratioUndici, 2), fmt(t.p50Ms, 2), fmt(t.p99Ms, 2),
+      fmt(t.p99Ratio, 2), `${t.errors} / ${fmtInt(t.requests)}`, pct(t.validShare, 2), fmt(t.cpuUsPerReq), fmt(t.redisCmdsPerReq, 3), fmt(t.rssMb, 1)]);
+  }
+  for (const s of r.skipped) row([`oidc-bff, ${s.store} store`, `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
+  out.push('');
+  out.push('CPU of the other processes per request (same rounds): ' + r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') + '.', '');
+  const loads = r.roundLoads;
+  if (loads.length) {
+    out.push(`Machine during the rounds: CPU busy ${pct(median(loads.map((l) => l.busy)), 0)} (median), hypervisor steal ${pct(median(loads.map((l) => l.steal)), 1)} median / ${pct(Math.max(...loads.map((l) => l.steal)), 1)} max — `
+      + 'wrk, the proxy, the upstream and Redis share the same cores, so a busy neighbour or steal shifts req/s; the ratios of the same run are what to compare.', '');
+  }
+
+  if (r.logins.length) {
+    out.push('### Login throughput (full logins through the IdP: /login → PAR → authorize → login + consent → /callback → token)', '');
+    row(['store', 'logins ok / tried', 'concurrency', 'logins/s', 'p50 ms', 'p99 ms', 'errors', 'BFF CPU µs/login', 'IdP CPU µs/login', 'load generator CPU µs/login']);
+    row(Array(10).fill('---'));
+    for (const l of r.logins) row([l.store, `${fmtInt(l.ok)} / ${fmtInt(l.logins)}`, l.concurrency, fmt(l.perSecond, 1), fmt(l.p50Ms), fmt(l.p99Ms), l.errors, fmtInt(l.bffCpuUsPerLogin), fmtInt(l.idpCpuUsPerLogin), fmtInt(l.driverCpuUsPerLogin)]);
+    for (const l of r.logins) if (l.firstError) out.push('', `first login error (${l.store}): ${l.firstError}`);
+    out.push('');
+  }
+  if (r.storms.length) {
+    out.push(`### Refresh storm (${r.settings.storm} concurrent calls, one session, access token expired ${STORM_TTL_S} s after login)`, '');
+    row(['store', 'storm', 'refreshes at the IdP', '200s', 'errors', 'statuses', 'p50 ms', 'p99 ms', 'max ms', 'upstream valid']);
+    row(Array(10).fill('---'));
+    for (const s of r.storms) row([s.store, s.storm, s.refreshes, s.ok200, s.errors, Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(' '), fmt(s.p50Ms), fmt(s.p99Ms), fmt(s.maxMs), s.upstreamValid]);
+    out.push('');
+  }
+  if (r.memory.length) {
+    out.push('### Memory (fresh BFF process: the logins above, then requests spread over all those sessions)', '');
+    row(['store', 'sessions', 'requests', 'req/s', 'errors', 'upstream 200 + valid', 'CPU µs/req', 'RSS after MB', 'peak RSS MB', 'V8 heap used / total MB', 'external + array buffers MB', 'Redis keys']);
+    row(Array(12).fill('---'));
+    const mb = (b: number | undefined) => (b === undefined ? 'n/a' : fmt(b / 2 ** 20, 1));
+    for (const x of r.memory) {
+      const u = x.memoryUsage;
+      row([x.store, fmtInt(x.sessions), fmtInt(x.requests), fmtInt(x.rps), x.errors, pct(x.validShare, 2), fmt(x.cpuUsPerReq), fmt(x.rssMb, 1), fmt(x.peakMb, 1),
+        `${mb(u?.heapUsed)} / ${mb(u?.heapTotal)}`, mb(u ? u.external + u.arrayBuffers : undefined), fmtInt(x.redisKeys)]);
+    }
+    out.push('', 'For comparison, the RSS of the bare hops after the throughput rounds is in the first table (same wrk load, no logins).');
+    out.push('');
+  }
+  if (r.soak.length) {
+    out.push(`### Soak (same process, continuous load over the same sessions; RSS sampled every second)`, '');
+    row(['store', 'seconds', 'req/s', 'errors', `RSS after ${r.settings.soakWarmupS} s MB`, 'RSS end MB', 'end / warm-up', 'RSS max MB']);
+    row(Array(8).fill('---'));
+    for (const s of r.soak) row([s.store, s.seconds, fmtInt(s.rps), s.errors, fmt(s.warmupRssMb, 1), fmt(s.endRssMb, 1), fmt(s.ratio, 3), fmt(s.maxRssMb, 1)]);
+    out.push('');
+  }
+  out.push('### Goals', '');
+  row(['goal', 'target', 'measured', 'met']);
+  row(['---', '---', '---', '---']);
+  for (const g of goals) row([g.goal, g.target, g.measured, g.met === undefined ? '—' : g.met ? 'yes' : '**no**']);
+  out.push('');
+  if (r.skipped.length) {
+    out.push(...r.skipped.map((s) => `Note: the ${s.store} store was not benchmarked — loadConfig refuses it: ${s.reason}. It runs automatically once the configuration accepts it.`), '');
+  }
+  const [bffProf, bareProf, undiciProf] = r.profiles;
+  if (bffProf) {
+    const p = bffProf;
+    // Profile "busy" is wall time of the main thread, inflated when 2 cores are oversubscribed; the
+    // per-request figures are therefore each share × the process CPU per request measured without
+    // the profiler in the throughput rounds.
+    const cpuOf = (label: string) => r.throughput.find((t) => t.label === label)?.cpuUsPerReq ?? NaN;
+    const est = (run: ProfileRun | undefined, name: string) => {
+      const e = run?.summary.byComponent.find((c) => c.name === name);
+      return run && e ? fmt(e.share * cpuOf(run.label), 1) : '—';
+    };
+    const bffCpu = cpuOf(p.label);
+    out.push(`### Where the BFF's time goes (node --cpu-prof, main thread)`, '');
+    out.push(`One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up). `
+      + `${p.label}: ${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. `
+      + `µs/req below = share of the main thread's busy time × the CPU per request measured without profiler (${p.label}: ${fmt(bffCpu)} µs`
+      + `${bareProf ? `, bare hop (node:http): ${fmt(cpuOf(bareProf.label))} µs` : ''}${undiciProf ? `, bare hop (undici): ${fmt(cpuOf(undiciProf.label))} µs` : ''}).`, '');
+    out.push('By component — each sample charged to the first frame outside Node core (a socket write made by ioredis counts for ioredis; "Node core" is work no user code is on the stack for: parsing requests, flushing responses, timers):', '');
+    row(['component', 'share of BFF busy', '≈ BFF µs/req', '≈ bare hop (node:http) µs/req', '≈ bare hop (undici) µs/req']);
+    row(['---', '---', '---', '---', '---']);
+    const names = [...p.summary.byComponent.slice(0, 16).map((c) => c.name)];
+    for (const extra of [...(bareProf?.summary.byComponent ?? []), ...(undiciProf?.summary.byComponent ?? [])].slice(0, 40)) {
+      if (!names.includes(extra.name) && extra.share >= 0.02) names.push(extra.name);
+    }
+    for (const name of names) {
+      const c = p.summary.byComponent.find((x) => x.name === name);
+      row([name, c ? pct(c.share) : '—', c ? fmt(c.share * bffCpu, 1) : '—', est(bareProf, name), est(undiciProf, name)]);
+    }
+    out.push('');
+    row(['function (self time)', 'where', 'called from (first frame outside Node core)', 'share of BFF busy', '≈ µs/req']);
+    row(['---', '---', '---', '---', '---']);
+    for (const f of p.summary.topFunctions.slice(0, 25)) row([`\`${f.name}\``, f.where || '—', f.caller || '—', pct(f.share), fmt(f.share * bffCpu, 1)]);
+    out.push('', `Profiles: ${r.profiles.map((x) => x.summary.file).join(', ')}`, '');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,74 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { BffState, Step } from '../http/context.js';
+import { errorHandler } from '../http/error-handler.js';
+import { requestContext } from '../http/request-context.js';
+import type { EventLogger } from '../observability/logger.js';
+import type { SessionDirectory } from '../session/directory.js';
+import { bearerMatches } from './admin-auth.js';
+
+export interface AdminDeps {
+  config: Config;
+  log: EventLogger;
+  directory: SessionDirectory | undefined;
+  /** Further admin routes (metrics). */
+  extra?: Step;
+}
+
+const SUB = /^[^\p{Cc}]{1,255}$/u;
+
+/**
+ * The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default; never the public port):
+ * the session admin API, on only when ADMIN_TOKEN is set, behind that bearer token. Every
+ * call is an audit event.
+ */
+export function createAdminApp({ config, log, directory, extra }: AdminDeps): Koa<BffState> {
+  const app = new Koa<BffState>();
+  app.silent = true;
+  app.use(requestContext(config, log));
+  app.use(errorHandler(config, log));
+  if (extra) app.use(extra);
+
+  const token = config.adminToken;
+  if (!token) return app; // API off: every /admin path is a 404
+
+  const router = new Router<BffState>({ prefix: '/admin' });
+  const audit: Step = async (ctx, next) => {
+    let outcome = 'ok';
+    try {
+      if (!bearerMatches(ctx.get('authorization'), token)) {
+        ctx.set('WWW-Authenticate', 'Bearer');
+        throw new BffError('unauthenticated', { description: 'A valid admin bearer token is required.' });
+      }
+      if (!directory) throw new BffError('backchannel_unavailable', { description: 'Cookie sessions have no server-side directory to administer.' });
+      await next();
+    } catch (err) {
+      outcome = err instanceof BffError ? err.code : 'error';
+      throw err;
+    } finally {
+      const sub = typeof ctx.query['sub'] === 'string' ? ctx.query['sub'] : undefined;
+      log.event('admin.audit', { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, reason: outcome, ...(sub ? { sub } : {}) });
+    }
+  };
+  const subOf = (q: unknown): string => {
+    if (typeof q !== 'string' || !SUB.test(q)) throw new BffError('invalid_request', { description: 'Give the user as ?sub=…' });
+    return q;
+  };
+
+  router.get('/sessions', audit, async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { sessions: await directory!.list(subOf(ctx.query['sub'])) };
+  });
+  router.delete('/sessions', audit, async (ctx) => {
+    ctx.body = { ended: await directory!.endMatching({ sub: subOf(ctx.query['sub']) }) };
+  });
+  router.delete('/sessions/:handle', audit, async (ctx) => {
+    if (!(await directory!.endByHandle(ctx.params['handle'] ?? ''))) throw new BffError('not_found', { description: 'No such session.' });
+    ctx.status = 204;
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
