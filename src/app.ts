@@ -17,6 +17,7 @@ import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createSealer } from './session/seal.js';
 import { createCookieSessions } from './session/cookie-sessions.js';
+import { createRevocations } from './session/revocations.js';
 import { createServerSessions } from './session/server-sessions.js';
 import type { SessionDirectory } from './session/directory.js';
 import type { Sessions } from './session/session.js';
@@ -53,9 +54,12 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const { log } = deps;
   const now = deps.now ?? Date.now;
   const store = deps.store ?? createStore(config, log, now);
+  // Cookie sessions keep no server state, but with Redis configured they get a revocation list
+  // (back-channel logout) and a shared jti replay record.
+  const sideStore = store ?? (config.redis.connection ? createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log) : undefined);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
-  const { sessions, transactions, directory } = sessionsFor(config, store, sealer, cookies, now);
+  const { sessions, transactions, directory } = sessionsFor(config, store, sideStore, sealer, cookies, now);
   const idp = createOidcClient(config, log, {
     ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
@@ -69,7 +73,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log));
   app.use(errorHandler(config, log));
-  app.use(routes({ config, log, idp, store, sessions, directory, transactions, refresher, forwarder, readiness, now }));
+  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now }));
   if (deps.extra) app.use(deps.extra);
 
   const admin = createAdminApp({ config, log, directory });
@@ -83,7 +87,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     async close() {
       idp.close();
       await forwarder.close();
-      if (!deps.store) await store?.close();
+      if (!deps.store) await sideStore?.close();
     },
   };
 }
@@ -103,6 +107,7 @@ function createStore(config: Config, log: EventLogger, now: () => number): Sessi
 function sessionsFor(
   config: Config,
   store: SessionStore | undefined,
+  sideStore: SessionStore | undefined,
   sealer: ReturnType<typeof createSealer>,
   cookies: ReturnType<typeof cookieNames>,
   now: () => number,
@@ -111,5 +116,10 @@ function sessionsFor(
     const sessions = createServerSessions({ config, store, sealer, cookies, now });
     return { sessions, directory: sessions, transactions: createServerTransactions(store, sealer, cookies) };
   }
-  return { sessions: createCookieSessions({ config, sealer, cookies, now }), directory: undefined, transactions: createCookieTransactions(sealer, cookies, now) };
+  const revocations = sideStore && createRevocations(sideStore, config.session.maxAgeMs, now);
+  return {
+    sessions: createCookieSessions({ config, sealer, cookies, revocations, now }),
+    directory: revocations,
+    transactions: createCookieTransactions(sealer, cookies, now),
+  };
 }

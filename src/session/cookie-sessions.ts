@@ -7,12 +7,15 @@ import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks }
 import type { CookieNames } from './cookie-names.js';
 import { parseSealedSession, type SealedSession } from './sealed-session.js';
 import type { Sealer } from './seal.js';
+import type { Revocations } from './revocations.js';
 import type { Session, Sessions } from './session.js';
 
 export interface CookieSessionsDeps {
   config: Config;
   sealer: Sealer;
   cookies: CookieNames;
+  /** With Redis: sessions ended by a back-channel logout are refused. */
+  revocations?: Revocations | undefined;
   now?: () => number;
 }
 
@@ -28,7 +31,7 @@ const AAD = 'cookie session v1';
  * What it cannot do, by design: revoke a copied cookie before it expires (there is no server
  * state), or share a refresh between instances (each instance refreshes once per session).
  */
-export function createCookieSessions({ config, sealer, cookies, now = Date.now }: CookieSessionsDeps): Sessions {
+export function createCookieSessions({ config, sealer, cookies, revocations, now = Date.now }: CookieSessionsDeps): Sessions {
   const { idleTimeoutMs, maxAgeMs, cookieBudgetBytes } = config.session;
   const touchEveryMs = Math.min(60_000, idleTimeoutMs / 10);
   const base = cookies.session;
@@ -67,6 +70,7 @@ export function createCookieSessions({ config, sealer, cookies, now = Date.now }
         key: keyOf(stored.sid), sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
       };
+      if (revocations && (await revocations.isRevoked(session))) return undefined;
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
       if (opened.stale || t - stored.seenAt >= touchEveryMs) write(session, io);
       return session;

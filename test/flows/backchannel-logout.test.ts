@@ -129,3 +129,34 @@ describe('back-channel logout with cookie sessions and no Redis', () => {
     }
   });
 });
+
+describe('back-channel logout with cookie sessions and Redis: a revocation list', () => {
+  let redis: TestRedis;
+  let h: Harness;
+  before(async () => {
+    redis = await startTestRedis();
+    h = await startHarness({ redis, env: { SESSION_STORE: 'cookie' } });
+  });
+  after(async () => {
+    await h?.close();
+    await redis?.close();
+  });
+
+  it('refuses from then on the sealed cookie sessions of the ended sid or sub, but not a later login', async () => {
+    const bySid = h.browser();
+    await h.login(bySid, '?login_hint=ivan');
+    const { claims } = await info(h, bySid);
+    const bySub = h.browser();
+    await h.login(bySub, '?login_hint=judy');
+    const other = h.browser();
+    await h.login(other, '?login_hint=ken');
+    assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sid: claims.sid, sub: 'ivan' })))).status, 200);
+    assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'judy' })))).status, 200);
+    assert.equal((await bySid.get(`${h.url}/session`)).status, 401);
+    assert.equal((await bySub.get(`${h.url}/session`)).status, 401);
+    assert.equal((await other.get(`${h.url}/session`)).status, 200);
+    const again = h.browser();
+    await h.login(again, '?login_hint=judy');
+    assert.equal((await again.get(`${h.url}/session`)).status, 200, 'a login after the logout token must work');
+  });
+});

@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import { BffError } from '../errors/bff-error.js';
+import type { SessionDirectory } from './directory.js';
+import type { Session } from './session.js';
+import type { SessionStore } from './store.js';
+
+/**
+ * For cookie sessions with Redis: a small revocation list. A logout token for an IdP session
+ * (`sid`) or a user (`sub`) records the moment; a sealed cookie session of that sid or sub
+ * created before it is refused from then on. Each record lives as long as a session can
+ * (SESSION_MAX_AGE), after which no session it could refuse is left.
+ */
+export interface Revocations extends SessionDirectory {
+  isRevoked(session: Session): Promise<boolean>;
+}
+
+export function createRevocations(store: SessionStore, maxAgeMs: number, now: () => number): Revocations {
+  const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
+  const subKey = (sub: string) => `r:sub:${digest(sub)}`;
+  const sidKey = (sid: string) => `r:sid:${digest(sid)}`;
+  const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user or IdP session, not listed.' });
+
+  return {
+    async isRevoked(s) {
+      const [bySub, bySid] = await Promise.all([store.get(subKey(s.sub)), s.idpSid ? store.get(sidKey(s.idpSid)) : undefined]);
+      return [bySub, bySid].some((at) => at !== undefined && Number(at) >= s.createdAt);
+    },
+    async endMatching({ sub, idpSid }) {
+      const at = String(now());
+      // Both given: the sid alone is precise enough (it belongs to that sub).
+      await store.set(idpSid ? sidKey(idpSid) : subKey(sub ?? ''), at, maxAgeMs);
+      return 0; // how many browsers held such a session is unknowable
+    },
+    async list() {
+      throw unsupported();
+    },
+    async endByHandle() {
+      throw unsupported();
+    },
+  };
+}
