@@ -4,6 +4,9 @@ import type { Config } from './config/load.js';
 import type { BffState, Step } from './http/context.js';
 import { createAdminApp } from './admin/admin-app.js';
 import { errorHandler } from './http/error-handler.js';
+import { countingLogger, timedIdpFetch, timedStore } from './observability/instrument.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { requestContext } from './http/request-context.js';
 import { routes } from './http/routes.js';
 import type { Readiness } from './observability/health.js';
@@ -39,8 +42,9 @@ export interface AppDeps {
 
 export interface BffApp {
   app: Koa<BffState>;
-  /** The admin listener's app (ADMIN_PORT): session admin API. */
+  /** The admin listener's app (ADMIN_PORT): /metrics and the session admin API. */
   admin: Koa<BffState>;
+  metrics: Metrics;
   idp: OidcClient;
   /** The server store; undefined for cookie sessions. */
   store: SessionStore | undefined;
@@ -51,36 +55,39 @@ export interface BffApp {
 
 /** Wires the service from its configuration; does not listen (see main.ts). */
 export function createApp(config: Config, deps: AppDeps): BffApp {
-  const { log } = deps;
   const now = deps.now ?? Date.now;
-  const store = deps.store ?? createStore(config, log, now);
+  const metrics = createMetrics();
+  const log = countingLogger(deps.log, metrics);
+  const chosen = deps.store ?? createStore(config, log, now);
+  const store = chosen && timedStore(chosen, metrics);
   // Cookie sessions keep no server state, but with Redis configured they get a revocation list
   // (back-channel logout) and a shared jti replay record.
-  const sideStore = store ?? (config.redis.connection ? createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log) : undefined);
+  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics) : undefined);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
   const { sessions, transactions, directory } = sessionsFor(config, store, sideStore, sealer, cookies, now);
   const idp = createOidcClient(config, log, {
-    ...(deps.idpFetch ? { fetch: deps.idpFetch } : {}),
+    fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
   const grace = store ? storeGrace(store, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store, log, now });
-  const forwarder = createForwarder(config, cookies, log);
+  const forwarder = createForwarder(config, cookies, log, metrics);
   const readiness: Readiness = { draining: false };
 
   const app = new Koa<BffState>({ proxy: config.server.proxyHops > 0, maxIpsCount: config.server.proxyHops });
   app.silent = true; // every error is logged by errorHandler, once
-  app.use(requestContext(config, log));
-  app.use(errorHandler(config, log));
+  app.use(requestContext(config, log, metrics));
+  app.use(errorHandler(config, log, metrics));
   app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now }));
   if (deps.extra) app.use(deps.extra);
 
-  const admin = createAdminApp({ config, log, directory });
+  const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics) });
 
   return {
     app,
     admin,
+    metrics,
     idp,
     store,
     readiness,

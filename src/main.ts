@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) log.event('service.warning', { reason: warning });
 
   const bff = createApp(config, { log });
-  const listening = await listen(bff.app, config.server.host, config.server.port);
+  const listening = await listen(bff.app, config.server.host, config.server.port, (status) => bff.metrics.rejected(`http_${status}`));
   // The admin listener is secondary: a taken admin port is logged, and the service still runs.
   const admin = config.server.adminPort > 0
     ? await listen(bff.admin, config.server.adminHost, config.server.adminPort).catch((err: unknown) => {

@@ -2,6 +2,7 @@ import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import type { EventLogger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { errorFields } from '../observability/logger.js';
 import { StoreUnavailableError } from '../session/store.js';
 import type { BffContext, Step } from './context.js';
@@ -25,7 +26,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
  * everything else JSON `{error, error_description}`. Server-side faults never show their
  * detail; each error is logged here once, unless its dependency already reported the outage.
  */
-export function errorHandler(config: Config, log: EventLogger): Step {
+export function errorHandler(config: Config, log: EventLogger, metrics?: Metrics): Step {
   const views = createViews();
   const loginUrl = config.publicOrigin + config.paths.login;
   return async (ctx, next) => {
@@ -34,6 +35,7 @@ export function errorHandler(config: Config, log: EventLogger): Step {
       if (ctx.status === 404 && ctx.body === undefined) throw new BffError('not_found');
     } catch (err) {
       const e = toBffError(err);
+      if (e.status < 500) metrics?.rejected(e.code);
       report(log, ctx, e, err);
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = e.status;

@@ -1,17 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Step } from './context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Bounded route labels for metrics: the configured paths by name, the API prefix, or `other`. */
+export function routeLabeller(config: Config): (path: string) => string {
+  const { paths } = config;
+  const exact = new Map<string, string>([
+    [paths.login, 'login'], [paths.callback, 'callback'], [paths.session, 'session'], [paths.refresh, 'refresh'],
+    [paths.logout, 'logout'], [paths.backchannelLogout, 'backchannel_logout'], ['/healthz', 'healthz'], ['/readyz', 'readyz'],
+    ['/metrics', 'metrics'],
+  ]);
+  const api = `${paths.api}/`;
+  return (path) => exact.get(path) ?? (path === paths.api || path.startsWith(api) ? 'api' : path.startsWith('/admin/') ? 'admin' : 'other');
+}
+
 /**
  * First step of every request: a request id (the trusted proxy's X-Request-Id when
- * TRUST_PROXY is on and it is well-formed, otherwise a fresh one), echoed in the response and
- * in the one access-log line written when the response ends.
+ * TRUST_PROXY is on and it is well-formed, otherwise a fresh one), echoed in the response;
+ * when the response ends, one access-log line and the request metrics.
  */
-export function requestContext(config: Config, log: EventLogger): Step {
+export function requestContext(config: Config, log: EventLogger, metrics?: Metrics): Step {
   const trustIncoming = config.server.proxyHops > 0;
+  const routeOf = routeLabeller(config);
   return async (ctx, next) => {
     const incoming = trustIncoming ? ctx.get('x-request-id') : '';
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -21,6 +35,8 @@ export function requestContext(config: Config, log: EventLogger): Step {
     try {
       await next();
     } finally {
+      const ms = performance.now() - started;
+      metrics?.request(routeOf(ctx.path), ctx.method, ctx.status, ms / 1000);
       if (log.enabled('request.completed')) {
         // The path only: query strings carry codes and states.
         log.event('request.completed', {
@@ -28,7 +44,7 @@ export function requestContext(config: Config, log: EventLogger): Step {
           method: ctx.method,
           path: ctx.path.length > 200 ? `${ctx.path.slice(0, 200)}…` : ctx.path,
           status: ctx.status,
-          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+          duration_ms: Math.round(ms * 10) / 10,
         });
       }
     }

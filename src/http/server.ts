@@ -19,8 +19,22 @@ export interface Listening {
   drain(graceMs: number): Promise<void>;
 }
 
-export async function listen(app: Koa<never> | Koa, host: string, port: number): Promise<Listening> {
+/** What the HTTP parser refused before any middleware ran (oversized headers, slow or garbled requests). */
+export type ClientErrorHook = (status: number) => void;
+
+export async function listen(app: Koa<never> | Koa, host: string, port: number, onClientError?: ClientErrorHook): Promise<Listening> {
   const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app.callback());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    onClientError?.(status);
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // What Node would answer by itself, made explicit now that we listen for the event.
+    const reason = http.STATUS_CODES[status] ?? 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.requestTimeout = SERVER_LIMITS.requestTimeout;
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;

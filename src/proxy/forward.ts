@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { errorFields } from '../observability/logger.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import { CSRF_HEADER } from './csrf.js';
@@ -26,7 +27,7 @@ const DROP = [CSRF_HEADER, 'expect'] as const;
  * the socket (not through Koa's body handling) so that a client hanging up mid-response only
  * ends that stream, never the process.
  */
-export function createForwarder(config: Config, cookies: CookieNames, log: EventLogger): Forwarder {
+export function createForwarder(config: Config, cookies: CookieNames, log: EventLogger, metrics?: Metrics): Forwarder {
   const upstream = config.api.upstream;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const prefixLength = config.paths.api.length;
@@ -66,6 +67,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
     };
     ctx.res.once('close', onClose);
     let response: Dispatcher.ResponseData;
+    const started = performance.now();
     try {
       response = await pool.request({
         method: ctx.method as Dispatcher.HttpMethod,
@@ -75,6 +77,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
         signal: abort.signal,
       });
     } catch (err) {
+      metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
       ctx.res.off('close', onClose);
       if (abort.signal.aborted) {
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
@@ -83,6 +86,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       throw upstreamError(err);
     }
     ctx.res.off('close', onClose);
+    metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, response.statusCode < 500);
 
     const { statusCode, body } = response;
     ctx.status = statusCode;

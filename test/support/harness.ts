@@ -90,7 +90,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.now ? { now: options.now } : {}),
     ...(options.extra ? { extra: options.extra } : {}),
   });
-  const listening = await listen(bff.app, '127.0.0.1', port);
+  const listening = await listen(bff.app, '127.0.0.1', port, (status) => bff.metrics.rejected(`http_${status}`));
   await bff.idp.whenReady();
   if (options.redis) await logs.waitFor('store.ready');
 

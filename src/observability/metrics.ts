@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogEvent } from './log-events.js';
+
+/**
+ * Prometheus metrics, in a registry of our own (never the global one), served on the admin
+ * listener at /metrics. Names follow Prometheus conventions: `bff_` prefix, base units
+ * (seconds), `_total` for counters. Outcomes are counted through the log-event catalogue, so
+ * every named event is also a metric with the same name.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One HTTP request served by the public listener. */
+  request(route: string, method: string, status: number, seconds: number): void;
+  /** One catalogue event (login.started, refresh.ok, csrf.rejected…). */
+  event(name: LogEvent): void;
+  /** Time spent waiting on a dependency. */
+  dependency(kind: 'upstream' | 'idp' | 'redis', operation: string, seconds: number, ok: boolean): void;
+  /** A request refused before any work, by the code it got (csrf, rate_limited, payload_too_large…). */
+  rejected(code: string): void;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(options: { activeSessions?: () => number | undefined } = {}): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bff_' });
+  const requests = new Counter({ name: 'bff_http_requests_total', help: 'HTTP requests served, by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const duration = new Histogram({ name: 'bff_http_request_duration_seconds', help: 'Time from request to response end, by route.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const events = new Counter({ name: 'bff_events_total', help: 'Outcomes by log event name (login.completed, refresh.rejected, backchannel.completed…).', labelNames: ['event'], registers: [registry] });
+  const dependency = new Histogram({ name: 'bff_dependency_duration_seconds', help: 'Time waiting on the upstream API, the IdP and Redis, by operation and outcome.', labelNames: ['dependency', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const rejected = new Counter({ name: 'bff_rejections_total', help: 'Requests refused before any work, by error code.', labelNames: ['code'], registers: [registry] });
+  if (options.activeSessions) {
+    const read = options.activeSessions;
+    new Gauge({
+      name: 'bff_active_sessions', help: 'Sessions held by this store (memory store only; Redis cannot tell cheaply).', registers: [registry],
+      collect() {
+        const n = read();
+        if (n !== undefined) this.set(n);
+      },
+    });
+  }
+  return {
+    registry,
+    request(route, method, status, seconds) {
+      requests.inc({ route, method, status: String(status) });
+      duration.observe({ route }, seconds);
+    },
+    event(name) {
+      events.inc({ event: name });
+    },
+    dependency(kind, operation, seconds, ok) {
+      dependency.observe({ dependency: kind, operation, outcome: ok ? 'ok' : 'error' }, seconds);
+    },
+    rejected(code) {
+      rejected.inc({ code });
+    },
+  };
+}
