@@ -4,6 +4,7 @@ import type { Config } from './config/load.js';
 import type { BffState, Step } from './http/context.js';
 import { createAdminApp } from './admin/admin-app.js';
 import { errorHandler } from './http/error-handler.js';
+import { rateLimit } from './http/rate-limit.js';
 import { countingLogger, timedIdpFetch, timedStore } from './observability/instrument.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { metricsEndpoint } from './observability/metrics-endpoint.js';
@@ -79,10 +80,11 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log, metrics));
   app.use(errorHandler(config, log, metrics));
-  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now }));
+  const limiterStore = sideStore ?? createMemoryStore(now);
+  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);
 
-  const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics) });
+  const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics), limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now) });
 
   return {
     app,
@@ -95,6 +97,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
       idp.close();
       await forwarder.close();
       if (!deps.store) await sideStore?.close();
+      if (limiterStore !== sideStore) await limiterStore.close();
     },
   };
 }

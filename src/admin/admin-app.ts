@@ -15,6 +15,8 @@ export interface AdminDeps {
   directory: SessionDirectory | undefined;
   /** Further admin routes (metrics). */
   extra?: Step;
+  /** Rate limit of the admin API (per client address). */
+  limit?: Step;
 }
 
 const SUB = /^[^\p{Cc}]{1,255}$/u;
@@ -24,7 +26,7 @@ const SUB = /^[^\p{Cc}]{1,255}$/u;
  * the session admin API, on only when ADMIN_TOKEN is set, behind that bearer token. Every
  * call is an audit event.
  */
-export function createAdminApp({ config, log, directory, extra }: AdminDeps): Koa<BffState> {
+export function createAdminApp({ config, log, directory, extra, limit }: AdminDeps): Koa<BffState> {
   const app = new Koa<BffState>();
   app.silent = true;
   app.use(requestContext(config, log));
@@ -57,6 +59,7 @@ export function createAdminApp({ config, log, directory, extra }: AdminDeps): Ko
     return q;
   };
 
+  if (limit) router.use(limit);
   router.get('/sessions', audit, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { sessions: await directory!.list(subOf(ctx.query['sub'])) };

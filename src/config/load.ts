@@ -29,7 +29,9 @@ export interface Config {
     readonly redirectUri: string;
     readonly postLogoutRedirectUri: string;
   };
-  readonly api: { readonly upstream: URL; readonly timeoutMs: number };
+  readonly api: { readonly upstream: URL; readonly timeoutMs: number; readonly maxBodyBytes: number; readonly maxConcurrency: number };
+  /** Requests per minute per client address on the rate-limited routes; 0 = off. */
+  readonly rateLimitPerMinute: number;
   readonly session: {
     readonly store: SessionStoreKind;
     readonly secrets: readonly string[];
@@ -91,6 +93,16 @@ const seconds = (name: string, min = 0) =>
       return z.NEVER;
     }
     return value;
+  });
+
+const count = (name: string, min: number) =>
+  z.string().trim().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number >= ${min}, got "${raw}"` });
+      return z.NEVER;
+    }
+    return n;
   });
 
 const bool = (name: string) =>
@@ -161,6 +173,9 @@ const envSchema = z.object({
   OIDC_TIMEOUT: seconds('OIDC_TIMEOUT', 1),
   API_UPSTREAM: url('API_UPSTREAM'),
   API_TIMEOUT: seconds('API_TIMEOUT', 1),
+  API_MAX_BODY: count('API_MAX_BODY', 0),
+  API_MAX_CONCURRENCY: count('API_MAX_CONCURRENCY', 1),
+  RATE_LIMIT_PER_MINUTE: count('RATE_LIMIT_PER_MINUTE', 0),
   SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
   REDIS_URL: z.string().trim(),
   REDIS_SENTINELS: hostPorts('REDIS_SENTINELS'),
@@ -350,7 +365,8 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },
-    api: { upstream: e.API_UPSTREAM, timeoutMs: e.API_TIMEOUT * 1000 },
+    api: { upstream: e.API_UPSTREAM, timeoutMs: e.API_TIMEOUT * 1000, maxBodyBytes: e.API_MAX_BODY, maxConcurrency: e.API_MAX_CONCURRENCY },
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     session: {
       store,
       secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],

@@ -22,6 +22,7 @@ import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
 import type { BffState, Step } from './context.js';
 import { queryProblem } from './query-guard.js';
+import { rateLimit } from './rate-limit.js';
 
 export interface RouteParts {
   config: Config;
@@ -35,6 +36,8 @@ export interface RouteParts {
   forwarder: Forwarder;
   readiness: Readiness;
   now: () => number;
+  /** Where rate-limit counters live: the shared store, or this process for cookie sessions without Redis. */
+  limiterStore: SessionStore;
 }
 
 /**
@@ -62,10 +65,11 @@ export function routes(p: RouteParts): Step {
   const session = requireSession(sessions);
   const router = new Router<BffState>();
 
-  router.get(paths.login, page, login(p));
-  router.get(paths.callback, page, callback(p));
+  const limited = (name: string) => rateLimit(p.limiterStore, name, config.rateLimitPerMinute, p.now);
+  router.get(paths.login, limited('login'), page, login(p));
+  router.get(paths.callback, limited('callback'), page, callback(p));
   router.get(paths.session, sessionEndpoint(config, sessions));
-  router.post(paths.refresh, session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
+  router.post(paths.refresh, limited('refresh'), session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
   router.post(paths.logout, csrf, logoutApi(p));
   router.get(paths.logout, page, logoutNavigation(p));
   router.post(paths.backchannelLogout, backchannelLogout(p));

@@ -58,6 +58,7 @@ export function timedStore(store: SessionStore, metrics: Metrics): SessionStore 
     acquireLock: timed('lock', store.acquireLock),
     releaseLock: timed('unlock', store.releaseLock),
     setIfAbsent: timed('set_nx', store.setIfAbsent),
+    increment: timed('incr', store.increment),
     remainingTtl: timed('pttl', store.remainingTtl),
     indexAdd: timed('index_add', store.indexAdd),
     indexRemove: timed('index_remove', store.indexRemove),

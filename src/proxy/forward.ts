@@ -9,6 +9,7 @@ import { errorFields } from '../observability/logger.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { bodyLimitError, requestBody } from './request-body.js';
 import { checkUpstreamPath } from './upstream-path.js';
 
 export interface Forwarder {
@@ -41,8 +42,20 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
   const forwardedProto = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
   const forwardedHost = config.publicUrl.host;
   const trustProxy = config.server.proxyHops > 0;
+  const { maxBodyBytes, maxConcurrency } = config.api;
+  let inFlight = 0;
 
   const step: Step = async (ctx) => {
+    if (inFlight >= maxConcurrency) throw new BffError('upstream_busy', { detail: `${inFlight} upstream requests in flight` });
+    inFlight++;
+    try {
+      await forward(ctx);
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const forward = async (ctx: Parameters<Step>[0]): Promise<void> => {
     const session = ctx.state.session!;
     const raw = ctx.req.url ?? '';
     const q = raw.indexOf('?');
@@ -58,7 +71,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       requestId: ctx.state.requestId,
     });
     headers['authorization'] = `Bearer ${session.tokens.accessToken}`;
-    const hasBody = ctx.req.headers['transfer-encoding'] !== undefined || Number(ctx.req.headers['content-length'] ?? 0) > 0;
+    const body = requestBody(ctx.req, maxBodyBytes);
 
     // A client that hangs up before the upstream answers frees the upstream connection too.
     const abort = new AbortController();
@@ -73,12 +86,18 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
         method: ctx.method as Dispatcher.HttpMethod,
         path: q === -1 ? path : path + raw.slice(q),
         headers,
-        body: hasBody ? ctx.req : null,
+        body,
         signal: abort.signal,
       });
     } catch (err) {
       metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
       ctx.res.off('close', onClose);
+      const limit = bodyLimitError(err);
+      if (limit) {
+        // The rest of the body is still on its way: close the connection after the 413.
+        ctx.set('Connection', 'close');
+        throw limit;
+      }
       if (abort.signal.aborted) {
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
         return;
@@ -88,18 +107,18 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
     ctx.res.off('close', onClose);
     metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, response.statusCode < 500);
 
-    const { statusCode, body } = response;
+    const { statusCode, body: responseBody } = response;
     ctx.status = statusCode;
     ctx.respond = false;
     const res = ctx.res;
     res.writeHead(statusCode, clientResponseHeaders(response.headers, cookies.isOwn));
     if (ctx.method === 'HEAD' || BODYLESS_STATUS.has(statusCode)) {
       res.end();
-      await body.dump().catch(() => undefined);
+      await responseBody.dump().catch(() => undefined);
       return;
     }
     try {
-      await pipeline(body, res);
+      await pipeline(responseBody, res);
     } catch (err) {
       // Headers are gone already: all we can do is log; pipeline has destroyed both ends.
       if (ctx.req.destroyed || res.destroyed && !res.writableFinished) {

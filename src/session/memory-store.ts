@@ -82,6 +82,12 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async delete(key) {
       entries.delete(key);
     },
+    async increment(key, ttlMs) {
+      const e = live(key);
+      const n = e ? Number(e.value) + 1 : 1;
+      entries.set(key, { value: String(n), expiresAt: e?.expiresAt ?? now() + ttlMs });
+      return n;
+    },
     async setIfAbsent(key, value, ttlMs) {
       if (live(key)) return false;
       entries.set(key, { value, expiresAt: now() + ttlMs });

@@ -30,6 +30,11 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local want = tonumber(ARGV[1]) - tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
 return 1`;
+// A counter that expires with its window, created and bounded in one step.
+const INCREMENT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
 const INDEX_MEMBERS = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)`;
@@ -39,6 +44,7 @@ type Client = (Redis | Cluster) & {
   releaseLock(key: string, token: string): Promise<number>;
   indexAdd(key: string, score: number, member: string, now: number): Promise<number>;
   indexMembers(key: string, now: number): Promise<string[]>;
+  incrementWindow(key: string, ttlMs: number): Promise<number>;
 };
 
 /** One ioredis client for the configured topology: standalone URL, Sentinel or Cluster. */
@@ -75,6 +81,7 @@ function connect(connection: RedisConnection, keyPrefix: string, commandTimeoutM
   client.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE });
   client.defineCommand('indexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
   client.defineCommand('indexMembers', { numberOfKeys: 1, lua: INDEX_MEMBERS });
+  client.defineCommand('incrementWindow', { numberOfKeys: 1, lua: INCREMENT });
   return client as Client;
 }
 
@@ -155,6 +162,7 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     },
     releaseLock: (key, token) => run(() => redis.releaseLock(key, token)).then(() => undefined),
     take: (key) => read(key, () => redis.getdel(key)),
+    increment: (key, ttlMs) => run(() => redis.incrementWindow(key, px(ttlMs))),
     setIfAbsent: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs), 'NX')).then((r) => r === 'OK'),
     remainingTtl: (key) => run(() => redis.pttl(key)).then((ms) => (ms >= 0 ? ms : undefined)),
     indexAdd: (key, member, expiresAtMs) => run(() => redis.indexAdd(key, expiresAtMs, member, Date.now())).then(() => undefined),

@@ -40,6 +40,8 @@ export interface SessionStore {
   indexRemove(key: string, member: string): Promise<void>;
   /** The members of index `key` whose time has not passed. */
   indexMembers(key: string): Promise<string[]>;
+  /** Adds one to the counter `key` (created with time to live `ttlMs`); returns the new count (rate limits). */
+  increment(key: string, ttlMs: number): Promise<number>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -153,9 +153,9 @@ export async function startStoreHarness(kind: StoreKind, options: HarnessOptions
 }
 
 /** Keys under this run's prefix that are not in `before`. */
-/** Keys holding values (sessions, transactions) created since `before`; the sorted-set indexes (`i:`) are left out. */
+/** Keys holding sealed values (sessions, transactions) created since `before`; indexes (`i:`) and rate counters (`rl:`) are left out. */
 export async function newKeys(redis: TestRedis, before: ReadonlySet<string>): Promise<string[]> {
-  return (await redis.keys()).filter((k) => !before.has(k) && !k.startsWith(`${redis.prefix}i:`));
+  return (await redis.keys()).filter((k) => !before.has(k) && !k.startsWith(`${redis.prefix}i:`) && !k.startsWith(`${redis.prefix}rl:`));
 }
 
 export const hostOf = (h: Harness): string => new URL(h.url).host;

@@ -1,0 +1,24 @@
+import { BffError } from '../errors/bff-error.js';
+import type { SessionStore } from '../session/store.js';
+import type { Step } from './context.js';
+
+const WINDOW_MS = 60_000;
+
+/**
+ * Fixed-window rate limit per client address (Koa's ctx.ip, which honours TRUST_PROXY hops)
+ * and per route name, counted in the shared store so every instance sees the same budget.
+ * Over the limit: 429 `rate_limited` with Retry-After. `perMinute` 0 turns it off.
+ */
+export function rateLimit(store: SessionStore, name: string, perMinute: number, now: () => number): Step {
+  if (perMinute <= 0) return (_ctx, next) => next();
+  return async (ctx, next) => {
+    const t = now();
+    const window = Math.floor(t / WINDOW_MS);
+    const count = await store.increment(`rl:${name}:${ctx.ip}:${window}`, WINDOW_MS);
+    if (count > perMinute) {
+      ctx.set('Retry-After', String(Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - t) / 1000))));
+      throw new BffError('rate_limited', { detail: `${name}: ${count} requests this minute from one address` });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startHarness, type Harness } from '../support/harness.js';
+import { startTestRedis, type TestRedis } from '../support/redis.js';
+import type { UserAgent } from '../support/user-agent.js';
+
+/** POSTs a chunked body of `size` bytes through node:http (fetch would set a length). */
+function postChunked(h: Harness, ua: UserAgent, size: number): Promise<number> {
+  const url = new URL(`${h.url}/api/upload`);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { cookie: ua.cookieHeader(url.host), 'x-csrf': '1', 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on('error', (e) => (req.destroyed ? resolve(0) : reject(e)));
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+describe('limits and abuse controls: 413, 429 and 503 with sessions intact', () => {
+  let redis: TestRedis;
+  let h: Harness;
+  let ua: UserAgent;
+  before(async () => {
+    redis = await startTestRedis();
+    h = await startHarness({ redis, env: { API_MAX_BODY: '100000', RATE_LIMIT_PER_MINUTE: '8' } });
+    ua = h.browser();
+    await h.login(ua);
+  });
+  after(async () => {
+    await h?.close();
+    await redis?.close();
+  });
+
+  it('refuses a declared body over API_MAX_BODY with 413 before the upstream sees it', async () => {
+    const before = h.upstream.received.length;
+    const res = await h.api(ua, '/upload', { method: 'POST', body: 'x'.repeat(100_001) });
+    assert.equal(res.status, 413);
+    assert.equal(res.json<{ error: string }>().error, 'payload_too_large');
+    assert.equal(h.upstream.received.length, before);
+    assert.equal((await ua.get(`${h.url}/session`)).status, 200);
+  });
+
+  it('cuts a chunked body as soon as it passes API_MAX_BODY (413), and accepts one under it', async () => {
+    assert.equal(await postChunked(h, ua, 1_000_000), 413);
+    assert.equal(await postChunked(h, ua, 64 * 1024), 200);
+    assert.equal((await ua.get(`${h.url}/session`)).status, 200);
+  });
+
+  it('answers 429 with Retry-After past RATE_LIMIT_PER_MINUTE on /login, counted across instances, and the session survives', async () => {
+    const other = await startHarness({ redis, shareWith: h, env: { PUBLIC_URL: h.url, RATE_LIMIT_PER_MINUTE: '8' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await h.browser().get(`${(i % 2 ? other : h).url}/login`)).status);
+      // The login in before() spent one of the 8; the two instances share the budget.
+      assert.deepEqual(statuses, [...Array(7).fill(302), 429, 429, 429]);
+      const limited = await h.browser().get(`${h.url}/login`, { headers: { accept: 'application/json' } });
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      assert.equal(limited.json<{ error: string }>().error, 'rate_limited');
+      assert.equal((await ua.get(`${h.url}/session`)).status, 200);
+      assert.equal((await h.api(ua, '/still-fine')).status, 200);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('API_MAX_CONCURRENCY caps the requests in flight to the upstream', () => {
+  it('answers 503 upstream_busy past the cap, and serves again once the slot frees', async () => {
+    const h = await startHarness({ env: { API_MAX_CONCURRENCY: '1', API_TIMEOUT: '1' } });
+    try {
+      const ua = h.browser();
+      await h.login(ua);
+      const hanging = h.api(ua, '/hang');
+      await h.upstream.waitFor(h.upstream.received.length + 1);
+      const busy = await h.api(ua, '/second');
+      assert.equal(busy.status, 503);
+      assert.equal(busy.json<{ error: string }>().error, 'upstream_busy');
+      assert.equal((await hanging).status, 504);
+      assert.equal((await h.api(ua, '/third')).status, 200);
+    } finally {
+      await h.close();
+    }
+  });
+});
