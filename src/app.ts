@@ -7,6 +7,7 @@ import { errorHandler } from './http/error-handler.js';
 import { rateLimit } from './http/rate-limit.js';
 import { countingLogger, timedIdpFetch, timedStore } from './observability/instrument.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { traceContext } from './observability/trace-context.js';
 import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { requestContext } from './http/request-context.js';
 import { routes } from './http/routes.js';
@@ -80,6 +81,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log, metrics));
   app.use(errorHandler(config, log, metrics));
+  app.use(traceContext);
   const limiterStore = sideStore ?? createMemoryStore(now);
   app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);

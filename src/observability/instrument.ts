@@ -2,6 +2,7 @@ import type { CustomFetch } from 'openid-client';
 import type { SessionStore } from '../session/store.js';
 import type { EventLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { currentTraceparent } from './trace-context.js';
 
 /** Every catalogue event is also counted, whether or not its level is logged. */
 export function countingLogger(log: EventLogger, metrics: Metrics): EventLogger {
@@ -20,6 +21,8 @@ const seconds = (start: number) => (performance.now() - start) / 1000;
 /** Times every IdP call (discovery, PAR, token, revocation…) by the endpoint's last path segment. */
 export function timedIdpFetch(inner: CustomFetch, metrics: Metrics): CustomFetch {
   return async (url, options) => {
+    const traceparent = currentTraceparent();
+    if (traceparent) options = { ...options, headers: { ...options.headers, traceparent } };
     const operation = new URL(url).pathname.split('/').filter(Boolean).pop() ?? 'root';
     const start = performance.now();
     try {
