@@ -13,7 +13,7 @@
 //   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
 //
 // Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
-// BENCH_STORES (redis,cookie), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
+// BENCH_STORES (redis,cookie; also memory, cookie+redis), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
 // BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,8 +48,13 @@ const S = {
   connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 50, 50))),
   threads: Math.max(1, Math.round(num('BENCH_THREADS', 2, 2))),
   warmupS: num('BENCH_WARMUP', 3, 1),
-  /** Session stores to benchmark, each only when loadConfig accepts it (cookie: not yet). */
+  /**
+   * Session stores to benchmark, each only when loadConfig accepts it: redis, cookie, memory, or
+   * cookie+redis (SESSION_STORE=cookie with REDIS_URL set).
+   */
   stores: (process.env['BENCH_STORES'] || 'redis,cookie').split(',').map((s) => s.trim()).filter(Boolean),
+  /** Stores that also get the login/memory and soak sections: `all`, or a list (default: the first store, to keep the run short). */
+  memoryStores: (process.env['BENCH_MEMORY_STORES'] || '').split(',').map((s) => s.trim()).filter(Boolean),
   wrkSessions: Math.max(1, Math.round(num('BENCH_WRK_SESSIONS', 100, 20))),
   sessions: Math.max(1, Math.round(num('BENCH_SESSIONS', 10_000, 300))),
   memoryRequests: Math.round(num('BENCH_MEMORY_REQUESTS', 100_000, 10_000)),
@@ -135,6 +140,9 @@ interface TargetSummary {
   redisCmdsPerReq: number;
   redisByCommand: Record<string, number>;
   rssMb: number;
+  /** Session cookies the BFF re-issued during the rounds (wrk applied them, as a browser would). */
+  cookiesReissued: number;
+  cookiesUnmatched: number;
 }
 
 interface LoginResult { store: string; logins: number; ok: number; errors: number; firstError?: string; concurrency: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; bffCpuUsPerLogin: number; idpCpuUsPerLogin: number; driverCpuUsPerLogin: number }
@@ -287,7 +295,9 @@ async function main(): Promise<void> {
   const logins: LoginResult[] = [];
   const memories: MemoryResult[] = [];
   const soaks: SoakResult[] = [];
+  const memoryStores = S.memoryStores.includes('all') ? [...bffEnvs.keys()] : S.memoryStores.length ? S.memoryStores : [...bffEnvs.keys()].slice(0, 1);
   for (const [store, env] of bffEnvs) {
+    if (!memoryStores.includes(store)) continue;
     const old = bffs.get(store)!;
     await old.stop();
     const child = await startBff(store, env);
@@ -327,7 +337,7 @@ async function main(): Promise<void> {
       ...(memoryUsage ? { memoryUsage } : {}),
       store, sessions: many.cookies.length, requests: mem.result.requests, rps: mem.result.rps, errors: mem.result.errors.total,
       validShare: validShare(mem.cost), rssMb: m.rssMb, peakMb: m.peakMb,
-      redisKeys: store === 'redis' ? await r.dbsize() : 0, cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
+      redisKeys: await r.dbsize(), cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
     });
     log(`bff ${store}: RSS ${fmt(m.rssMb, 1)} MB after ${fmtInt(mem.result.requests)} requests (peak ${fmt(m.peakMb, 1)} MB)`);
 
@@ -338,27 +348,25 @@ async function main(): Promise<void> {
     }
   }
 
-  // ---- optional CPU profiles: the BFF and, for comparison, both bare hops ----
+  // ---- optional CPU profiles: every BFF and, for comparison, both bare hops ----
   const profiles: ProfileRun[] = [];
-  const profStore = [...bffEnvs.keys()][0];
-  if (S.profile && profStore) {
-    const env = bffEnvs.get(profStore)!;
-    const t = targets.find((x) => x.store === profStore)!;
-    await bffs.get(profStore)!.stop();
-    const bffRun = await profileRun(wrk, `oidc-bff, ${profStore} store`, t.requestsFile, upstream, cost, async (nodeArgs) => {
-      const child = await startBff(profStore, env, nodeArgs);
-      bffs.set(profStore, child);
-      return child;
-    });
-    if (bffRun) profiles.push(bffRun);
-    const bare = targets.find((x) => x.id === 'bare-http')!;
-    const bareRun = await profileRun(wrk, 'bare hop (node:http)', bare.requestsFile, upstream, cost, (nodeArgs) =>
-      startChild('bare-hop-http-profiled', 'bare-hop-http', { runner, logDir, env: hopEnv, nodeArgs }));
-    if (bareRun) profiles.push(bareRun);
-    const undici = targets.find((x) => x.id === 'bare-undici')!;
-    const undiciRun = await profileRun(wrk, 'bare hop (undici)', undici.requestsFile, upstream, cost, (nodeArgs) =>
-      startChild('bare-hop-undici-profiled', 'bare-hop-undici', { runner, logDir, env: hopEnv, nodeArgs }));
-    if (undiciRun) profiles.push(undiciRun);
+  if (S.profile) {
+    for (const [store, env] of bffEnvs) {
+      const t = targets.find((x) => x.store === store)!;
+      await bffs.get(store)!.stop();
+      const run = await profileRun(wrk, t.label, t.requestsFile, upstream, cost, async (nodeArgs) => {
+        const child = await startBff(store, env, nodeArgs);
+        bffs.set(store, child);
+        return child;
+      });
+      if (run) profiles.push(run);
+    }
+    for (const [id, script] of [['bare-http', 'bare-hop-http'], ['bare-undici', 'bare-hop-undici']] as const) {
+      const t = targets.find((x) => x.id === id)!;
+      const run = await profileRun(wrk, t.label, t.requestsFile, upstream, cost, (nodeArgs) =>
+        startChild(`${script}-profiled`, script, { runner, logDir, env: hopEnv, nodeArgs }));
+      if (run) profiles.push(run);
+    }
   }
 
   // ---- report ----
@@ -411,9 +419,9 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     // `api` is the resource server's scope: without it the JWT access token would carry none.
     OIDC_SCOPES: 'openid profile email offline_access api',
     API_UPSTREAM: `${upstreamOrigin}/v1`,
-    SESSION_STORE: store,
+    SESSION_STORE: store.split('+')[0]!,
     SESSION_SECRETS: SESSION_SECRET,
-    ...(store === 'redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'bench:' } : {}),
+    ...(store === 'redis' || store.endsWith('+redis') ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `bench-${store.replace(/\W/g, '-')}:` } : {}),
     LOG_LEVEL: 'warn',
   };
 }
@@ -575,6 +583,8 @@ function summarize(targets: Target[]): TargetSummary[] {
       redisCmdsPerReq: sum((c) => c.redisCommands.total) / served,
       redisByCommand: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, v / served])),
       rssMb: t.rounds.at(-1)?.rssMb ?? NaN,
+      cookiesReissued: t.rounds.reduce((s, x) => s + x.wrk.cookies.reissued, 0),
+      cookiesUnmatched: t.rounds.reduce((s, x) => s + x.wrk.cookies.unmatched, 0),
     };
   });
 }
@@ -686,8 +696,9 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
     goals.push({ goal: `BFF CPU per proxied request (${s.label})`, target: '≤ 100 µs', measured: `${fmt(s.cpuUsPerReq)} µs`, met: s.cpuUsPerReq <= 100 });
     goals.push({ goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`, target: '0, 100 %', measured: `${s.errors}, ${pct(s.validShare, 2)}`, met: s.errors === 0 && s.validShare >= 0.999 });
   }
-  const redis = bff('redis');
-  if (redis) goals.push({ goal: 'Redis round trips per proxied request', target: '≤ 1', measured: `${fmt(redis.redisCmdsPerReq, 3)} commands/request (${Object.entries(redis.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: redis.redisCmdsPerReq <= 1.001 });
+  for (const s of t.filter((x) => x.id.startsWith('bff-') && (x.id === 'bff-redis' || x.id.endsWith('+redis')))) {
+    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: '≤ 1', measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= 1.001 });
+  }
   for (const m of mem) {
     const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
     goals.push({
@@ -733,6 +744,11 @@ function markdown(r: {
   for (const s of r.skipped) row([`oidc-bff, ${s.store} store`, `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
   out.push('');
   out.push('CPU of the other processes per request (same rounds): ' + r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') + '.', '');
+  const reissuing = r.throughput.filter((t) => t.cookiesReissued + t.cookiesUnmatched > 0);
+  if (reissuing.length) {
+    out.push('Session cookies re-issued by the BFF during the rounds, kept by wrk for the next request of that session as a browser would: '
+      + reissuing.map((t) => `${t.label}: ${fmtInt(t.cookiesReissued)}${t.cookiesUnmatched ? ` (+${fmtInt(t.cookiesUnmatched)} not matched to a session)` : ''}`).join('; ') + '.', '');
+  }
   const loads = r.roundLoads;
   if (loads.length) {
     out.push(`Machine during the rounds: CPU busy ${pct(median(loads.map((l) => l.busy)), 0)} (median), hypervisor steal ${pct(median(loads.map((l) => l.steal)), 1)} median / ${pct(Math.max(...loads.map((l) => l.steal)), 1)} max — `
@@ -756,7 +772,7 @@ function markdown(r: {
   }
   if (r.memory.length) {
     out.push('### Memory (fresh BFF process: the logins above, then requests spread over all those sessions)', '');
-    row(['store', 'sessions', 'requests', 'req/s', 'errors', 'upstream 200 + valid', 'CPU µs/req', 'RSS after MB', 'peak RSS MB', 'V8 heap used / total MB', 'external + array buffers MB', 'Redis keys']);
+    row(['store', 'sessions', 'requests', 'req/s', 'errors', 'upstream 200 + valid', 'CPU µs/req', 'RSS after MB', 'peak RSS MB', 'V8 heap used / total MB', 'external + array buffers MB', 'Redis keys (whole db)']);
     row(Array(12).fill('---'));
     const mb = (b: number | undefined) => (b === undefined ? 'n/a' : fmt(b / 2 ** 20, 1));
     for (const x of r.memory) {
@@ -782,21 +798,21 @@ function markdown(r: {
   if (r.skipped.length) {
     out.push(...r.skipped.map((s) => `Note: the ${s.store} store was not benchmarked — loadConfig refuses it: ${s.reason}. It runs automatically once the configuration accepts it.`), '');
   }
-  const [bffProf, bareProf, undiciProf] = r.profiles;
-  if (bffProf) {
-    const p = bffProf;
-    // Profile "busy" is wall time of the main thread, inflated when 2 cores are oversubscribed; the
-    // per-request figures are therefore each share × the process CPU per request measured without
-    // the profiler in the throughput rounds.
-    const cpuOf = (label: string) => r.throughput.find((t) => t.label === label)?.cpuUsPerReq ?? NaN;
-    const est = (run: ProfileRun | undefined, name: string) => {
-      const e = run?.summary.byComponent.find((c) => c.name === name);
-      return run && e ? fmt(e.share * cpuOf(run.label), 1) : '—';
-    };
+  const bareProf = r.profiles.find((x) => x.label === 'bare hop (node:http)');
+  const undiciProf = r.profiles.find((x) => x.label === 'bare hop (undici)');
+  // Profile "busy" is wall time of the main thread, inflated when 2 cores are oversubscribed; the
+  // per-request figures are therefore each share × the process CPU per request measured without
+  // the profiler in the throughput rounds.
+  const cpuOf = (label: string) => r.throughput.find((t) => t.label === label)?.cpuUsPerReq ?? NaN;
+  const est = (run: ProfileRun | undefined, name: string) => {
+    const e = run?.summary.byComponent.find((c) => c.name === name);
+    return run && e ? fmt(e.share * cpuOf(run.label), 1) : '—';
+  };
+  for (const p of r.profiles.filter((x) => x !== bareProf && x !== undiciProf)) {
     const bffCpu = cpuOf(p.label);
-    out.push(`### Where the BFF's time goes (node --cpu-prof, main thread)`, '');
-    out.push(`One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up). `
-      + `${p.label}: ${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. `
+    out.push(`### Where the BFF's time goes: ${p.label} (node --cpu-prof, main thread)`, '');
+    out.push(`One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up): `
+      + `${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. `
       + `µs/req below = share of the main thread's busy time × the CPU per request measured without profiler (${p.label}: ${fmt(bffCpu)} µs`
       + `${bareProf ? `, bare hop (node:http): ${fmt(cpuOf(bareProf.label))} µs` : ''}${undiciProf ? `, bare hop (undici): ${fmt(cpuOf(undiciProf.label))} µs` : ''}).`, '');
     out.push('By component — each sample charged to the first frame outside Node core (a socket write made by ioredis counts for ioredis; "Node core" is work no user code is on the stack for: parsing requests, flushing responses, timers):', '');
@@ -814,7 +830,8 @@ function markdown(r: {
     row(['function (self time)', 'where', 'called from (first frame outside Node core)', 'share of BFF busy', '≈ µs/req']);
     row(['---', '---', '---', '---', '---']);
     for (const f of p.summary.topFunctions.slice(0, 25)) row([`\`${f.name}\``, f.where || '—', f.caller || '—', pct(f.share), fmt(f.share * bffCpu, 1)]);
-    out.push('', `Profiles: ${r.profiles.map((x) => x.summary.file).join(', ')}`, '');
+    out.push('');
   }
+  if (r.profiles.length) out.push(`Profiles: ${r.profiles.map((x) => x.summary.file).join(', ')}`, '');
   return `${out.join('\n')}\n`;
 }

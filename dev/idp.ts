@@ -20,7 +20,14 @@ export interface IdpClient {
 
 export interface IdpOptions {
   port?: number;
+  /** Address to listen on (default 127.0.0.1). */
   host?: string;
+  /**
+   * Issuer identifier, when it is not the address the IdP listens on: in a container the IdP
+   * listens on 0.0.0.0 while browsers and the BFF know it by a published URL such as
+   * http://127.0.0.1:4001. Default: http://<listening address>:<port>.
+   */
+  issuer?: string;
   clients: IdpClient[];
   interactive?: boolean;
   accessTokenTtl?: number;
@@ -104,7 +111,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
-  const issuer = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const issuer = options.issuer ?? `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
   const key = signingKey();
   const provider: Provider = new OidcProvider(issuer, {

@@ -7,6 +7,7 @@ import { errorHandler } from './http/error-handler.js';
 import { rateLimit } from './http/rate-limit.js';
 import { countingLogger, timedIdpFetch, timedStore } from './observability/instrument.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import type { Tracing } from './observability/otel.js';
 import { traceContext } from './observability/trace-context.js';
 import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { requestContext } from './http/request-context.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   now?: () => number;
   /** Extra routes mounted after the BFF's own (the development demo page). */
   extra?: Step;
+  /** OpenTelemetry export (see startTracing); undefined = off. The app owns it: close() flushes and stops it. */
+  tracing?: Tracing | undefined;
 }
 
 export interface BffApp {
@@ -51,7 +54,7 @@ export interface BffApp {
   /** The server store; undefined for cookie sessions. */
   store: SessionStore | undefined;
   readiness: Readiness;
-  /** Releases the store, the upstream pool and the discovery timer. */
+  /** Releases the store, the upstream pool and the discovery timer; flushes and stops the trace export. */
   close(): Promise<void>;
 }
 
@@ -61,27 +64,30 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const metrics = createMetrics();
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
-  const store = chosen && timedStore(chosen, metrics);
+  const store = chosen && timedStore(chosen, metrics, deps.tracing);
   // Cookie sessions keep no server state, but with Redis configured they get a revocation list
   // (back-channel logout) and a shared jti replay record.
-  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics) : undefined);
+  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics, deps.tracing) : undefined);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
   const { sessions, transactions, directory } = sessionsFor(config, store, sideStore, sealer, cookies, now);
   const idp = createOidcClient(config, log, {
-    fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics),
+    fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics, deps.tracing),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
   const grace = store ? storeGrace(store, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store, log, now });
-  const forwarder = createForwarder(config, cookies, log, metrics);
+  const forwarder = createForwarder(config, cookies, log, metrics, deps.tracing);
   const readiness: Readiness = { draining: false };
 
   const app = new Koa<BffState>({ proxy: config.server.proxyHops > 0, maxIpsCount: config.server.proxyHops });
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log, metrics));
+  // Tracing on: a server span per request, before errorHandler so that it sees the final status;
+  // it carries the trace to the calls made for the request. Off: only an incoming traceparent.
+  if (deps.tracing) app.use(deps.tracing.step);
   app.use(errorHandler(config, log, metrics));
-  app.use(traceContext);
+  if (!deps.tracing) app.use(traceContext);
   const limiterStore = sideStore ?? createMemoryStore(now);
   app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);
@@ -100,6 +106,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
       await forwarder.close();
       if (!deps.store) await sideStore?.close();
       if (limiterStore !== sideStore) await limiterStore.close();
+      await deps.tracing?.shutdown();
     },
   };
 }

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { listen } from './http/server.js';
 import { createLogger, errorFields } from './observability/logger.js';
+import { startTracing } from './observability/otel.js';
 
 /** Production entry: environment → configuration → app → listener; SIGTERM/SIGINT drain it. */
 async function main(): Promise<void> {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   for (const warning of config.warnings) log.event('service.warning', { reason: warning });
 
-  const bff = createApp(config, { log });
+  const bff = createApp(config, { log, tracing: await startTracing(config, log) });
   const listening = await listen(bff.app, config.server.host, config.server.port, (status) => bff.metrics.rejected(`http_${status}`));
   // The admin listener is secondary: a taken admin port is logged, and the service still runs.
   const admin = config.server.adminPort > 0

@@ -11,6 +11,8 @@ export interface WrkResult {
   rps: number;
   errors: { connect: number; read: number; write: number; status: number; timeout: number; total: number };
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  /** Set-Cookie responses applied to their session (re-issued cookies), and those not matched to one. */
+  cookies: { reissued: number; unmatched: number };
 }
 
 function which(cmd: string): string | undefined {
@@ -50,7 +52,7 @@ export function wrkVersion(wrk: string): string {
   return '?';
 }
 
-/** One request variant per entry: header name → value. */
+/** One session per entry: header name → value (see requests.lua). */
 export type RequestVariants = Array<Record<string, string>>;
 
 export function writeRequests(file: string, variants: RequestVariants): string {
@@ -78,7 +80,7 @@ export function killWrk(): void {
 
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '10s',
-    '-s', join(BENCH_DIR, 'lib', 'requests.lua'), o.url, '--', o.requestsFile];
+    '-s', join(BENCH_DIR, 'lib', 'requests.lua'), o.url, '--', o.requestsFile, String(o.threads)];
   const child = spawn(o.wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   active.add(child);
   let out = '';
@@ -118,5 +120,6 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
       total: n('connect') + n('read') + n('write') + n('status') + n('timeout'),
     },
     latencyMs: { p50: ms('p50'), p90: ms('p90'), p99: ms('p99'), p999: ms('p999'), max: ms('max'), mean: ms('mean') },
+    cookies: { reissued: n('reissued'), unmatched: n('unmatched') },
   };
 }

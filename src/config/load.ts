@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { SETTINGS, type SettingName } from './schema.js';
 
 export type SessionStoreKind = 'redis' | 'cookie' | 'memory';
@@ -67,7 +68,16 @@ export interface Config {
     readonly shutdownTimeoutMs: number;
   };
   readonly adminToken: string | undefined;
+  /** The gateway forward-auth endpoint (src/gateway); path undefined = off. */
+  readonly forwardAuth: {
+    readonly path: string | undefined;
+    /** IP addresses and CIDR blocks, as written. */
+    readonly trustedIps: readonly string[];
+    readonly identityHeaders: boolean;
+  };
   readonly logLevel: LogLevel;
+  /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
+  readonly otel: { readonly endpoint: URL | undefined; readonly serviceName: string };
   /** Development-only choices in effect; printed once at start as WARNING lines. */
   readonly warnings: readonly string[];
 }
@@ -159,6 +169,17 @@ const hostPorts = (name: string) =>
 
 const list = z.string().transform((raw) => raw.split(',').map((s) => s.trim()).filter(Boolean));
 
+const optionalPath = (name: string) => z.string().trim().refine((p) => p === '' || path(name).safeParse(p).success, {
+  message: `${name} must be empty or an absolute path like /auth (letters, digits, - . _ ~ /; no trailing slash)`,
+});
+
+const ipList = (name: string) =>
+  list.superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      if (!isIpOrCidr(entry)) ctx.addIssue({ code: 'custom', message: `${name} entry "${entry}" must be an IP address or a CIDR block like 10.0.0.0/8 or fd00::/8` });
+    }
+  });
+
 const envSchema = z.object({
   PUBLIC_URL: url('PUBLIC_URL'),
   OIDC_ISSUER: url('OIDC_ISSUER'),
@@ -217,6 +238,9 @@ const envSchema = z.object({
   BACKCHANNEL_LOGOUT_PATH: path('BACKCHANNEL_LOGOUT_PATH'),
   BACKCHANNEL_LOGOUT_MAX_AGE: seconds('BACKCHANNEL_LOGOUT_MAX_AGE', 10),
   API_PATH: path('API_PATH'),
+  FORWARD_AUTH_PATH: optionalPath('FORWARD_AUTH_PATH'),
+  FORWARD_AUTH_TRUSTED_IPS: ipList('FORWARD_AUTH_TRUSTED_IPS'),
+  FORWARD_AUTH_IDENTITY_HEADERS: bool('FORWARD_AUTH_IDENTITY_HEADERS'),
   HOST: z.string().trim().min(1, 'HOST must not be empty'),
   PORT: port('PORT'),
   ADMIN_PORT: port('ADMIN_PORT'),
@@ -233,6 +257,18 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent',
   }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().trim().transform((raw, ctx) => {
+    if (!raw) return undefined;
+    try {
+      const u = new URL(raw);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash) return u;
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: `OTEL_EXPORTER_OTLP_ENDPOINT must be the base http(s) URL of an OTLP collector (like http://collector:4318), got "${raw}"` });
+    return z.NEVER;
+  }),
+  OTEL_SERVICE_NAME: z.string().trim().min(1, 'OTEL_SERVICE_NAME must not be empty'),
 });
 
 type Env = z.output<typeof envSchema>;
@@ -280,6 +316,7 @@ function crossChecks(e: Env): string[] {
   const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
   if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
+  problems.push(...forwardAuthProblems(e));
   return problems;
 }
 
@@ -293,6 +330,26 @@ function redisConnection(e: Env): RedisConnection | undefined {
   if (e.REDIS_SENTINELS.length) return { kind: 'sentinel', nodes: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, password, tls: e.REDIS_TLS };
   if (e.REDIS_CLUSTER_NODES.length) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, password, tls: e.REDIS_TLS };
   return e.REDIS_URL ? { kind: 'url', url: e.REDIS_URL } : undefined;
+}
+
+/** The forward-auth path must not shadow, or be shadowed by, another route (it also matches below itself). */
+function forwardAuthProblems(e: Env): string[] {
+  const own = e.FORWARD_AUTH_PATH;
+  if (!own) return [];
+  if (own === '/') return ['FORWARD_AUTH_PATH must not be / (every path lies below it)'];
+  if (own === e.API_PATH || own.startsWith(`${e.API_PATH}/`)) return [`FORWARD_AUTH_PATH must not lie under API_PATH (${e.API_PATH})`];
+  const others = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH, '/healthz', '/readyz'];
+  return others
+    .filter((p) => p === own || p.startsWith(`${own}/`))
+    .map((p) => `FORWARD_AUTH_PATH ${own} would shadow ${p}: choose a path that no other route equals or lies under`);
+}
+
+/** An IPv4 or IPv6 address, optionally with a /prefix length. */
+function isIpOrCidr(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
 function isLoopback(hostname: string): boolean {
@@ -401,7 +458,13 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
     },
     adminToken: e.ADMIN_TOKEN || undefined,
+    forwardAuth: {
+      path: e.FORWARD_AUTH_PATH || undefined,
+      trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,
+      identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
+    },
     logLevel: e.LOG_LEVEL,
+    otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     warnings: devWarnings(e, store),
   });
 }

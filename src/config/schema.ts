@@ -54,6 +54,9 @@ export const SETTINGS = [
   { name: 'BACKCHANNEL_LOGOUT_PATH', default: '/backchannel-logout', doc: 'Path of the OpenID Connect back-channel logout endpoint (register PUBLIC_URL + this path at the IdP).' },
   { name: 'BACKCHANNEL_LOGOUT_MAX_AGE', default: '300', doc: 'Seconds (by its iat) a logout token is accepted for; its jti is remembered for longer.' },
   { name: 'API_PATH', default: '/api', doc: 'Path prefix forwarded to API_UPSTREAM (the prefix itself is removed).' },
+  { name: 'FORWARD_AUTH_PATH', default: '', doc: "Path of the gateway forward-auth endpoint (nginx auth_request, Envoy ext_authz, Traefik forwardAuth), e.g. /auth, also below it (Envoy's path_prefix); empty = off." },
+  { name: 'FORWARD_AUTH_TRUSTED_IPS', default: '127.0.0.0/8,::1', doc: "Comma-separated IPs or CIDRs of the gateways allowed to call FORWARD_AUTH_PATH, matched against the connection's address (never X-Forwarded-For); others get 403." },
+  { name: 'FORWARD_AUTH_IDENTITY_HEADERS', default: 'false', doc: 'Add X-Auth-Request-User (sub) and X-Auth-Request-Email (email claim) to the forward-auth answer, for the gateway to pass upstream.' },
   { name: 'RATE_LIMIT_PER_MINUTE', default: '300', doc: 'Requests per minute per client address to /login, /callback, /refresh and the admin API (429 above; shared by all instances through Redis); 0 turns it off.' },
   { name: 'HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },
   { name: 'PORT', default: '3000', doc: 'Port of the public listener.' },
@@ -63,6 +66,8 @@ export const SETTINGS = [
   { name: 'TRUST_PROXY', default: 'false', doc: 'true or a hop count: trust X-Forwarded-* from that many proxies in front (TLS terminator, load balancer).' },
   { name: 'SHUTDOWN_TIMEOUT', default: '10', doc: 'Seconds in-flight requests get to finish after SIGTERM.' },
   { name: 'LOG_LEVEL', default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', default: '', doc: 'OpenTelemetry: base URL of an OTLP/HTTP collector; spans are sent to <endpoint>/v1/traces. Absent = tracing off (the SDK is not even loaded).' },
+  { name: 'OTEL_SERVICE_NAME', default: 'oidc-bff', doc: 'OpenTelemetry: service.name of the exported spans.' },
 ] as const satisfies readonly SettingDoc[];
 
 export type SettingName = (typeof SETTINGS)[number]['name'];

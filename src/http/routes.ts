@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { forwardAuthRoute } from '../gateway/forward-auth.js';
 import { healthz, readyz, type Readiness } from '../observability/health.js';
 import type { OidcClient } from '../oidc/client.js';
 import { backchannelLogout } from '../oidc/backchannel-logout.js';
@@ -80,5 +81,10 @@ export function routes(p: RouteParts): Step {
   const api = compose<Parameters<Step>[0]>([session, csrf, ensureFreshToken(sessions, refresher), p.forwarder.step]);
   const apiPrefix = `${paths.api}/`;
   const other = compose([router.routes(), router.allowedMethods()]) as unknown as Step;
-  return (ctx, next) => (ctx.path === paths.api || ctx.path.startsWith(apiPrefix) ? api(ctx, next) : other(ctx, next));
+  // The gateway forward-auth endpoint, only when FORWARD_AUTH_PATH is set (src/gateway).
+  const gateway = forwardAuthRoute(p);
+  return (ctx, next) => {
+    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return api(ctx, next);
+    return gateway?.matches(ctx.path) ? gateway.step(ctx, next) : other(ctx, next);
+  };
 }

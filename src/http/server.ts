@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 
 /** Limits of the public listener: 431 above 16 KB of headers, and slow clients are cut off. */
@@ -24,6 +24,37 @@ export type ClientErrorHook = (status: number) => void;
 
 export async function listen(app: Koa<never> | Koa, host: string, port: number, onClientError?: ClientErrorHook): Promise<Listening> {
   const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app.callback());
+  // Responses in progress, so that a drain can tell each of them to close its connection.
+  const active = new Set<http.ServerResponse>();
+  let draining = false;
+  const closeAfter = (res: http.ServerResponse) => {
+    res.shouldKeepAlive = false;
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    // Already announced keep-alive: end the connection once this response is out, so no
+    // further request is served on it.
+    else res.once('finish', () => (res.socket as (Socket & { destroySoon?: () => void }) | null)?.destroySoon?.());
+  };
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // A connection that has not sent a single byte (a browser's preconnect) holds nothing to finish.
+  const closeSilent = () => {
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+  };
+  const served = new WeakSet<Socket>();
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (draining) {
+      // A second request on a kept-alive connection after SIGTERM is refused (the client retries
+      // elsewhere); a connection's first request, already on its way, is still answered.
+      if (served.has(req.socket)) return void req.socket.destroy();
+      return closeAfter(res);
+    }
+    served.add(req.socket);
+    active.add(res);
+    res.once('close', () => active.delete(res));
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     onClientError?.(status);
@@ -50,13 +81,23 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     port: (server.address() as AddressInfo).port,
     drain: (graceMs) =>
       new Promise<void>((resolve) => {
+        // Connections must not linger for the keep-alive timeout once their response is done:
+        // every response from now on says Connection: close, and idle ones are swept.
+        draining = true;
+        for (const res of active) closeAfter(res);
+        const sweep = setInterval(() => {
+          server.closeIdleConnections();
+          closeSilent();
+        }, 50);
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {
           clearTimeout(force);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();
+        closeSilent();
       }),
   };
 }

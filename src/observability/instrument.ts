@@ -2,6 +2,7 @@ import type { CustomFetch } from 'openid-client';
 import type { SessionStore } from '../session/store.js';
 import type { EventLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Tracing } from './otel.js';
 import { currentTraceparent } from './trace-context.js';
 
 /** Every catalogue event is also counted, whether or not its level is logged. */
@@ -19,7 +20,8 @@ export function countingLogger(log: EventLogger, metrics: Metrics): EventLogger 
 const seconds = (start: number) => (performance.now() - start) / 1000;
 
 /** Times every IdP call (discovery, PAR, token, revocation…) by the endpoint's last path segment. */
-export function timedIdpFetch(inner: CustomFetch, metrics: Metrics): CustomFetch {
+export function timedIdpFetch(inner: CustomFetch, metrics: Metrics, tracing?: Tracing): CustomFetch {
+  if (tracing) return tracedIdpFetch(inner, metrics, tracing);
   return async (url, options) => {
     const traceparent = currentTraceparent();
     if (traceparent) options = { ...options, headers: { ...options.headers, traceparent } };
@@ -36,9 +38,33 @@ export function timedIdpFetch(inner: CustomFetch, metrics: Metrics): CustomFetch
   };
 }
 
-/** Times every store call: the Redis latency the hot path pays. */
-export function timedStore(store: SessionStore, metrics: Metrics): SessionStore {
-  const timed = <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
+/**
+ * With tracing on: the IdP call gets a client span of the request being served, and the IdP
+ * that span's traceparent (replacing the incoming one, so the trace links through the BFF).
+ */
+function tracedIdpFetch(inner: CustomFetch, metrics: Metrics, tracing: Tracing): CustomFetch {
+  return async (url, options) => {
+    const target = new URL(url);
+    const operation = target.pathname.split('/').filter(Boolean).pop() ?? 'root';
+    const span = tracing.httpCall(`idp ${operation}`, options.method ?? 'GET', target);
+    if (span) options = { ...options, headers: { ...options.headers, traceparent: span.traceparent } };
+    const start = performance.now();
+    try {
+      const res = await inner(url, options);
+      metrics.dependency('idp', operation, seconds(start), res.status < 500);
+      span?.end(res.status);
+      return res;
+    } catch (err) {
+      metrics.dependency('idp', operation, seconds(start), false);
+      span?.end(undefined, err);
+      throw err;
+    }
+  };
+}
+
+/** Times every store call: the Redis latency the hot path pays (and, with tracing on, a span per command). */
+export function timedStore(store: SessionStore, metrics: Metrics, tracing?: Tracing): SessionStore {
+  const measured = <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       const start = performance.now();
       try {
@@ -50,6 +76,7 @@ export function timedStore(store: SessionStore, metrics: Metrics): SessionStore 
         throw err;
       }
     };
+  const timed = tracing ? tracedCalls(tracing, store.kind, measured) : measured;
   return {
     kind: store.kind,
     getAndTouch: timed('getex', store.getAndTouch),
@@ -68,5 +95,24 @@ export function timedStore(store: SessionStore, metrics: Metrics): SessionStore 
     indexMembers: timed('index_members', store.indexMembers),
     ping: timed('ping', store.ping),
     close: () => store.close(),
+  };
+}
+
+/** Wraps each timed store call in a client span of the request being served (none outside one). */
+function tracedCalls(tracing: Tracing, system: string, measured: <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>) {
+  return <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => {
+    const call = measured(operation, fn);
+    return async (...args: A): Promise<R> => {
+      const span = tracing.storeCall(system, operation);
+      if (!span) return call(...args);
+      try {
+        const r = await call(...args);
+        span.end();
+        return r;
+      } catch (err) {
+        span.end(undefined, err);
+        throw err;
+      }
+    };
   };
 }

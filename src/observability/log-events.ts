@@ -42,10 +42,13 @@ export const LOG_EVENTS = {
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
+  'gateway.authorized': 'debug',
+  'gateway.untrusted_caller': 'warn',
   'store.ready': 'info',
   'store.unavailable': 'error',
   'store.recovered': 'info',
   'store.command_failed': 'error',
+  'tracing.export_failed': 'error',
 } as const;
 
 export type LogEvent = keyof typeof LOG_EVENTS;

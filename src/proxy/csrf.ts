@@ -23,6 +23,11 @@ export function checkCsrf(config: Config): Step {
 /** Pure check, '' when the request passes. */
 export function csrfProblem(header: string, origin: string, fetchSite: string, origins: ReadonlySet<string>): string {
   if (header !== '1') return header ? 'anti-CSRF header has the wrong value' : 'anti-CSRF header missing';
+  return crossSiteProblem(origin, fetchSite, origins);
+}
+
+/** The cross-site half of {@link csrfProblem}, for requests that need no anti-CSRF header (a safe method behind a gateway). */
+export function crossSiteProblem(origin: string, fetchSite: string, origins: ReadonlySet<string>): string {
   if (fetchSite === 'cross-site') return 'Sec-Fetch-Site: cross-site';
   if (origin && !origins.has(origin)) return 'cross-origin Origin header';
   return '';

@@ -5,6 +5,7 @@ import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/otel.js';
 import { errorFields } from '../observability/logger.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import { CSRF_HEADER } from './csrf.js';
@@ -28,7 +29,7 @@ const DROP = [CSRF_HEADER, 'expect'] as const;
  * the socket (not through Koa's body handling) so that a client hanging up mid-response only
  * ends that stream, never the process.
  */
-export function createForwarder(config: Config, cookies: CookieNames, log: EventLogger, metrics?: Metrics): Forwarder {
+export function createForwarder(config: Config, cookies: CookieNames, log: EventLogger, metrics?: Metrics, tracing?: Tracing): Forwarder {
   const upstream = config.api.upstream;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const prefixLength = config.paths.api.length;
@@ -79,6 +80,9 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       if (!ctx.res.writableFinished) abort.abort();
     };
     ctx.res.once('close', onClose);
+    // With tracing on, a span until the response headers; the upstream gets its traceparent.
+    const span = tracing?.httpCall('upstream', ctx.method, upstream);
+    if (span) headers['traceparent'] = span.traceparent;
     let response: Dispatcher.ResponseData;
     const started = performance.now();
     try {
@@ -91,6 +95,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       });
     } catch (err) {
       metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
+      span?.end(undefined, err);
       ctx.res.off('close', onClose);
       const limit = bodyLimitError(err);
       if (limit) {
@@ -106,6 +111,7 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
     }
     ctx.res.off('close', onClose);
     metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, response.statusCode < 500);
+    span?.end(response.statusCode);
 
     const { statusCode, body: responseBody } = response;
     ctx.status = statusCode;

@@ -197,6 +197,19 @@ function collectForeignCookies(header: string, isOwnCookie: (name: string) => bo
 }
 
 /**
+ * A Cookie header without the BFF's own cookies, by the same rules as the upstream request
+ * headers; '' when nothing remains (or the rest is not a valid field value).
+ */
+export function foreignCookieHeader(value: string | string[] | undefined, isOwnCookie: (name: string) => boolean): string {
+  const kept: string[] = [];
+  for (const item of typeof value === 'string' ? [value] : value ?? []) {
+    if (typeof item === 'string') collectForeignCookies(item, isOwnCookie, kept);
+  }
+  const cookie = kept.join('; ');
+  return INVALID_VALUE.test(cookie) ? '' : cookie;
+}
+
+/**
  * Builds the headers for the upstream request from the browser's request headers.
  *
  * Dropped: hop-by-hop fields (`connection`, `keep-alive`, `proxy-connection`,

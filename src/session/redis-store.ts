@@ -131,8 +131,9 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
       return await op();
     } catch (err) {
       if (isReplyError(err)) reportReplyError(err);
-      // A slow command on a live connection is not an outage; a lost connection is.
-      else if (redis.status !== 'ready') markDown(err);
+      // A slow command on a live connection is not an outage, nor is one sent while the first
+      // connection is still being made (ioredis reports a refused connection as 'error'); a lost one is.
+      else if (connected && redis.status !== 'ready') markDown(err);
       throw new StoreUnavailableError(err);
     }
   };

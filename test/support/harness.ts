@@ -4,6 +4,7 @@ import { startIdp, type IdpOptions, type RunningIdp } from '../../dev/idp.js';
 import { createApp, type BffApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { listen, type Listening } from '../../src/http/server.js';
+import { startTracing } from '../../src/observability/otel.js';
 import type { Step } from '../../src/http/context.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { freePort } from './free-port.js';
@@ -84,6 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs = captureLogs();
   const bff = createApp(config, {
     log: logs.log,
+    tracing: await startTracing(config, logs.log),
     discoveryRetry: { initialMs: 20, maxMs: 200 },
     ...(options.store ? { store: options.store } : {}),
     ...(options.idpFetch ? { idpFetch: options.idpFetch } : {}),
