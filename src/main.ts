@@ -20,8 +20,18 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   for (const warning of config.warnings) log.event('service.warning', { reason: warning });
 
+  // Signals are caught from the start: one that arrives while starting is served once started.
+  let stop: ((signal: string) => Promise<void>) | undefined;
+  let pending: string | undefined;
+  const onSignal = (signal: string) => (stop ? void stop(signal) : (pending = signal));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   const bff = createApp(config, { log, tracing: await startTracing(config, log) });
-  const listening = await listen(bff.app, config.server.host, config.server.port, (status) => bff.metrics.rejected(`http_${status}`));
+  const listening = await listen(bff.app, config.server.host, config.server.port, (status) => bff.metrics.rejected(`http_${status}`)).catch((err: unknown) => {
+    process.stderr.write(`oidc-bff cannot listen on ${config.server.host}:${config.server.port}: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
   // The admin listener is secondary: a taken admin port is logged, and the service still runs.
   const admin = config.server.adminPort > 0
     ? await listen(bff.admin, config.server.adminHost, config.server.adminPort).catch((err: unknown) => {
@@ -32,7 +42,7 @@ async function main(): Promise<void> {
   log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.event('service.stopping', { reason: signal });
@@ -43,8 +53,7 @@ async function main(): Promise<void> {
     log.flush();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (pending) void stop(pending);
 }
 
 await main();

@@ -66,7 +66,8 @@ function connect(connection: RedisConnection, keyPrefix: string, commandTimeoutM
       client = new Redis(connection.url, common);
       break;
     case 'sentinel':
-      client = new Redis({ ...common, sentinels: connection.nodes, name: connection.name, ...(connection.password ? { sentinelPassword: connection.password } : {}) });
+      // failoverDetector: follow +switch-master at once, instead of writing to a demoted master for seconds.
+      client = new Redis({ ...common, sentinels: connection.nodes, name: connection.name, failoverDetector: true, ...(connection.password ? { sentinelPassword: connection.password } : {}) });
       break;
     case 'cluster':
       client = new Cluster(connection.nodes, {

@@ -29,6 +29,8 @@ export interface HarnessOptions {
   now?: () => number;
   /** Extra routes after the BFF's own (a test page for the browser test). */
   extra?: Step;
+  /** A Redis topology given as configuration (REDIS_SENTINELS, REDIS_CLUSTER_NODES…): the store is awaited before use. */
+  redisEnv?: Record<string, string>;
   /** Registers PUBLIC_URL + /backchannel-logout at the IdP, so its logouts reach the BFF. */
   backchannel?: boolean;
   /** Host name in PUBLIC_URL (default 127.0.0.1; the browser test uses localhost so IdP and BFF cookies stay apart). */
@@ -79,6 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SESSION_SECRETS: SECRET,
     LOG_LEVEL: 'debug',
     ...(options.redis ? { REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: options.redis.prefix } : {}),
+    ...(options.redisEnv ? { SESSION_STORE: 'redis', ...options.redisEnv } : {}),
     ...options.env,
   };
   const config = loadConfig(env, () => randomBytes(32).toString('base64url'));
@@ -94,7 +97,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const listening = await listen(bff.app, '127.0.0.1', port, (status) => bff.metrics.rejected(`http_${status}`));
   await bff.idp.whenReady();
-  if (options.redis) await logs.waitFor('store.ready');
+  if (options.redis || options.redisEnv) await logs.waitFor('store.ready');
 
   const harness: Harness = {
     url,
