@@ -59,15 +59,16 @@ export function createAdminApp({ config, log, directory, extra, limit }: AdminDe
     return q;
   };
 
+  router.use(audit);
   if (limit) router.use(limit);
-  router.get('/sessions', audit, async (ctx) => {
+  router.get('/sessions', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { sessions: await directory!.list(subOf(ctx.query['sub'])) };
   });
-  router.delete('/sessions', audit, async (ctx) => {
+  router.delete('/sessions', async (ctx) => {
     ctx.body = { ended: await directory!.endMatching({ sub: subOf(ctx.query['sub']) }) };
   });
-  router.delete('/sessions/:handle', audit, async (ctx) => {
+  router.delete('/sessions/:handle', async (ctx) => {
     if (!(await directory!.endByHandle(ctx.params['handle'] ?? ''))) throw new BffError('not_found', { description: 'No such session.' });
     ctx.status = 204;
   });

@@ -1,3 +1,4 @@
+import { checkUpstreamPath } from '../proxy/upstream-path.js';
 import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
@@ -48,7 +49,9 @@ export function forwardAuthRoute(p: ForwardAuthParts): ForwardAuthRoute | undefi
     ensureFreshToken(p.sessions, p.refresher),
     answer(p, base),
   ]) as unknown as Step;
-  return { matches: (path) => path === base || path.startsWith(below), step };
+  // Below the base only along a clean path: '/auth/..%2flogin' must not reach forward-auth
+  // through a proxy that routed it as '/login' after normalising it.
+  return { matches: (path) => path === base || (path.startsWith(below) && checkUpstreamPath(path.slice(base.length)) !== null), step };
 }
 
 /**

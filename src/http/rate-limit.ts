@@ -14,11 +14,26 @@ export function rateLimit(store: SessionStore, name: string, perMinute: number, 
   return async (ctx, next) => {
     const t = now();
     const window = Math.floor(t / WINDOW_MS);
-    const count = await store.increment(`rl:${name}:${ctx.ip}:${window}`, WINDOW_MS);
+    const count = await store.increment(`rl:${name}:${clientKey(ctx.ip)}:${window}`, WINDOW_MS);
     if (count > perMinute) {
       ctx.set('Retry-After', String(Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - t) / 1000))));
       throw new BffError('rate_limited', { detail: `${name}: ${count} requests this minute from one address` });
     }
     await next();
   };
+}
+
+/**
+ * The address a budget belongs to: an IPv4 address, or an IPv6 /64 (one subscriber usually
+ * holds a whole /64, so counting single IPv6 addresses would give unlimited budgets).
+ */
+export function clientKey(ip: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4) return v4[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g || '0').join(':')}::/64`;
 }

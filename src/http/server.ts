@@ -23,7 +23,18 @@ export interface Listening {
 export type ClientErrorHook = (status: number) => void;
 
 export async function listen(app: Koa<never> | Koa, host: string, port: number, onClientError?: ClientErrorHook): Promise<Listening> {
-  const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, app.callback());
+  const handle = app.callback();
+  // Requests reach Koa through this gate, so that a drain can answer one without running it.
+  const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, (req, res) => {
+    if (draining && served.has(req.socket)) {
+      // A further request on a kept-alive connection after SIGTERM is not run: 503 and close,
+      // and the client retries on another instance (nothing was done, so that is safe).
+      res.writeHead(503, { Connection: 'close', 'Content-Length': '0', 'Retry-After': '0' });
+      res.end();
+      return;
+    }
+    void handle(req, res);
+  });
   // Responses in progress, so that a drain can tell each of them to close its connection.
   const active = new Set<http.ServerResponse>();
   let draining = false;
@@ -46,10 +57,9 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
   const served = new WeakSet<Socket>();
   server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) {
-      // A second request on a kept-alive connection after SIGTERM is refused (the client retries
-      // elsewhere); a connection's first request, already on its way, is still answered.
-      if (served.has(req.socket)) return void req.socket.destroy();
-      return closeAfter(res);
+      // A connection's first request, already on its way at SIGTERM, is still answered.
+      if (!served.has(req.socket)) closeAfter(res);
+      return;
     }
     served.add(req.socket);
     active.add(res);
@@ -59,6 +69,11 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     onClientError?.(status);
     if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Never write into a response in progress on this connection (pipelined garbage).
+    if ((socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
       socket.destroy();
       return;
     }

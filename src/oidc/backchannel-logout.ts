@@ -66,7 +66,14 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     if (!(await store.setIfAbsent(replayKey, '1', (maxAgeSeconds + 2 * CLOCK_TOLERANCE_SECONDS) * 1000))) throw refuse('jti replayed');
 
     const match = { ...(claims.sub ? { sub: claims.sub } : {}), ...(claims.sid ? { idpSid: claims.sid } : {}) };
-    const ended = await directory.endMatching(match);
+    let ended: number;
+    try {
+      ended = await directory.endMatching(match);
+    } catch (err) {
+      // Not applied: the IdP's retry of this same token must be accepted, not refused as a replay.
+      await store.delete(replayKey).catch(() => undefined);
+      throw err;
+    }
     log.event('backchannel.completed', { request_id: ctx.state.requestId, ...(claims.sub ? { sub: claims.sub } : {}), reason: `${ended} session(s) ended by ${claims.sid ? 'sid' : 'sub'}` });
     ctx.status = 200;
     ctx.body = '';

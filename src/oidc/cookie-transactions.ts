@@ -8,6 +8,7 @@ import { TRANSACTION_TTL_MS, type Transactions } from './transactions.js';
 /** Pending logins kept per browser; starting another drops the oldest, so the cookie stays bounded. */
 export const MAX_PENDING_LOGINS = 4;
 const AAD = 'login transactions v1';
+const MAX_COOKIE_VALUE = 3800;
 
 interface Entry {
   /** Hash of the state (the state itself travels in the URL only). */
@@ -43,7 +44,14 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
     }
   };
   const write = (io: CookieIo, entries: Entry[]) => {
-    io.set(entries.length ? serializeCookie(cookies.login, sealer.seal(JSON.stringify(entries), AAD), attributes) : expiredCookie(cookies.login, attributes));
+    let kept = entries;
+    let sealed = kept.length ? sealer.seal(JSON.stringify(kept), AAD) : '';
+    // A browser silently drops a cookie over ~4 KB: give up the oldest pending logins instead.
+    while (kept.length > 1 && sealed.length > MAX_COOKIE_VALUE) {
+      kept = kept.slice(1);
+      sealed = sealer.seal(JSON.stringify(kept), AAD);
+    }
+    io.set(kept.length && sealed.length <= MAX_COOKIE_VALUE ? serializeCookie(cookies.login, sealed, attributes) : expiredCookie(cookies.login, attributes));
   };
 
   return {

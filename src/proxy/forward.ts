@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
@@ -11,6 +10,7 @@ import type { CookieNames } from '../session/cookie-names.js';
 import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { bodyLimitError, requestBody } from './request-body.js';
+import { streamResponse } from './stream-response.js';
 import { checkUpstreamPath } from './upstream-path.js';
 
 export interface Forwarder {
@@ -123,16 +123,11 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       await responseBody.dump().catch(() => undefined);
       return;
     }
-    try {
-      await pipeline(responseBody, res);
-    } catch (err) {
-      // Headers are gone already: all we can do is log; pipeline has destroyed both ends.
-      if (ctx.req.destroyed || res.destroyed && !res.writableFinished) {
-        log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
-      } else {
-        log.event('proxy.upstream_unreachable', { request_id: ctx.state.requestId, reason: 'response body failed', err: errorFields(err, false) });
-      }
-    }
+    const outcome = await streamResponse(responseBody, res);
+    if (outcome.ok) return;
+    // Headers are gone already: all that is left is to say what happened.
+    if (outcome.clientGone) log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
+    else log.event('proxy.upstream_unreachable', { request_id: ctx.state.requestId, reason: 'response body failed', err: errorFields(outcome.error, false) });
   };
 
   return { step, close: () => pool.close() };

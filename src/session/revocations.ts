@@ -18,17 +18,22 @@ export function createRevocations(store: SessionStore, maxAgeMs: number, now: ()
   const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;
   const sidKey = (sid: string) => `r:sid:${digest(sid)}`;
+  const subNoSidKey = (sub: string) => `r:subnosid:${digest(sub)}`;
   const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user or IdP session, not listed.' });
 
   return {
     async isRevoked(s) {
-      const [bySub, bySid] = await Promise.all([store.get(subKey(s.sub)), s.idpSid ? store.get(sidKey(s.idpSid)) : undefined]);
+      const [bySub, bySid] = await Promise.all([
+        store.get(subKey(s.sub)),
+        s.idpSid ? store.get(sidKey(s.idpSid)) : store.get(subNoSidKey(s.sub)),
+      ]);
       return [bySub, bySid].some((at) => at !== undefined && Number(at) >= s.createdAt);
     },
     async endMatching({ sub, idpSid }) {
       const at = String(now());
-      // Both given: the sid alone is precise enough (it belongs to that sub).
-      await store.set(idpSid ? sidKey(idpSid) : subKey(sub ?? ''), at, maxAgeMs);
+      if (idpSid) await store.set(sidKey(idpSid), at, maxAgeMs);
+      // A sub alone ends all of the user's sessions; with a sid, only those of the user without one.
+      if (sub) await store.set(idpSid ? subNoSidKey(sub) : subKey(sub), at, maxAgeMs);
       return 0; // how many browsers held such a session is unknowable
     },
     async list() {

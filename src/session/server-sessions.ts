@@ -163,8 +163,11 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     async endMatching({ sub, idpSid }) {
       let keys = idpSid ? await store.indexMembers(sidIndex(idpSid)) : await store.indexMembers(subIndex(sub ?? ''));
       if (idpSid && sub) {
-        const ofUser = new Set(await store.indexMembers(subIndex(sub)));
-        keys = keys.filter((k) => ofUser.has(k));
+        const ofUser = await store.indexMembers(subIndex(sub));
+        const inSid = new Set(keys);
+        keys = ofUser.filter((k) => inSid.has(k));
+        // A session whose ID token carried no sid cannot be matched by it: the sub decides.
+        for (const k of ofUser) if (!inSid.has(k) && !(await peek(k))?.idpSid) keys.push(k);
       }
       let ended = 0;
       for (const key of keys) {

@@ -11,6 +11,7 @@ import type { SessionStore } from '../session/store.js';
  */
 export interface GraceRecords {
   remember(oldRefreshToken: string, tokens: TokenSet): Promise<void>;
+  forget(oldRefreshToken: string): Promise<void>;
   recall(refreshToken: string): Promise<TokenSet | undefined>;
 }
 
@@ -25,6 +26,9 @@ export function storeGrace(store: SessionStore, sealer: Sealer, ttlMs: number): 
       if (ttlMs <= 0) return;
       const k = key(oldRefreshToken);
       await store.set(k, sealer.seal(JSON.stringify(tokens), aad(k)), ttlMs);
+    },
+    async forget(oldRefreshToken) {
+      await store.delete(key(oldRefreshToken));
     },
     async recall(refreshToken) {
       if (ttlMs <= 0) return undefined;
@@ -44,6 +48,9 @@ export function memoryGrace(ttlMs: number, now: () => number): GraceRecords {
       const t = now();
       for (const [k, v] of records) if (v.until <= t) records.delete(k);
       if (ttlMs > 0) records.set(digest(oldRefreshToken), { tokens, until: t + ttlMs });
+    },
+    async forget(oldRefreshToken) {
+      records.delete(digest(oldRefreshToken));
     },
     async recall(refreshToken) {
       const hit = records.get(digest(refreshToken));

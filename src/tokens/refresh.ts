@@ -73,12 +73,13 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'refreshed ID token has another sub' });
     }
     session.tokens = tokenSet(response, now(), session.tokens);
+    // Remembered before the save: if the save fails, the rotated token is not lost with it.
+    await grace.remember(refreshToken, session.tokens);
     if (!(await sessions.save(session, io))) {
       // Logged out while the IdP was answering: the new tokens die with the session.
+      await grace.forget(refreshToken);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
-    // Remembered only for a session that still exists (and while the lock is held).
-    await grace.remember(refreshToken, session.tokens);
     log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
     return session.tokens;
   };

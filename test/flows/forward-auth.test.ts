@@ -1,3 +1,4 @@
+import http from 'node:http';
 import assert from 'node:assert/strict';
 import { testClock } from '../support/clock.js';
 import { idpFaults, tokenEndpointAnswers } from '../support/faults.js';
@@ -41,6 +42,14 @@ describe('FORWARD_AUTH_PATH: the forward-auth endpoint for gateways', () => {
     });
     afterEach(() => faults.clear());
     after(async () => h?.close());
+
+    it('never answers a path that only looks like it is below the forward-auth path (/auth/..%2flogin): no token', async () => {
+      for (const path of ['/auth/..%2flogin', '/auth/%2e%2e/session', '/auth/..%2Fsession', '/auth/%2E%2E%5Clogin']) {
+        const res = await rawGet(h, ua, path);
+        assert.notEqual(res.status, 200, path);
+        assert.equal(res.authorization, undefined, `${path} gave a bearer token`);
+      }
+    });
 
     it("answers 200 with the session's bearer token, never cached, and an empty body", async () => {
       const res = await ask(h, ua, { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/things?secret=1' } });
@@ -194,3 +203,16 @@ describe('FORWARD_AUTH_PATH: the forward-auth endpoint for gateways', () => {
     });
   });
 });
+
+/** A GET with the path exactly as written (fetch would normalise it). */
+function rawGet(h: Harness, ua: UserAgent, path: string): Promise<{ status: number; authorization: string | undefined }> {
+  const url = new URL(h.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path, headers: { cookie: ua.cookieHeader(url.host) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, authorization: res.headers.authorization }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
