@@ -256,11 +256,15 @@ async function main(): Promise<void> {
     bareTarget('bare-http', 'bare hop (node:http)', hopHttp, directToken),
     bareTarget('bare-undici', 'bare hop (undici)', hopUndici, directToken),
   ];
+  // The Cookie header a logged-in browser sends (issue: one cookie under 4 KB for a typical session).
+  const cookieHeaders: Array<{ store: string; medianBytes: number; maxBytes: number; cookies: number }> = [];
   for (const [store, child] of bffs) {
     const url = `http://127.0.0.1:${child.port}`;
     log(`bff ${store}: logging in ${S.wrkSessions} sessions for the throughput rounds …`);
     const logins = await loginMany(url, S.wrkSessions, S.loginConcurrency, (i) => `user${i}`);
     if (logins.cookies.length === 0) throw new Error(`no login succeeded at the ${store} BFF: ${logins.firstError}`);
+    const sizes = logins.cookies.map((c) => Buffer.byteLength(c)).sort((x, y) => x - y);
+    cookieHeaders.push({ store, medianBytes: sizes[sizes.length >> 1]!, maxBytes: sizes.at(-1)!, cookies: logins.cookies[0]!.split(';').length });
     const file = writeRequests(join(tmp, `bff-${store}.txt`), logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
     await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
     targets.push({ id: `bff-${store}`, label: `oidc-bff, ${store} store`, kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
@@ -388,6 +392,7 @@ async function main(): Promise<void> {
     machine,
     skipped,
     throughput: summaries,
+    cookieHeaders,
     rounds: Object.fromEntries(targets.map((t) => [t.id, { label: t.label, warmup: t.warmup, rounds: t.rounds }])),
     logins,
     storms,
@@ -724,6 +729,7 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
 
 function markdown(r: {
   date: string; elapsedS: number; settings: typeof S; machine: Record<string, unknown>; skipped: Skipped[]; throughput: TargetSummary[];
+  cookieHeaders: Array<{ store: string; medianBytes: number; maxBytes: number; cookies: number }>;
   logins: LoginResult[]; storms: StormResult[]; memory: MemoryResult[]; soak: SoakResult[];
   profiles: ProfileRun[];
   roundLoads: Array<{ busy: number; steal: number }>;
@@ -743,6 +749,7 @@ function markdown(r: {
   }
   for (const s of r.skipped) row([`oidc-bff, ${s.store} store`, `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
   out.push('');
+  out.push('Cookie header a signed-in browser sends to /api: ' + r.cookieHeaders.map((c) => `${c.store} store ${fmtInt(c.medianBytes)} bytes median, ${fmtInt(c.maxBytes)} max, ${c.cookies} cookie(s)`).join('; ') + '.', '');
   out.push('CPU of the other processes per request (same rounds): ' + r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') + '.', '');
   const reissuing = r.throughput.filter((t) => t.cookiesReissued + t.cookiesUnmatched > 0);
   if (reissuing.length) {

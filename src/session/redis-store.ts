@@ -174,7 +174,9 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     ping: () => run(() => redis.ping()).then(() => undefined),
     async close() {
       closing = true;
-      await redis.quit().catch(() => redis.disconnect());
+      await redis.quit().catch(() => undefined);
+      // quit() alone leaves a Sentinel failover detector's connections reconnecting forever.
+      redis.disconnect();
     },
   };
 }
