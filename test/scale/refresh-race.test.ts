@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { testClock } from '../support/clock.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
-import type { UserAgent } from '../support/user-agent.js';
 
 const ACCESS_TTL_MS = 300_000;
 
@@ -13,14 +12,6 @@ async function twoInstances(redis: TestRedis, clock: ReturnType<typeof testClock
   return [a, b];
 }
 
-/** Lets the browser's cookies for instance A be sent to instance B too (one site behind a load balancer). */
-function shareCookies(ua: UserAgent, from: Harness, to: Harness): void {
-  const host = new URL(from.url).host;
-  for (const pair of ua.cookieHeader(host).split('; ').filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    ua.setCookie(new URL(to.url).host, pair.slice(0, eq), pair.slice(eq + 1));
-  }
-}
 
 describe('one refresh per session across instances, and rotation races never log a user out', () => {
   const clock = testClock();

@@ -4,7 +4,7 @@ import { createRedisStore } from '../../src/session/redis-store.js';
 import type { SessionStore } from '../../src/session/store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
 import { testClock } from '../support/clock.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';
 import { startRedisCluster, startRedisSentinel, type TestCluster, type TestSentinel } from '../support/redis-topologies.js';
 import type { UserAgent } from '../support/user-agent.js';
@@ -17,13 +17,6 @@ async function readyStore(store: SessionStore): Promise<SessionStore> {
   return store;
 }
 
-/** Copies the browser's cookies for instance `from` to instance `to` (one site behind a load balancer). */
-function shareCookies(ua: UserAgent, from: Harness, to: Harness): void {
-  for (const pair of ua.cookieHeader(new URL(from.url).host).split('; ').filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    ua.setCookie(new URL(to.url).host, pair.slice(0, eq), pair.slice(eq + 1));
-  }
-}
 
 /** Two instances on one topology: 50 concurrent calls with an expired token, one refresh, no logout. */
 async function raceOnce(a: Harness, b: Harness, clock: ReturnType<typeof testClock>, ua: UserAgent): Promise<void> {

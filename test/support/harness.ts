@@ -129,3 +129,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   return harness;
 }
+
+/** Gives instance `to` the browser's cookies for instance `from`: one site behind a load balancer. */
+export function shareCookies(ua: UserAgent, from: Harness, to: Harness): void {
+  for (const pair of ua.cookieHeader(new URL(from.url).host).split('; ').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    ua.setCookie(new URL(to.url).host, pair.slice(0, eq), pair.slice(eq + 1));
+  }
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readCorpus } from '../../support/corpus.js';
 
 import { safeReturnTo, type ReturnToPolicy } from '../../../src/oidc/return-to.js';
 
@@ -9,37 +9,6 @@ const POLICY: ReturnToPolicy = {
 };
 const ALLOWED_ORIGINS = new Set([POLICY.publicOrigin, ...POLICY.allowedOrigins]);
 
-interface CorpusCase {
-  line: number;
-  input: string;
-  expected: string;
-}
-
-const ESCAPE = /\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(.))/g;
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { t: '\t', r: '\r', n: '\n', '0': '\0', '\\': '\\' };
-
-function unescapeField(field: string, line: number): string {
-  return field.replace(ESCAPE, (_match, hex2: string | undefined, hex4: string | undefined, simple: string | undefined) => {
-    const hex = hex2 ?? hex4;
-    if (hex !== undefined) return String.fromCharCode(Number.parseInt(hex, 16));
-    const replacement = simple === undefined ? undefined : SIMPLE_ESCAPES[simple];
-    if (replacement === undefined) throw new Error(`corpus line ${line}: unknown escape \\${simple ?? ''}`);
-    return replacement;
-  });
-}
-
-function readCorpus(file: URL): CorpusCase[] {
-  const cases: CorpusCase[] = [];
-  const lines = readFileSync(file, 'utf8').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const text = (lines[i] ?? '').replace(/\r$/, '');
-    if (text === '' || text.startsWith('#')) continue;
-    const fields = text.split('\t');
-    if (fields.length !== 2) throw new Error(`corpus line ${i + 1}: expected input<TAB>expected, got ${JSON.stringify(text)}`);
-    cases.push({ line: i + 1, input: unescapeField(fields[0] ?? '', i + 1), expected: unescapeField(fields[1] ?? '', i + 1) });
-  }
-  return cases;
-}
 
 /** Whatever the input, the output must be a Location value that stays on an allowed origin. */
 function assertSafeForLocation(result: string): void {
