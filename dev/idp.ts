@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { mtlsConfiguration, mtlsFeature, startMtlsListener, type MtlsOptions } from './idp-mtls.js';
 // @ts-expect-error -- oidc-provider ships no type declarations; the slice we use is typed below.
 import OidcProvider from 'oidc-provider';
 
@@ -16,6 +17,10 @@ export interface IdpClient {
   /** OpenID Connect Back-Channel Logout: where the IdP POSTs logout tokens. */
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
+  /** private_key_jwt: the client's public keys. */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /** tls_client_auth: the subject DN its certificate must carry, RFC 4514 style (CN=client,O=Org). */
+  tls_client_auth_subject_dn?: string;
 }
 
 export interface IdpOptions {
@@ -39,10 +44,25 @@ export interface IdpOptions {
   endSession?: boolean;
   /** Back-channel logout feature (logout tokens to clients with a backchannel_logout_uri); default true. */
   backchannelLogout?: boolean;
+  /** RFC 8707 resource servers the IdP knows: resource indicator → the scopes it accepts. Their access tokens are JWTs. */
+  resources?: Record<string, { scope: string }>;
+  /** RFC 9449: the token endpoint demands DPoP nonces (DPoP itself is always accepted). */
+  dpopNonce?: boolean;
+  /** The client_credentials grant for the registered clients. */
+  clientCredentials?: boolean;
+  /** RFC 8693 token exchange (a small custom grant: subject = an access token this IdP issued to the same client). */
+  tokenExchange?: boolean;
+  /**
+   * RFC 8705: a second, https listener asking for client certificates, advertised as the
+   * `mtls_endpoint_aliases` of the token, revocation and PAR endpoints (tls_client_auth).
+   */
+  mtls?: MtlsOptions;
 }
 
 export interface IdpCounts {
   token: number;
+  clientCredentials: number;
+  tokenExchange: number;
   authorizationCode: number;
   refresh: number;
   revocation: number;
@@ -56,7 +76,7 @@ export interface IdpCounts {
 
 interface InteractionDetails {
   uid: string;
-  prompt: { name: string; details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[] } };
+  prompt: { name: string; details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> } };
   params: Record<string, string | undefined>;
   session?: { accountId?: string };
   grantId?: string;
@@ -65,6 +85,7 @@ interface InteractionDetails {
 interface Grant {
   addOIDCScope(scope: string): void;
   addOIDCClaims(claims: string[]): void;
+  addResourceScope(resource: string, scope: string): void;
   save(): Promise<string>;
 }
 
@@ -89,6 +110,8 @@ export interface RunningIdp {
   issued: Set<string>;
   /** The private signing key (JWK with kid): lets tests forge logout tokens the BFF must accept or refuse. */
   signingKey: Record<string, unknown>;
+  /** With IdpOptions.mtls: the https listener's origin, and its requests by oidc-provider route name (token, revocation…). */
+  mtls: { origin: string; counts: Record<string, number> } | undefined;
   close(): Promise<void>;
 }
 
@@ -113,9 +136,12 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   const { address, port } = server.address() as AddressInfo;
   const issuer = options.issuer ?? `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
+  const mtls = options.mtls ? await startMtlsListener(options.mtls, options.host ?? '127.0.0.1') : undefined;
+
   const key = signingKey();
   const provider: Provider = new OidcProvider(issuer, {
-    clients: options.clients.map(toClientMetadata),
+    ...(mtls ? mtlsConfiguration(mtls.origin) : {}),
+    clients: options.clients.map((c) => toClientMetadata(c, grantTypes(options))),
     jwks: { keys: [key] },
     // oidc-provider refuses outgoing calls to special-use addresses (SSRF protection); this
     // IdP only ever runs on loopback for development and tests, where the BFF lives on 127.0.0.1.
@@ -158,6 +184,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     }),
     features: {
       devInteractions: { enabled: interactive },
+      ...(mtls ? { mTLS: mtlsFeature() } : {}),
       revocation: {
         enabled: options.revocation ?? true,
         allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) =>
@@ -176,6 +203,12 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
         },
       },
       backchannelLogout: { enabled: options.backchannelLogout ?? true },
+      clientCredentials: { enabled: options.clientCredentials ?? false },
+      dPoP: {
+        enabled: true,
+        ...(options.dpopNonce ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {}),
+      },
+      resourceIndicators: resourceIndicators(options.resources ?? {}),
       pushedAuthorizationRequests: {
         enabled: par || (options.requirePar ?? false),
         requirePushedAuthorizationRequests: options.requirePar ?? false,
@@ -193,7 +226,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   });
 
   const counts: IdpCounts = {
-    token: 0, authorizationCode: 0, refresh: 0, revocation: 0, par: 0, authorization: 0, endSession: 0,
+    token: 0, clientCredentials: 0, tokenExchange: 0, authorizationCode: 0, refresh: 0, revocation: 0, par: 0, authorization: 0, endSession: 0,
     backchannelDelivered: 0, backchannelFailed: 0,
   };
   (provider as unknown as NodeJS.EventEmitter).on('backchannel.success', () => counts.backchannelDelivered++);
@@ -213,6 +246,8 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
         const grantType = ctx.oidc?.params?.['grant_type'];
         if (grantType === 'authorization_code') counts.authorizationCode++;
         if (grantType === 'refresh_token') counts.refresh++;
+        if (grantType === 'client_credentials') counts.clientCredentials++;
+        if (grantType === TOKEN_EXCHANGE) counts.tokenExchange++;
         const body = ctx.body as Record<string, unknown> | undefined;
         for (const name of ['access_token', 'refresh_token', 'id_token']) {
           const token = body?.[name];
@@ -225,8 +260,18 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   });
 
   if (!interactive) provider.use(autoInteraction(provider));
+  if (options.tokenExchange) registerTokenExchange(provider, options.resources ?? {});
 
   server.on('request', provider.callback());
+  const mtlsCounts: Record<string, number> = {};
+  if (mtls) {
+    provider.use(async (koaCtx, next) => {
+      await next();
+      const route = (koaCtx as OidcContext)._matchedRouteName;
+      if (route && koaCtx.protocol === 'https') mtlsCounts[route] = (mtlsCounts[route] ?? 0) + 1;
+    });
+    mtls.server.on('request', provider.callback());
+  }
 
   return {
     issuer,
@@ -235,11 +280,17 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     counts,
     issued,
     signingKey: key,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      // Keep-alive sockets from fetch would otherwise hold close() open.
-      server.closeAllConnections();
-    }),
+    mtls: mtls && { origin: mtls.origin, counts: mtlsCounts },
+    close: async () => {
+      await Promise.all([
+        new Promise<void>((resolve, reject) => {
+          server.close((err) => (err ? reject(err) : resolve()));
+          // Keep-alive sockets from fetch would otherwise hold close() open.
+          server.closeAllConnections();
+        }),
+        mtls?.close(),
+      ]);
+    },
   };
 }
 
@@ -254,9 +305,10 @@ function autoInteraction(provider: Provider): Koa.Middleware {
     } else if (prompt.name === 'consent') {
       const grant = (grantId && await provider.Grant.find(grantId))
         || new provider.Grant({ accountId: session?.accountId ?? '', clientId: params['client_id'] ?? '' });
-      const { missingOIDCScope, missingOIDCClaims } = prompt.details;
+      const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
       if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
       if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+      for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
       result = { consent: { grantId: await grant.save() } };
     } else {
       return ctx.throw(501, `auto interaction cannot handle prompt ${prompt.name}`);
@@ -269,22 +321,94 @@ function autoInteraction(provider: Provider): Koa.Middleware {
   };
 }
 
-function toClientMetadata(client: IdpClient): Record<string, unknown> {
+function grantTypes(options: IdpOptions): string[] {
+  return [
+    'authorization_code', 'refresh_token',
+    ...(options.clientCredentials ? ['client_credentials'] : []),
+    ...(options.tokenExchange ? [TOKEN_EXCHANGE] : []),
+  ];
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+interface ResourceServerInfo { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }
+
+const resourceServerInfo = (resource: string, scope: string): ResourceServerInfo =>
+  ({ scope, audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } });
+
+// Known resources get JWT access tokens (so a test upstream can verify them offline); unknown ones are refused.
+function resourceIndicators(resources: Record<string, { scope: string }>) {
+  return {
+    enabled: true,
+    getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
+      const known = resources[indicator];
+      if (!known) throw new (OidcProvider as unknown as { errors: { InvalidTarget: new () => Error } }).errors.InvalidTarget();
+      return resourceServerInfo(indicator, known.scope);
+    },
+  };
+}
+
+interface ExchangeContext {
+  oidc: { params: Record<string, string | undefined>; client: { clientId: string } };
+  body: unknown;
+}
+
+/**
+ * RFC 8693 token exchange, reduced to what the BFF uses: an access token this IdP issued to
+ * the same client is exchanged for a JWT access token for the requested audience or resource.
+ */
+function registerTokenExchange(provider: Provider, resources: Record<string, { scope: string }>): void {
+  const { errors } = OidcProvider as unknown as { errors: { InvalidGrant: new (m: string) => Error; InvalidTarget: new (m: string) => Error; InvalidRequest: new (m: string) => Error } };
+  const p = provider as unknown as {
+    AccessToken: { new (init: object): { resourceServer?: unknown; scope?: string; tokenType: string; expiration: number; save(): Promise<string> }; find(v: string): Promise<{ clientId: string; accountId: string; grantId: string; scope?: string } | undefined> };
+    ResourceServer: new (id: string, info: ResourceServerInfo) => unknown;
+  };
+  const handler = async (ctx: ExchangeContext) => {
+    const { subject_token: subjectToken, subject_token_type: subjectType, audience, resource, scope } = ctx.oidc.params;
+    if (subjectType !== ACCESS_TOKEN_TYPE || !subjectToken) throw new errors.InvalidRequest('subject_token must be an access token');
+    const subject = await p.AccessToken.find(subjectToken);
+    if (!subject || subject.clientId !== ctx.oidc.client.clientId) throw new errors.InvalidGrant('subject_token is invalid');
+    const target = audience ?? resource ?? '';
+    const known = resources[target];
+    if (!known) throw new errors.InvalidTarget(`unknown audience ${target}`);
+    const granted = (scope ?? known.scope).split(' ').filter((s) => known.scope.split(' ').includes(s)).join(' ');
+    const token = new p.AccessToken({ accountId: subject.accountId, client: ctx.oidc.client, grantId: subject.grantId, gty: 'token_exchange', scope: granted });
+    token.resourceServer = new p.ResourceServer(target, resourceServerInfo(target, known.scope));
+    token.scope = granted;
+    ctx.body = {
+      access_token: await token.save(),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: token.tokenType,
+      expires_in: token.expiration,
+      scope: granted,
+    };
+  };
+  (provider as unknown as { registerGrantType(n: string, h: typeof handler, p: string[]): void })
+    .registerGrantType(TOKEN_EXCHANGE, handler, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope']);
+}
+
+function toClientMetadata(client: IdpClient, grants: string[]): Record<string, unknown> {
   const method = client.token_endpoint_auth_method ?? 'client_secret_basic';
   return {
     client_id: client.client_id,
-    ...(method === 'none' ? {} : { client_secret: client.client_secret }),
+    ...(SECRETLESS_METHODS.includes(method) ? {} : { client_secret: client.client_secret }),
     redirect_uris: client.redirect_uris,
     post_logout_redirect_uris: client.post_logout_redirect_uris ?? [],
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: grants,
     response_types: ['code'],
     token_endpoint_auth_method: method,
     ...(client.backchannel_logout_uri ? {
       backchannel_logout_uri: client.backchannel_logout_uri,
       backchannel_logout_session_required: client.backchannel_logout_session_required ?? true,
     } : {}),
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.tls_client_auth_subject_dn ? { tls_client_auth_subject_dn: client.tls_client_auth_subject_dn } : {}),
   };
 }
+
+/** Client authentication methods that use no client_secret (oidc-provider would keep an unused one). */
+const SECRETLESS_METHODS = ['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
 
 function account(id: string) {
   return {

@@ -17,7 +17,9 @@ import type { EventLogger } from './observability/logger.js';
 import { createOidcClient, type OidcClient } from './oidc/client.js';
 import { createCookieTransactions } from './oidc/cookie-transactions.js';
 import { createServerTransactions, type Transactions } from './oidc/transactions.js';
-import { createForwarder } from './proxy/forward.js';
+import { createApiRouter } from './proxy/api-router.js';
+import { checkCsrf } from './proxy/csrf.js';
+import { createRouteTokens } from './tokens/route-tokens.js';
 import { cookieNames } from './session/cookie-names.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
@@ -77,7 +79,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   });
   const grace = store ? storeGrace(store, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store, log, now });
-  const forwarder = createForwarder(config, cookies, log, metrics, deps.tracing);
+  const routeTokens = createRouteTokens({ config, idp, log, now });
+  const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
 
   const app = new Koa<BffState>({ proxy: config.server.proxyHops > 0, maxIpsCount: config.server.proxyHops });
@@ -89,7 +92,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.use(errorHandler(config, log, metrics));
   if (!deps.tracing) app.use(traceContext);
   const limiterStore = sideStore ?? createMemoryStore(now);
-  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, forwarder, readiness, now, limiterStore }));
+  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, api, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);
 
   const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics), limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now) });
@@ -103,7 +106,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     readiness,
     async close() {
       idp.close();
-      await forwarder.close();
+      await api.close();
       if (!deps.store) await sideStore?.close();
       if (limiterStore !== sideStore) await limiterStore.close();
       await deps.tracing?.shutdown();

@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { readApiRoutes, shorthandRoute, type ApiRoute } from './api-routes.js';
+import {
+  clientAssertionKey, clientCertificateProblems, clientCredentialFields, clientCredentialProblems, idpTls, SECRET_METHODS,
+  type ClientAssertionKey, type IdpTls,
+} from './client-credentials.js';
 import { SETTINGS, type SettingName } from './schema.js';
 
 export type SessionStoreKind = 'redis' | 'cookie' | 'memory';
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'none';
 /** How to reach Redis: one of the three topologies ioredis speaks. */
 export type RedisConnection =
   | { kind: 'url'; url: string; password?: undefined; tls?: undefined }
@@ -23,14 +28,26 @@ export interface Config {
     readonly clientId: string;
     readonly clientSecret: string | undefined;
     readonly clientAuth: ClientAuthMethod;
+    /** private_key_jwt: the assertion signing key (never logged: it prints as its path, kid and alg). */
+    readonly assertionKey: ClientAssertionKey | undefined;
+    /** TLS towards the IdP: extra trusted CAs, and the client certificate of tls_client_auth. */
+    readonly tls: IdpTls;
     readonly scopes: string;
+    /** OIDC_AUTH_PARAMS: extra name/value pairs of every authorization request. */
+    readonly authParams: ReadonlyArray<readonly [string, string]>;
     readonly usePar: boolean;
     readonly allowHttp: boolean;
     readonly timeoutSeconds: number;
     readonly redirectUri: string;
     readonly postLogoutRedirectUri: string;
   };
-  readonly api: { readonly upstream: URL; readonly timeoutMs: number; readonly maxBodyBytes: number; readonly maxConcurrency: number };
+  readonly api: {
+    /** The upstream APIs under API_PATH, longest path first (API_ROUTES, plus the API_UPSTREAM shorthand). */
+    readonly routes: readonly ApiRoute[];
+    readonly maxConcurrency: number;
+    /** OIDC_DPOP: tokens are bound to a per-session DPoP key at the token endpoint (RFC 9449). */
+    readonly dpop: boolean;
+  };
   /** Requests per minute per client address on the rate-limited routes; 0 = off. */
   readonly rateLimitPerMinute: number;
   readonly session: {
@@ -91,6 +108,11 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_LENGTH = 32;
+/** Authorization request parameters the login flow owns (OIDC_AUTH_PARAMS may not override them). */
+const RESERVED_AUTH_PARAMS = new Set([
+  'client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
+  'request', 'request_uri', 'response_mode', 'client_assertion', 'client_assertion_type', 'client_secret',
+]);
 const DURATION = /^(\d+)(s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -149,6 +171,16 @@ const url = (name: string) =>
     }
   });
 
+/** Empty means unset (undefined); anything else must be a valid {@link url}. */
+const optionalUrl = (name: string) =>
+  z.string().trim().transform((raw, ctx) => {
+    if (!raw) return undefined;
+    const parsed = url(name).safeParse(raw);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+    return z.NEVER;
+  });
+
 const path = (name: string) =>
   z.string().trim().refine((p) => /^\/[A-Za-z0-9._~\-/]*$/.test(p) && !p.includes('//') && (p === '/' || !p.endsWith('/')), {
     message: `${name} must be an absolute path like /login (letters, digits, - . _ ~ /; no trailing slash)`,
@@ -185,14 +217,26 @@ const envSchema = z.object({
   OIDC_ISSUER: url('OIDC_ISSUER'),
   OIDC_CLIENT_ID: z.string().trim().min(1, 'OIDC_CLIENT_ID is required'),
   OIDC_CLIENT_SECRET: z.string(),
-  OIDC_CLIENT_AUTH: z.enum(['client_secret_basic', 'client_secret_post', 'none'], {
-    message: 'OIDC_CLIENT_AUTH must be client_secret_basic, client_secret_post or none',
+  OIDC_CLIENT_AUTH: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'none'], {
+    message: 'OIDC_CLIENT_AUTH must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or none',
   }),
+  ...clientCredentialFields,
   OIDC_SCOPES: z.string().trim().refine((s) => s.split(/\s+/).includes('openid'), { message: 'OIDC_SCOPES must contain openid' }),
+  OIDC_AUTH_PARAMS: z.string().trim().transform((raw, ctx) => {
+    const params = new URLSearchParams(raw);
+    const reserved = [...params.keys()].filter((k) => RESERVED_AUTH_PARAMS.has(k));
+    if (reserved.length) {
+      ctx.addIssue({ code: 'custom', message: `OIDC_AUTH_PARAMS must not set ${reserved.join(', ')}: the BFF sets those itself` });
+      return z.NEVER;
+    }
+    return [...params.entries()];
+  }),
   OIDC_USE_PAR: bool('OIDC_USE_PAR'),
   OIDC_ALLOW_HTTP: bool('OIDC_ALLOW_HTTP'),
   OIDC_TIMEOUT: seconds('OIDC_TIMEOUT', 1),
-  API_UPSTREAM: url('API_UPSTREAM'),
+  API_UPSTREAM: optionalUrl('API_UPSTREAM'),
+  API_ROUTES: z.string().trim(),
+  OIDC_DPOP: bool('OIDC_DPOP'),
   API_TIMEOUT: seconds('API_TIMEOUT', 1),
   API_MAX_BODY: count('API_MAX_BODY', 0),
   API_MAX_CONCURRENCY: count('API_MAX_CONCURRENCY', 1),
@@ -291,9 +335,10 @@ function crossChecks(e: Env): string[] {
   if (e.PUBLIC_URL.protocol === 'http:' && !isLoopback(e.PUBLIC_URL.hostname) && !e.OIDC_ALLOW_HTTP) {
     problems.push(`PUBLIC_URL is http:// on ${e.PUBLIC_URL.hostname}: cookies would travel unencrypted and could be planted; use https (or OIDC_ALLOW_HTTP=true for development and tests only)`);
   }
-  if (e.OIDC_CLIENT_AUTH !== 'none' && !e.OIDC_CLIENT_SECRET) {
+  if (SECRET_METHODS.includes(e.OIDC_CLIENT_AUTH) && !e.OIDC_CLIENT_SECRET) {
     problems.push(`OIDC_CLIENT_SECRET is required with OIDC_CLIENT_AUTH=${e.OIDC_CLIENT_AUTH}`);
   }
+  problems.push(...clientCertificateProblems(e));
   if (e.PUBLIC_URL.pathname !== '/' || e.PUBLIC_URL.search || e.PUBLIC_URL.hash) {
     problems.push(`PUBLIC_URL must be an origin without a path (cookies use the __Host- prefix, which needs Path=/), got "${e.PUBLIC_URL.href}"`);
   }
@@ -318,6 +363,19 @@ function crossChecks(e: Env): string[] {
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   problems.push(...forwardAuthProblems(e));
   return problems;
+}
+
+/** API_ROUTES and the API_UPSTREAM shorthand, longest path first so the first match is the most specific. */
+function apiRoutes(e: Env): { routes: ApiRoute[]; problems: string[] } {
+  const defaults = { apiPath: e.API_PATH, timeoutMs: e.API_TIMEOUT * 1000, maxBodyBytes: e.API_MAX_BODY, dpop: e.OIDC_DPOP };
+  if (!e.API_ROUTES && !e.API_UPSTREAM) return { routes: [], problems: [] }; // reported with the field problems
+  const { routes, problems } = e.API_ROUTES ? readApiRoutes(e.API_ROUTES, defaults) : { routes: [], problems: [] };
+  if (e.API_UPSTREAM) {
+    if (routes.some((r) => r.path === e.API_PATH)) problems.push(`API_UPSTREAM and an API_ROUTES route both claim API_PATH (${e.API_PATH}): keep one`);
+    routes.push(shorthandRoute(e.API_UPSTREAM, defaults));
+  }
+  if (!problems.length && routes.length === 0) problems.push(`API_ROUTES: ${e.API_ROUTES} lists no route`);
+  return { routes: routes.sort((a, b) => b.path.length - a.path.length), problems };
 }
 
 function resolveStore(e: Env): SessionStoreKind {
@@ -395,13 +453,18 @@ function deepFreeze<T>(o: T): T {
  * @throws ConfigError listing every problem, not only the first.
  */
 export function loadConfig(env: Record<string, string | undefined>, randomSecret: () => string): Config {
-  const parsed = envSchema.safeParse(withDefaults(env));
+  const raw = withDefaults(env);
+  const parsed = envSchema.safeParse(raw);
+  // Judged on the raw values, so reported together with field problems too.
+  const credentialProblems = clientCredentialProblems(raw);
+  if (!raw.API_UPSTREAM.trim() && !raw.API_ROUTES.trim()) credentialProblems.push('API_UPSTREAM (or an API_ROUTES file) is required');
   if (!parsed.success) {
     // Cross-field checks need every field; the field problems alone are still all reported at once.
-    throw new ConfigError(parsed.error.issues.map((i) => (i.code === 'custom' ? i.message : `${String(i.path[0])}: ${i.message}`)));
+    throw new ConfigError([...parsed.error.issues.map((i) => (i.code === 'custom' ? i.message : `${String(i.path[0])}: ${i.message}`)), ...credentialProblems]);
   }
   const e = parsed.data;
-  const problems = crossChecks(e);
+  const routes = apiRoutes(e);
+  const problems = [...crossChecks(e), ...credentialProblems, ...routes.problems];
   if (problems.length) throw new ConfigError(problems);
 
   const store = resolveStore(e);
@@ -415,14 +478,17 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       clientId: e.OIDC_CLIENT_ID,
       clientSecret: e.OIDC_CLIENT_SECRET || undefined,
       clientAuth: e.OIDC_CLIENT_AUTH,
+      assertionKey: clientAssertionKey(e),
+      tls: idpTls(e),
       scopes: e.OIDC_SCOPES.split(/\s+/).join(' '),
+      authParams: e.OIDC_AUTH_PARAMS,
       usePar: e.OIDC_USE_PAR,
       allowHttp: e.OIDC_ALLOW_HTTP,
       timeoutSeconds: e.OIDC_TIMEOUT,
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },
-    api: { upstream: e.API_UPSTREAM, timeoutMs: e.API_TIMEOUT * 1000, maxBodyBytes: e.API_MAX_BODY, maxConcurrency: e.API_MAX_CONCURRENCY },
+    api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, dpop: e.OIDC_DPOP },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     session: {
       store,

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
   csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
+  insufficient_scope: { status: 403, description: 'Your session lacks a permission (scope) that this API requires.' },
   untrusted_gateway: { status: 403, description: 'This endpoint answers only the configured API gateway (FORWARD_AUTH_TRUSTED_IPS).' },
   payload_too_large: { status: 413, description: 'The request body is larger than this API accepts.' },
   rate_limited: { status: 429, description: 'Too many requests from your address. Please wait a moment and try again.' },

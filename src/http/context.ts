@@ -1,4 +1,5 @@
 import type { ParameterizedContext, Next } from 'koa';
+import type { UpstreamAuth } from '../proxy/forward.js';
 import type { Session } from '../session/session.js';
 
 /** What the middleware steps put on `ctx.state`. */
@@ -8,6 +9,8 @@ export interface BffState {
   session?: Session;
   /** Browser-facing routes answer errors with an HTML page unless the client prefers JSON. */
   page?: boolean;
+  /** Set by an API route's token step: what the upstream receives in Authorization. */
+  upstreamAuth?: UpstreamAuth;
 }
 
 export type BffContext = ParameterizedContext<BffState>;

@@ -12,7 +12,7 @@ import { logoutApi, logoutNavigation } from '../oidc/logout.js';
 import type { Transactions } from '../oidc/transactions.js';
 import type { EventLogger } from '../observability/logger.js';
 import { checkCsrf } from '../proxy/csrf.js';
-import type { Forwarder } from '../proxy/forward.js';
+import type { ApiRouter } from '../proxy/api-router.js';
 import { requireSession } from '../session/require-session.js';
 import { sessionEndpoint } from '../session/session-endpoint.js';
 import type { SessionDirectory } from '../session/directory.js';
@@ -34,7 +34,7 @@ export interface RouteParts {
   directory: SessionDirectory | undefined;
   transactions: Transactions;
   refresher: TokenRefresher;
-  forwarder: Forwarder;
+  api: ApiRouter;
   readiness: Readiness;
   now: () => number;
   /** Where rate-limit counters live: the shared store, or this process for cookie sessions without Redis. */
@@ -78,13 +78,12 @@ export function routes(p: RouteParts): Step {
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));
 
   // /api/* skips the router: a prefix test is all it needs, and it is the hot path.
-  const api = compose<Parameters<Step>[0]>([session, csrf, ensureFreshToken(sessions, refresher), p.forwarder.step]);
   const apiPrefix = `${paths.api}/`;
   const other = compose([router.routes(), router.allowedMethods()]) as unknown as Step;
   // The gateway forward-auth endpoint, only when FORWARD_AUTH_PATH is set (src/gateway).
   const gateway = forwardAuthRoute(p);
   return (ctx, next) => {
-    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return api(ctx, next);
+    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return p.api.step(ctx, next);
     return gateway?.matches(ctx.path) ? gateway.step(ctx, next) : other(ctx, next);
   };
 }

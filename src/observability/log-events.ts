@@ -39,6 +39,11 @@ export const LOG_EVENTS = {
   'logout.revocation_failed': 'warn',
   'csrf.rejected': 'warn',
   'proxy.path_refused': 'warn',
+  'proxy.scope_refused': 'info',
+  'token.client_ok': 'info',
+  'token.client_failed': 'error',
+  'token.exchange_ok': 'debug',
+  'token.exchange_failed': 'warn',
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
@@ -61,6 +66,8 @@ export interface LogFields {
   sub?: string;
   method?: string;
   path?: string;
+  /** An API route's path prefix (API_ROUTES). */
+  route?: string;
   status?: number;
   duration_ms?: number;
   reason?: string;

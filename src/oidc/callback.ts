@@ -6,6 +6,7 @@ import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Sessions, TokenSet } from '../session/session.js';
 import type { OidcClient } from './client.js';
+import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
 import { classifyIdp } from './idp-failure.js';
 import type { Transactions } from './transactions.js';
 
@@ -40,6 +41,8 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     }
     // The URL the IdP redirected to, rebuilt from configuration: the Host header is not trusted.
     const currentUrl = new URL(`${config.oidc.redirectUri}?${ctx.querystring}`);
+    // OIDC_DPOP: the session's tokens are bound to a key of its own, created here and sealed with them.
+    const dpopJwk = config.api.dpop ? await createDpopKey() : undefined;
     let result: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       result = await oidc.authorizationCodeGrant(configuration, currentUrl, {
@@ -47,7 +50,7 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
         expectedState: state,
         expectedNonce: tx.nonce,
         idTokenExpected: true,
-      });
+      }, undefined, dpopJwk ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(dpopJwk)) } : undefined);
     } catch (err) {
       throw callbackError(err);
     }
@@ -59,7 +62,7 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     const session = await sessions.create({
       sub: claims.sub,
       claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
-      tokens: tokenSet(result, now()),
+      tokens: { ...tokenSet(result, now()), ...(dpopJwk ? { dpopKey: dpopJwk } : {}) },
       ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
       ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
     }, io);
@@ -83,6 +86,9 @@ export function tokenSet(r: oidc.TokenEndpointResponse, nowMs: number, previous?
   if (refreshToken) t.refreshToken = refreshToken;
   if (idToken) t.idToken = idToken;
   if (scope) t.scope = scope;
+  // Resource tokens outlive a refresh of the session's own token; the DPoP key outlives every refresh.
+  if (previous?.resources) t.resources = previous.resources;
+  if (previous?.dpopKey) t.dpopKey = previous.dpopKey;
   return t;
 }
 

@@ -4,12 +4,18 @@ import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
+import { clientAuthentication } from './client-auth.js';
+import { createIdpTransport } from './idp-transport.js';
 
 /** Asymmetric ID token algorithms we accept, in order of preference. HS* and `none` never. */
 const ID_TOKEN_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519', 'RS384', 'PS384', 'ES384', 'RS512', 'PS512', 'ES512'];
 
 export interface OidcClientOptions {
-  /** Replaces fetch for every IdP call (tests inject faults here; see openid-client's customFetch). */
+  /**
+   * Replaces fetch for every IdP call (tests inject faults here; see openid-client's customFetch).
+   * With OIDC_CA_FILE or a client certificate its options carry an undici `dispatcher`, which it
+   * must pass on to the fetch it calls.
+   */
   fetch?: oidc.CustomFetch;
   /** Discovery retry schedule while the IdP is unreachable. */
   retry?: { initialMs: number; maxMs: number };
@@ -35,10 +41,12 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
   let current: oidc.Configuration | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  const transport = createIdpTransport(config.oidc.tls);
+  const idpFetch = transport ? transport.wrap(options.fetch ?? ((url, init) => fetch(url, init as RequestInit))) : options.fetch;
 
   const attempt = async (n: number): Promise<void> => {
     try {
-      current = await discover(config, options.fetch);
+      current = await discover(config, idpFetch);
       log.event('oidc.discovery_ok', { issuer: config.oidc.issuer.href, attempt: n });
       events.emit('ready');
     } catch (err) {
@@ -65,6 +73,7 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      transport?.close().catch(() => undefined);
     },
   };
 }
@@ -82,28 +91,12 @@ async function discover(config: Config, customFetch: oidc.CustomFetch | undefine
   if (!alg) {
     throw new Error(`the IdP signs ID tokens only with ${supported.join(', ')}; oidc-bff needs an asymmetric algorithm (RS256, PS256, ES256, EdDSA…)`);
   }
-  const configuration = new oidc.Configuration(
-    { ...server },
-    clientId,
-    { id_token_signed_response_alg: alg, ...(config.oidc.clientSecret ? { client_secret: config.oidc.clientSecret } : {}) },
-    clientAuth(config),
-  );
+  const client = await clientAuthentication(config.oidc, server);
+  const configuration = new oidc.Configuration({ ...server }, clientId, { id_token_signed_response_alg: alg, ...client.metadata }, client.auth);
   configuration.timeout = timeoutSeconds;
   if (customFetch) configuration[oidc.customFetch] = customFetch;
   if (config.oidc.allowHttp) oidc.allowInsecureRequests(configuration);
   // Verify ID token signatures against the IdP's JWKS even though they arrive over TLS.
   oidc.enableNonRepudiationChecks(configuration);
   return configuration;
-}
-
-function clientAuth(config: Config): oidc.ClientAuth {
-  const secret = config.oidc.clientSecret;
-  switch (config.oidc.clientAuth) {
-    case 'client_secret_post':
-      return oidc.ClientSecretPost(secret);
-    case 'none':
-      return oidc.None();
-    default:
-      return oidc.ClientSecretBasic(secret);
-  }
 }

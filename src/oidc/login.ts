@@ -6,6 +6,7 @@ import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from './client.js';
 import { classifyIdpFailure } from './idp-failure.js';
+import { loginResources } from '../config/api-routes.js';
 import { pickLoginParams } from './login-params.js';
 import { safeReturnTo } from './return-to.js';
 import type { Transactions } from './transactions.js';
@@ -26,6 +27,7 @@ export interface LoginDeps {
  */
 export function login({ config, idp, transactions, log }: LoginDeps): Step {
   const returnToPolicy = { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnToOrigins };
+  const resources = loginResources(config.api.routes);
   return async (ctx) => {
     const configuration = idp.configuration();
     const extra = pickLoginParams(ctx.query);
@@ -49,9 +51,12 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const server = configuration.serverMetadata();
     const usePar = server.require_pushed_authorization_requests === true
       || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
+    // RFC 8707: every resource a route needs a token for is asked for here, once.
+    const request = new URLSearchParams({ ...Object.fromEntries(config.oidc.authParams), ...params });
+    for (const resource of resources) request.append('resource', resource);
     let url: URL;
     try {
-      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, params) : oidc.buildAuthorizationUrl(configuration, params);
+      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, request) : oidc.buildAuthorizationUrl(configuration, request);
     } catch (err) {
       throw classifyIdpFailure(err, 'login.par_failed');
     }

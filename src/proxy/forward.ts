@@ -1,7 +1,10 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { Step } from '../http/context.js';
+import type { Readable } from 'node:stream';
+import type { ApiRoute } from '../config/api-routes.js';
+import type { BffContext, Step } from '../http/context.js';
+import { upstreamProof, type DpopKey } from '../tokens/dpop.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/otel.js';
@@ -18,46 +21,82 @@ export interface Forwarder {
   close(): Promise<void>;
 }
 
+/** What the token step of a route decided the upstream gets; absent = no Authorization at all. */
+export interface UpstreamAuth {
+  readonly token: string;
+  /** The token is DPoP-bound: sent as `Authorization: DPoP` with a proof signed by this key. */
+  readonly dpop: DpopKey | undefined;
+}
+
+/** Upstream requests in flight across every route of this instance (API_MAX_CONCURRENCY). */
+export interface ConcurrencyGate {
+  inFlight: number;
+  readonly max: number;
+}
+
+export interface ForwarderDeps {
+  config: Config;
+  cookies: CookieNames;
+  log: EventLogger;
+  gate: ConcurrencyGate;
+  metrics?: Metrics | undefined;
+  tracing?: Tracing | undefined;
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const BODYLESS_STATUS = new Set([204, 304]);
 // `expect` is refused by undici and handled by Node's server itself; the rest are ours alone.
 const DROP = [CSRF_HEADER, 'expect'] as const;
 
 /**
- * Last step of /api/*: forwards the request to API_UPSTREAM with the session's access token,
- * streaming bodies both ways through a keep-alive pool. The response is written straight to
- * the socket (not through Koa's body handling) so that a client hanging up mid-response only
- * ends that stream, never the process.
+ * Last step of an API route: forwards the request to the route's upstream with the token the
+ * route's policy chose (ctx.state.upstreamAuth), streaming bodies both ways through a
+ * keep-alive pool of its own. The response is written straight to the socket (not through
+ * Koa's body handling) so that a client hanging up mid-response only ends that stream, never
+ * the process.
  */
-export function createForwarder(config: Config, cookies: CookieNames, log: EventLogger, metrics?: Metrics, tracing?: Tracing): Forwarder {
-  const upstream = config.api.upstream;
+export function createForwarder(route: ApiRoute, { config, cookies, log, gate, metrics, tracing }: ForwarderDeps): Forwarder {
+  const { upstream, timeoutMs, maxBodyBytes } = route;
   const basePath = upstream.pathname.replace(/\/+$/, '');
-  const prefixLength = config.paths.api.length;
+  const prefixLength = route.path.length;
   const pool = new Pool(upstream.origin, {
     connections: 256,
     keepAliveTimeout: 30_000,
-    headersTimeout: config.api.timeoutMs,
-    bodyTimeout: config.api.timeoutMs,
-    connectTimeout: Math.min(config.api.timeoutMs, 10_000),
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 10_000),
   });
   const forwardedProto = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
   const forwardedHost = config.publicUrl.host;
   const trustProxy = config.server.proxyHops > 0;
-  const { maxBodyBytes, maxConcurrency } = config.api;
-  let inFlight = 0;
+  // The resource server's latest DPoP nonce (RFC 9449 9): sent in every following proof.
+  let dpopNonce: string | undefined;
 
   const step: Step = async (ctx) => {
-    if (inFlight >= maxConcurrency) throw new BffError('upstream_busy', { detail: `${inFlight} upstream requests in flight` });
-    inFlight++;
+    if (gate.inFlight >= gate.max) throw new BffError('upstream_busy', { detail: `${gate.inFlight} upstream requests in flight` });
+    gate.inFlight++;
     try {
       await forward(ctx);
     } finally {
-      inFlight--;
+      gate.inFlight--;
     }
   };
 
-  const forward = async (ctx: Parameters<Step>[0]): Promise<void> => {
-    const session = ctx.state.session!;
+  const send = async (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, signal: AbortSignal) => {
+    const auth = ctx.state.upstreamAuth;
+    if (auth?.dpop) {
+      headers['authorization'] = `DPoP ${auth.token}`;
+      headers['dpop'] = await upstreamProof(auth.dpop, ctx.method, new URL(path, upstream), auth.token, dpopNonce);
+    } else if (auth) {
+      headers['authorization'] = `Bearer ${auth.token}`;
+    }
+    const response = await pool.request({ method: ctx.method as Dispatcher.HttpMethod, path, headers, body, signal });
+    const nonce = response.headers['dpop-nonce'];
+    if (auth?.dpop && typeof nonce === 'string') dpopNonce = nonce;
+    return response;
+  };
+
+  const forward = async (ctx: BffContext): Promise<void> => {
     const raw = ctx.req.url ?? '';
     const q = raw.indexOf('?');
     const rest = checkUpstreamPath(q === -1 ? raw.slice(prefixLength) : raw.slice(prefixLength, q));
@@ -71,7 +110,6 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
       trustProxy,
       requestId: ctx.state.requestId,
     });
-    headers['authorization'] = `Bearer ${session.tokens.accessToken}`;
     const body = requestBody(ctx.req, maxBodyBytes);
 
     // A client that hangs up before the upstream answers frees the upstream connection too.
@@ -83,16 +121,16 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
     // With tracing on, a span until the response headers; the upstream gets its traceparent.
     const span = tracing?.httpCall('upstream', ctx.method, upstream);
     if (span) headers['traceparent'] = span.traceparent;
+    const target = q === -1 ? path : path + raw.slice(q);
     let response: Dispatcher.ResponseData;
     const started = performance.now();
     try {
-      response = await pool.request({
-        method: ctx.method as Dispatcher.HttpMethod,
-        path: q === -1 ? path : path + raw.slice(q),
-        headers,
-        body,
-        signal: abort.signal,
-      });
+      response = await send(ctx, target, headers, body, abort.signal);
+      // A resource server that demands a fresh nonce gets one retry, when there is no body to replay.
+      if (body === null && needsDpopNonce(response, ctx.state.upstreamAuth)) {
+        await response.body.dump();
+        response = await send(ctx, target, headers, null, abort.signal);
+      }
     } catch (err) {
       metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
       span?.end(undefined, err);
@@ -131,6 +169,13 @@ export function createForwarder(config: Config, cookies: CookieNames, log: Event
   };
 
   return { step, close: () => pool.close() };
+}
+
+/** RFC 9449 9: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a DPoP-Nonce to use. */
+function needsDpopNonce(response: Dispatcher.ResponseData, auth: UpstreamAuth | undefined): boolean {
+  if (!auth?.dpop || response.statusCode !== 401 || typeof response.headers['dpop-nonce'] !== 'string') return false;
+  const challenge = response.headers['www-authenticate'];
+  return /error="?use_dpop_nonce"?/.test(Array.isArray(challenge) ? challenge.join(',') : challenge ?? '');
 }
 
 function upstreamError(err: unknown): BffError {

@@ -12,3 +12,12 @@ export function requireSession(sessions: Sessions): Step {
     await next();
   };
 }
+
+/** Loads the browser's session into ctx.state.session when it has one; anonymous requests go on. */
+export function optionalSession(sessions: Sessions): Step {
+  return async (ctx, next) => {
+    const session = await sessions.load(cookieIo(ctx));
+    if (session) ctx.state.session = session;
+    await next();
+  };
+}

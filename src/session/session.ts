@@ -1,4 +1,14 @@
+import type { webcrypto } from 'node:crypto';
 import type { CookieIo } from '../http/cookie-io.js';
+
+/** An access token for one RFC 8707 resource, obtained with the session's refresh token. */
+export interface ResourceToken {
+  accessToken: string;
+  tokenType: string;
+  expiresAt: number;
+  lifetimeMs?: number;
+  scope?: string;
+}
 
 /** Tokens of one session. Lives only sealed at rest and in memory while a request runs. */
 export interface TokenSet {
@@ -11,6 +21,10 @@ export interface TokenSet {
   refreshToken?: string;
   idToken?: string;
   scope?: string;
+  /** Access tokens per RFC 8707 resource (API_ROUTES `resource`), each refreshed on its own. */
+  resources?: Record<string, ResourceToken>;
+  /** The session's private DPoP key (RFC 9449) as a JWK, when OIDC_DPOP is on: sealed with the tokens it binds. */
+  dpopKey?: webcrypto.JsonWebKey;
 }
 
 /** What the BFF knows about a signed-in browser. */

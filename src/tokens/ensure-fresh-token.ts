@@ -5,13 +5,14 @@ import type { TokenRefresher } from './refresh.js';
 
 /**
  * Step after requireSession: refreshes the access token when it expires within the skew, or
- * always with `force` (POST /refresh).
+ * always with `force` (POST /refresh). With a `resource` (RFC 8707), the token kept for that
+ * resource is the one checked and refreshed.
  */
-export function ensureFreshToken(sessions: Sessions, refresher: TokenRefresher, force = false): Step {
+export function ensureFreshToken(sessions: Sessions, refresher: TokenRefresher, force = false, resource?: string): Step {
   return async (ctx, next) => {
     const io = cookieIo(ctx);
     try {
-      await refresher.ensureFresh(ctx.state.session!, { force, requestId: ctx.state.requestId, io });
+      await refresher.ensureFresh(ctx.state.session!, { force, requestId: ctx.state.requestId, io, resource });
     } catch (err) {
       // A session that the refresh ended must not linger in the browser either.
       if ((err as { code?: unknown }).code === 'unauthenticated') sessions.clear(io);

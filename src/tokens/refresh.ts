@@ -8,6 +8,7 @@ import type { OidcClient } from '../oidc/client.js';
 import { tokenSet } from '../oidc/callback.js';
 import { classifyIdp } from '../oidc/idp-failure.js';
 import type { Session, Sessions, TokenSet } from '../session/session.js';
+import { dpopKey, tokenEndpointDpop } from './dpop.js';
 import type { SessionStore } from '../session/store.js';
 import type { GraceRecords } from './grace.js';
 
@@ -17,7 +18,15 @@ export interface TokenRefresher {
    * skew, refreshing it first (or always, with `force`). A refresh the IdP rejects ends the
    * session (401 `unauthenticated`); a transient IdP fault keeps it (502).
    */
-  ensureFresh(session: Session, options: { force: boolean; requestId: string; io: CookieIo }): Promise<void>;
+  ensureFresh(session: Session, options: RefreshOptions): Promise<void>;
+}
+
+export interface RefreshOptions {
+  force: boolean;
+  requestId: string;
+  io: CookieIo;
+  /** RFC 8707: the token that must be fresh is the one kept for this resource (fetched with the refresh token). */
+  resource?: string | undefined;
 }
 
 export interface RefreshDeps {
@@ -52,17 +61,21 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   const inFlight = new Map<string, Promise<TokenSet>>();
   // The margin is capped at half the token's lifetime: a token that lives less than the skew
   // would otherwise be refreshed on every call.
-  const isDue = (t: TokenSet, key: string) => {
+  const isDue = (tokens: TokenSet, key: string, resource: string | undefined) => {
+    const t = resource ? tokens.resources?.[resource] : tokens;
+    if (!t) return true;
     if (t.expiresAt === 0) return false;
     const margin = skew + spread(key) * maxJitter;
     return t.expiresAt - (t.lifetimeMs ? Math.min(margin, t.lifetimeMs / 2) : margin) <= now();
   };
 
-  const refresh = async (session: Session, requestId: string, io: CookieIo): Promise<TokenSet> => {
+  const refresh = async (session: Session, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
     const refreshToken = session.tokens.refreshToken!;
     let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
     try {
-      response = await oidc.refreshTokenGrant(idp.configuration(), refreshToken);
+      const configuration = idp.configuration();
+      const key = session.tokens.dpopKey;
+      response = await oidc.refreshTokenGrant(configuration, refreshToken, resource ? { resource } : undefined, key ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(key)) } : undefined);
     } catch (err) {
       throw await refreshError(err, session, requestId, io);
     }
@@ -72,7 +85,7 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       await sessions.destroy(session, io);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'refreshed ID token has another sub' });
     }
-    session.tokens = tokenSet(response, now(), session.tokens);
+    session.tokens = resource ? withResourceToken(session.tokens, resource, response, now()) : tokenSet(response, now(), session.tokens);
     // Remembered before the save: if the save fails, the rotated token is not lost with it.
     await grace.remember(refreshToken, session.tokens);
     if (!(await sessions.save(session, io))) {
@@ -80,29 +93,29 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       await grace.forget(refreshToken);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
-    log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub });
+    log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub, ...(resource ? { reason: `resource ${resource}` } : {}) });
     return session.tokens;
   };
 
   // This request may have read the session before another one refreshed it: re-read, re-check,
   // and refresh only if still due, so a rotated refresh token is never replayed.
-  const reloadAndRefresh = async (session: Session, force: boolean, requestId: string, io: CookieIo): Promise<TokenSet> => {
+  const reloadAndRefresh = async (session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
     const current = await sessions.reload(session);
     if (!current) throw new BffError('unauthenticated', { detail: 'session ended while refreshing' });
     const refreshedMeanwhile = current.tokens.refreshToken !== session.tokens.refreshToken;
-    if (refreshedMeanwhile || (!force && !isDue(current.tokens, current.key))) return current.tokens;
-    return refresh(current, requestId, io);
+    if (force ? refreshedMeanwhile : !isDue(current.tokens, current.key, resource)) return current.tokens;
+    return refresh(current, resource, requestId, io);
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
-  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, requestId: string, io: CookieIo): Promise<TokenSet> => {
+  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
     const lockKey = `${session.key}:lock`;
     const deadline = Date.now() + refreshWaitMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
       const token = await store.acquireLock(lockKey, lockTtlMs);
       if (token) {
         try {
-          return await reloadAndRefresh(session, force, requestId, io);
+          return await reloadAndRefresh(session, force, resource, requestId, io);
         } finally {
           await store.releaseLock(lockKey, token).catch(() => undefined);
         }
@@ -135,30 +148,56 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   };
 
   return {
-    async ensureFresh(session, { force, requestId, io }) {
+    async ensureFresh(session, { force, requestId, io, resource }) {
+      if (!force && !isDue(session.tokens, session.key, resource)) return;
       const { expiresAt, refreshToken } = session.tokens;
-      if (!force && !isDue(session.tokens, session.key)) return;
       if (!refreshToken) {
         if (force) {
           throw new BffError('invalid_request', { description: 'This session has no refresh token (the IdP issued none; request the offline_access scope).' });
         }
+        if (resource) throw new BffError('idp_error', { event: 'refresh.no_refresh_token', detail: `no refresh token to obtain a token for resource ${resource}` });
         if (expiresAt > now()) return; // still valid, just inside the skew: use it while it lasts
         await sessions.destroy(session, io);
         throw new BffError('unauthenticated', { event: 'refresh.no_refresh_token', detail: 'access token expired, no refresh token' });
       }
-      const recalled = await grace.recall(refreshToken);
-      const shared = recalled ? Promise.resolve(recalled) : inFlight.get(session.key);
-      if (shared) {
-        // Another request of this session refreshed or is refreshing: use its result, and carry
-        // it in this response too (cookie sessions re-issue the cookie; server stores have it).
-        session.tokens = await shared;
-        sessions.propagate(session, io);
-        return;
+      // One refresh at a time per session (a rotated refresh token must never be used twice).
+      // Another request's refresh may have renewed a different token than this one needs
+      // (the session's or another resource's): then this one refreshes in turn.
+      for (let round = 0; round < 3; round++) {
+        const recalled = await grace.recall(session.tokens.refreshToken!);
+        const shared = recalled ? Promise.resolve(recalled) : inFlight.get(session.key);
+        if (shared) {
+          // Use its result, and carry it in this response too (cookie sessions re-issue the cookie; server stores have it).
+          session.tokens = await shared;
+          sessions.propagate(session, io);
+        } else {
+          const pending = (store ? lockedRefresh(store, session, force, resource, requestId, io) : reloadAndRefresh(session, force, resource, requestId, io))
+            .finally(() => inFlight.delete(session.key));
+          inFlight.set(session.key, pending);
+          session.tokens = await pending;
+          if (force) return;
+        }
+        if ((force && !resource) || !isDue(session.tokens, session.key, resource)) return;
       }
-      const pending = (store ? lockedRefresh(store, session, force, requestId, io) : reloadAndRefresh(session, force, requestId, io))
-        .finally(() => inFlight.delete(session.key));
-      inFlight.set(session.key, pending);
-      session.tokens = await pending;
+      if (resource && !session.tokens.resources?.[resource]) throw new BffError('refresh_in_progress', { detail: `no token for resource ${resource} yet` });
     },
+  };
+}
+
+/** The session's tokens after a refresh for one resource: its token replaced, the rotated refresh token kept. */
+function withResourceToken(previous: TokenSet, resource: string, r: oidc.TokenEndpointResponse, nowMs: number): TokenSet {
+  const expiresIn = typeof r.expires_in === 'number' ? r.expires_in * 1000 : undefined;
+  const token = {
+    accessToken: r.access_token,
+    tokenType: r.token_type ?? 'Bearer',
+    expiresAt: expiresIn === undefined ? 0 : nowMs + expiresIn,
+    ...(expiresIn === undefined ? {} : { lifetimeMs: expiresIn }),
+    ...(r.scope ? { scope: r.scope } : {}),
+  };
+  return {
+    ...previous,
+    ...(r.refresh_token ? { refreshToken: r.refresh_token } : {}),
+    ...(r.id_token ? { idToken: r.id_token } : {}),
+    resources: { ...previous.resources, [resource]: token },
   };
 }

@@ -38,7 +38,7 @@ describe('compose:native: docker-compose.yml run as local processes', () => {
       const bff = plan.services.find((s) => s.name === 'bff')!;
       const config = loadConfig(bff.env, () => 'x'.repeat(43));
       assert.equal(config.redis.connection?.kind === 'url' && new URL(config.redis.connection.url).port, String(plan.ports.get(6379)));
-      assert.equal(config.api.upstream.host, `127.0.0.1:${plan.ports.get(4002)}`);
+      assert.equal(config.api.routes[0]!.upstream.host, `127.0.0.1:${plan.ports.get(4002)}`);
       assert.equal(config.oidc.issuer.host, `127.0.0.1:${plan.ports.get(4001)}`);
       assert.equal(config.server.port, plan.ports.get(3000));
       assert.equal(config.server.host, '127.0.0.1');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CustomFetch } from 'openid-client';
-import { startIdp, type IdpOptions, type RunningIdp } from '../../dev/idp.js';
+import { startIdp, type IdpClient, type IdpOptions, type RunningIdp } from '../../dev/idp.js';
 import { createApp, type BffApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { listen, type Listening } from '../../src/http/server.js';
@@ -35,6 +35,8 @@ export interface HarnessOptions {
   backchannel?: boolean;
   /** Host name in PUBLIC_URL (default 127.0.0.1; the browser test uses localhost so IdP and BFF cookies stay apart). */
   hostname?: string;
+  /** Overrides metadata of the registered client (token_endpoint_auth_method, jwks, tls_client_auth_subject_dn…). */
+  client?: Partial<IdpClient>;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clients: [{
       client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/`],
       ...(options.backchannel ? { backchannel_logout_uri: `${url}/backchannel-logout` } : {}),
+      ...options.client,
     }],
     ...options.idp,
   }));

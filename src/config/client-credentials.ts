@@ -1,0 +1,152 @@
+import type { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import type { ClientAuthMethod } from './load.js';
+import {
+  certificateThumbprintSha1,
+  jwkThumbprint,
+  readCertificateFile,
+  readPrivateKeyFile,
+  signingAlg,
+  type LoadedKey,
+  type PrivateKeyFile,
+  type Read,
+} from './private-key.js';
+import type { SettingName } from './schema.js';
+
+/** private_key_jwt: the key that signs client assertions, and how its JOSE header names it. */
+export interface ClientAssertionKey {
+  /** Prints as its path: the key itself never reaches a log. */
+  readonly file: PrivateKeyFile;
+  /** `kid` header: OIDC_CLIENT_KEY_ID, else the JWK's kid, else the RFC 7638 thumbprint. */
+  readonly kid: string;
+  /** JWS `alg`: the JWK's, else the key type's default. */
+  readonly alg: string;
+  /** `x5t` header (SHA-1 certificate thumbprint), when the key file carries its certificate. */
+  readonly x5t: string | undefined;
+  /** The assertion's `aud`: the issuer (openid-client's default), or the token endpoint URL (Entra ID's documented form). */
+  readonly audience: 'issuer' | 'token_endpoint';
+}
+
+/** TLS towards the IdP: trusted CAs (OIDC_CA_FILE) and the client certificate (tls_client_auth). */
+export interface IdpTls {
+  /** OIDC_CA_FILE's certificates as PEM, trusted in addition to Node's bundled CAs. */
+  readonly extraCa: readonly string[];
+  readonly clientCertificate: ClientCertificate | undefined;
+}
+
+export interface ClientCertificate {
+  /** The certificate chain as PEM, leaf first. */
+  readonly chainPem: string;
+  /** Subject DN of the leaf (the IdP matches tls_client_auth_subject_dn against it). */
+  readonly subject: string;
+  /** Prints as its path. */
+  readonly key: PrivateKeyFile;
+}
+
+type CertificateFile = { path: string; certificates: X509Certificate[] };
+type SigningKey = LoadedKey & { alg: string };
+
+const optionalFile = <T>(name: string, read: (name: string, path: string) => Read<T>) =>
+  z.string().trim().transform((raw, ctx): T | undefined => {
+    if (!raw) return undefined;
+    const result = read(name, raw);
+    if ('value' in result) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.problem });
+    return z.NEVER;
+  });
+
+const readSigningKey = (name: string, path: string): Read<SigningKey> => {
+  const loaded = readPrivateKeyFile(name, path);
+  if ('problem' in loaded) return loaded;
+  const alg = signingAlg(name, loaded.value);
+  return 'problem' in alg ? alg : { value: { ...loaded.value, alg: alg.value } };
+};
+
+const readCertificates = (name: string, path: string): Read<CertificateFile> => {
+  const read = readCertificateFile(name, path);
+  return 'value' in read ? { value: { path, certificates: read.value } } : read;
+};
+
+/**
+ * The client-authentication settings as fields of the environment schema: each file is read and
+ * checked here, so a missing or broken file is reported with every other field problem.
+ */
+export const clientCredentialFields = {
+  OIDC_CLIENT_KEY_FILE: optionalFile('OIDC_CLIENT_KEY_FILE', readSigningKey),
+  OIDC_CLIENT_KEY_ID: z.string().trim(),
+  OIDC_CLIENT_ASSERTION_AUDIENCE: z.enum(['issuer', 'token_endpoint'], { message: 'OIDC_CLIENT_ASSERTION_AUDIENCE must be issuer or token_endpoint' }),
+  OIDC_CLIENT_CERT_FILE: optionalFile('OIDC_CLIENT_CERT_FILE', readCertificates),
+  OIDC_CLIENT_CERT_KEY_FILE: optionalFile('OIDC_CLIENT_CERT_KEY_FILE', readPrivateKeyFile),
+  OIDC_CA_FILE: optionalFile('OIDC_CA_FILE', readCertificates),
+};
+
+interface CredentialEnv {
+  OIDC_CLIENT_AUTH: ClientAuthMethod;
+  OIDC_CLIENT_KEY_FILE: SigningKey | undefined;
+  OIDC_CLIENT_KEY_ID: string;
+  OIDC_CLIENT_ASSERTION_AUDIENCE: 'issuer' | 'token_endpoint';
+  OIDC_CLIENT_CERT_FILE: CertificateFile | undefined;
+  OIDC_CLIENT_CERT_KEY_FILE: LoadedKey | undefined;
+  OIDC_CA_FILE: CertificateFile | undefined;
+}
+
+/** The client authentication methods that send OIDC_CLIENT_SECRET. */
+export const SECRET_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+
+/**
+ * Which files the chosen method needs, judged on the raw values: these problems are reported
+ * even when some other variable is invalid, so one start-up lists them all.
+ */
+export function clientCredentialProblems(raw: Record<SettingName, string>): string[] {
+  const problems: string[] = [];
+  const method = raw.OIDC_CLIENT_AUTH.trim();
+  const set = (name: SettingName) => raw[name].trim() !== '';
+  if (method === 'private_key_jwt' && !set('OIDC_CLIENT_KEY_FILE')) {
+    problems.push('OIDC_CLIENT_KEY_FILE (a JWK or PEM private key file) is required with OIDC_CLIENT_AUTH=private_key_jwt');
+  }
+  if (method !== 'private_key_jwt') {
+    for (const name of ['OIDC_CLIENT_KEY_FILE', 'OIDC_CLIENT_KEY_ID'] as const) {
+      if (set(name)) problems.push(`${name} is only used with OIDC_CLIENT_AUTH=private_key_jwt (it is ${method}): set that method, or remove ${name}`);
+    }
+  }
+  const cert = set('OIDC_CLIENT_CERT_FILE');
+  const key = set('OIDC_CLIENT_CERT_KEY_FILE');
+  if (method === 'tls_client_auth' && (!cert || !key)) {
+    const missing = [!cert && 'OIDC_CLIENT_CERT_FILE', !key && 'OIDC_CLIENT_CERT_KEY_FILE'].filter(Boolean);
+    problems.push(`${missing.join(' and ')} (PEM) ${missing.length > 1 ? 'are' : 'is'} required with OIDC_CLIENT_AUTH=tls_client_auth`);
+  } else if (cert !== key) {
+    problems.push('OIDC_CLIENT_CERT_FILE and OIDC_CLIENT_CERT_KEY_FILE go together: set both or neither');
+  }
+  return problems;
+}
+
+/** The client certificate and its key file must belong together. */
+export function clientCertificateProblems(e: CredentialEnv): string[] {
+  const cert = e.OIDC_CLIENT_CERT_FILE;
+  const key = e.OIDC_CLIENT_CERT_KEY_FILE;
+  if (!cert || !key || cert.certificates[0]!.checkPrivateKey(key.file.keyObject())) return [];
+  return [`OIDC_CLIENT_CERT_KEY_FILE (${key.file.path}) is not the private key of the certificate in OIDC_CLIENT_CERT_FILE (${cert.path})`];
+}
+
+export function clientAssertionKey(e: CredentialEnv): ClientAssertionKey | undefined {
+  const key = e.OIDC_CLIENT_KEY_FILE;
+  if (e.OIDC_CLIENT_AUTH !== 'private_key_jwt' || !key) return undefined;
+  return {
+    file: key.file,
+    kid: e.OIDC_CLIENT_KEY_ID || key.kid || jwkThumbprint(key.file.keyObject()),
+    alg: key.alg,
+    x5t: key.x5t ?? (key.certificate && certificateThumbprintSha1(key.certificate)),
+    audience: e.OIDC_CLIENT_ASSERTION_AUDIENCE,
+  };
+}
+
+export function idpTls(e: CredentialEnv): IdpTls {
+  const cert = e.OIDC_CLIENT_CERT_FILE;
+  const key = e.OIDC_CLIENT_CERT_KEY_FILE;
+  return {
+    extraCa: e.OIDC_CA_FILE?.certificates.map((c) => c.toString()) ?? [],
+    clientCertificate: cert && key
+      ? { chainPem: cert.certificates.map((c) => c.toString()).join(''), subject: cert.certificates[0]!.subject, key: key.file }
+      : undefined,
+  };
+}

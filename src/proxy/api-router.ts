@@ -1,0 +1,82 @@
+import compose from 'koa-compose';
+import type { ApiRoute } from '../config/api-routes.js';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
+import type { BffContext, Step } from '../http/context.js';
+import type { Sessions } from '../session/session.js';
+import { optionalSession, requireSession } from '../session/require-session.js';
+import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
+import type { TokenRefresher } from '../tokens/refresh.js';
+import { requireScopes, sendUserToken, type RouteTokens } from '../tokens/route-tokens.js';
+import { createForwarder, type ConcurrencyGate, type Forwarder, type ForwarderDeps } from './forward.js';
+
+export interface ApiRouterDeps extends Omit<ForwarderDeps, 'gate'> {
+  config: Config;
+  sessions: Sessions;
+  refresher: TokenRefresher;
+  routeTokens: RouteTokens;
+  csrf: Step;
+}
+
+export interface ApiRouter {
+  /** Handles a request under API_PATH: the most specific route's pipeline, or 404. */
+  step: Step;
+  close(): Promise<void>;
+}
+
+/**
+ * Every API route as its pipeline of steps, by token policy. Each route has its own
+ * forwarder (and connection pool): a token chosen for one route is only ever set on a request
+ * to that route's upstream.
+ */
+export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
+  const { config, sessions, refresher, routeTokens, csrf } = deps;
+  const gate: ConcurrencyGate = { inFlight: 0, max: config.api.maxConcurrency };
+  const forwarders: Forwarder[] = [];
+  const session = requireSession(sessions);
+  const maybeSession = optionalSession(sessions);
+
+  const pipeline = (route: ApiRoute): Step => {
+    const forwarder = createForwarder(route, { ...deps, gate });
+    forwarders.push(forwarder);
+    const fresh = ensureFreshToken(sessions, refresher, false, route.resource);
+    const scopes = requireScopes(route, config);
+    const steps: Array<Step | undefined> = (() => {
+      switch (route.token) {
+        case 'user': return [session, csrf, fresh, scopes, sendUserToken(route)];
+        // Fresh token and scopes apply only when there is a session (the steps skip otherwise).
+        case 'user-optional': return [maybeSession, csrf, whenSession(fresh), scopes, sendUserToken(route)];
+        case 'client': return [session, csrf, scopes, routeTokens.sendClientToken(route)];
+        case 'exchange': return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
+        case 'none': return [csrf];
+      }
+    })();
+    return compose<BffContext>([...steps.filter((s): s is Step => s !== undefined), forwarder.step]);
+  };
+
+  const table = config.api.routes.map((route) => ({ prefix: route.path, below: `${route.path}/`, run: pipeline(route) }));
+  const only = table.length === 1 ? table[0] : undefined;
+
+  return {
+    // Routes are sorted longest first, so the first match is the most specific.
+    step: only ? (ctx, next) => (matches(ctx.path, only) ? only.run(ctx, next) : notFound()) : (ctx, next) => {
+      const path = ctx.path;
+      for (const entry of table) if (matches(path, entry)) return entry.run(ctx, next);
+      return notFound();
+    },
+    close: async () => {
+      await Promise.all(forwarders.map((f) => f.close()));
+    },
+  };
+}
+
+const matches = (path: string, entry: { prefix: string; below: string }) => path === entry.prefix || path.startsWith(entry.below);
+
+function notFound(): never {
+  throw new BffError('not_found', { detail: 'no API route matches this path' });
+}
+
+/** Runs `step` only for requests that have a session; others go straight on. */
+function whenSession(step: Step): Step {
+  return (ctx, next) => (ctx.state.session ? step(ctx, next) : next());
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHarness, type Harness } from '../support/harness.js';
+import { decodeJwt } from '../support/jwt.js';
+import { startResourceServer, type ResourceServer } from '../support/resource-server.js';
+import type { UserAgent } from '../support/user-agent.js';
+
+const ORDERS = 'https://orders.example.test';
+const RS_NONCE = 'resource-server-nonce-1';
+
+interface Setup {
+  h: Harness;
+  rs: ResourceServer;
+  dir: string;
+}
+
+/** The IdP demands DPoP nonces; the resource server verifies JWT access tokens and their DPoP proofs, and demands its own nonce. */
+async function start(env: Record<string, string> = {}): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'bff-dpop-'));
+  // The routes name the resource server, which learns the IdP's issuer once the harness started it.
+  let issuer = '';
+  const rs = await startResourceServer({ issuer: () => issuer, audience: ORDERS, requireDpop: true, dpopNonce: RS_NONCE });
+  const file = join(dir, 'routes.json');
+  writeFileSync(file, JSON.stringify([{ path: '/api/orders', upstream: rs.url, token: 'user', resource: ORDERS }]));
+  const h = await startHarness({
+    idp: { resources: { [ORDERS]: { scope: 'orders:read' } }, dpopNonce: true },
+    env: { OIDC_DPOP: 'true', API_ROUTES: file, OIDC_SCOPES: 'openid profile offline_access orders:read', ...env },
+  });
+  issuer = h.idp.issuer;
+  return { h, rs, dir };
+}
+
+async function stop(s: Setup | undefined): Promise<void> {
+  if (!s) return;
+  await s.h.close();
+  await s.rs.close();
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+const thumbprintOf = (proof: string) => JSON.stringify(decodeJwt(proof).header['jwk']);
+
+describe('DPoP (OIDC_DPOP=true): tokens are bound to a key of the session, proven on every call', () => {
+  let s: Setup;
+  let ua: UserAgent;
+  before(async () => {
+    s = await start();
+    ua = s.h.browser();
+    await s.h.login(ua);
+  });
+  after(() => stop(s));
+
+  it('a DPoP route reaches a resource server that verifies the proof (after its nonce challenge)', async () => {
+    const res = await s.h.api(ua, '/orders/1');
+    assert.equal(res.status, 200, res.text);
+    const claims = res.json<{ aud: string; cnf?: { jkt?: string } }>();
+    assert.equal(claims.aud, ORDERS);
+    assert.ok(claims.cnf?.jkt, 'the access token is bound to a key');
+    assert.deepEqual(s.rs.judged.map((j) => j.refusal === undefined), [false, true], 'one use_dpop_nonce challenge, then accepted');
+  });
+
+  it('the same token without a proof, or as a Bearer token, is refused by the resource server', async () => {
+    const accepted = s.rs.judged.find((j) => j.claims)!;
+    const token = accepted.authorization!.replace(/^DPoP /, '');
+    for (const headers of [{ authorization: `DPoP ${token}` }, { authorization: `Bearer ${token}` }]) {
+      const res = await fetch(`${s.rs.url}/1`, { headers });
+      assert.equal(res.status, 401, JSON.stringify(headers).slice(0, 20));
+    }
+    // A captured proof does not carry over to another request.
+    const replay = await fetch(`${s.rs.url}/2`, { headers: { authorization: `DPoP ${token}`, dpop: accepted.dpop! } });
+    assert.equal(replay.status, 401);
+  });
+
+  it("the session's own token is DPoP-bound too: the API_UPSTREAM route gets Authorization: DPoP and a proof", async () => {
+    await s.h.api(ua, '/me');
+    const r = s.h.upstream.received.at(-1)!;
+    assert.match(String(r.headers['authorization']), /^DPoP /);
+    const proof = decodeJwt(String(r.headers['dpop']));
+    assert.equal(proof.header['typ'], 'dpop+jwt');
+    assert.equal(proof.payload['htm'], 'GET');
+    assert.equal(proof.payload['htu'], `${s.h.upstream.url}/v1/me`);
+  });
+
+  it('a refresh at the IdP (which demands nonces) keeps the binding and the session', async () => {
+    const before = s.h.idp.counts.refresh;
+    const forced = await ua.request('POST', `${s.h.url}/refresh`, { headers: { 'x-csrf': '1' } });
+    assert.equal(forced.status, 200);
+    assert.equal(s.h.idp.counts.refresh, before + 1);
+    const res = await s.h.api(ua, '/orders/after-refresh');
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it('each session has its own key', async () => {
+    const other = s.h.browser();
+    await s.h.login(other);
+    await s.h.api(other, '/orders/other');
+    const keys = new Set(s.rs.judged.filter((j) => j.claims).map((j) => thumbprintOf(j.dpop!)));
+    assert.equal(keys.size, 2);
+  });
+});
+
+describe('DPoP with cookie sessions: the key is sealed in the cookie with the tokens', () => {
+  let s: Setup;
+  after(() => stop(s));
+
+  it('logs in, calls a DPoP route, and the key never appears in the cookie in clear', async () => {
+    s = await start({ SESSION_STORE: 'cookie' });
+    const ua = s.h.browser();
+    await s.h.login(ua);
+    const res = await s.h.api(ua, '/orders/1');
+    assert.equal(res.status, 200, res.text);
+    const jwk = decodeJwt(s.rs.judged.find((j) => j.claims)!.dpop!).header['jwk'] as { x: string };
+    assert.doesNotMatch(ua.cookieHeader(new URL(s.h.url).host), new RegExp(jwk.x));
+  });
+});

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../../src/config/load.js';
+
+const BASE = {
+  PUBLIC_URL: 'https://app.example.test',
+  OIDC_ISSUER: 'https://idp.example.test',
+  OIDC_CLIENT_ID: 'bff',
+  OIDC_CLIENT_SECRET: 'client-secret',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  SESSION_SECRETS: 'a-session-secret-that-is-long-enough-0123',
+};
+const random = () => 'r'.repeat(43);
+
+describe('API_ROUTES: a routes file validated at start, every problem at once', () => {
+  let dir: string;
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      loadConfig({ ...BASE, ...env }, random);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems;
+    }
+    assert.fail('configuration was accepted');
+  };
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bff-routes-config-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads YAML, applies the defaults, and orders routes most specific first', () => {
+    const routes = file('ok.yaml', [
+      'routes:',
+      '  - path: /api',
+      '    upstream: http://gateway:8080/v1',
+      '  - path: /api/orders',
+      '    upstream: https://orders.internal',
+      '    token: exchange',
+      '    audience: orders-api',
+      '    scopes: orders:read orders:write',
+      '    timeout: 5',
+      '    maxBody: 1024',
+    ].join('\n'));
+    const c = loadConfig({ ...BASE, API_ROUTES: routes, API_TIMEOUT: '20' }, random);
+    assert.deepEqual(c.api.routes.map((r) => [r.path, r.token, r.timeoutMs, r.maxBodyBytes]), [
+      ['/api/orders', 'exchange', 5000, 1024],
+      ['/api', 'user', 20_000, 10_485_760],
+    ]);
+    assert.deepEqual(c.api.routes[0]!.requiredScopes, ['orders:read', 'orders:write']);
+  });
+
+  it('API_UPSTREAM alone is one user route at API_PATH; both together add it as the catch-all', () => {
+    const alone = loadConfig({ ...BASE, API_UPSTREAM: 'http://gateway/v1' }, random);
+    assert.deepEqual(alone.api.routes.map((r) => [r.path, r.token, r.upstream.href]), [['/api', 'user', 'http://gateway/v1']]);
+    const both = loadConfig({ ...BASE, API_UPSTREAM: 'http://gateway/v1', API_ROUTES: file('one.json', '[{"path":"/api/public","upstream":"http://pub","token":"none"}]') }, random);
+    assert.deepEqual(both.api.routes.map((r) => r.path), ['/api/public', '/api']);
+  });
+
+  it('reports every route problem at once, naming the route and field', () => {
+    const routes = file('bad.json', JSON.stringify({
+      routes: [
+        { path: '/api/a', upstream: 'ftp://x', token: 'user' },
+        { path: 'api/b', upstream: 'http://b', token: 'superuser' },
+        { path: '/api/c', upstream: 'http://c', tokn: 'user' },
+        { path: '/api/d', upstream: 'http://d', timeout: 0 },
+      ],
+    }));
+    const problems = problemsOf({ API_ROUTES: routes });
+    for (const expected of [/route #1 upstream/, /route #2 path/, /route #2 token/, /route #3.*tokn/, /route #4 timeout/]) {
+      assert.ok(problems.some((p) => expected.test(p)), `${expected} in ${problems.join(' | ')}`);
+    }
+  });
+
+  it('refuses combinations that cannot work, with the reason', () => {
+    const routes = file('combos.json', JSON.stringify([
+      { path: '/elsewhere', upstream: 'http://a' },
+      { path: '/api/x', upstream: 'http://x', token: 'exchange' },
+      { path: '/api/y', upstream: 'http://y', token: 'none', scopes: ['a'] },
+      { path: '/api/z', upstream: 'http://z', token: 'user', audience: 'z' },
+      { path: '/api/x', upstream: 'http://x2', token: 'none' },
+      { path: '/api/r', upstream: 'http://r', resource: 'https://r.example/#frag' },
+    ]));
+    const problems = problemsOf({ API_ROUTES: routes });
+    for (const expected of [/must be API_PATH \(\/api\) or lie under it/, /exchange needs an audience or a resource/, /token none sends no token/,
+      /audience and scope apply to client and exchange/, /used by an earlier route/, /without a fragment/]) {
+      assert.ok(problems.some((p) => expected.test(p)), `${expected} in ${problems.join(' | ')}`);
+    }
+  });
+
+  it('names a missing or unparsable file, and requires API_UPSTREAM or API_ROUTES', () => {
+    assert.match(problemsOf({ API_ROUTES: join(dir, 'absent.yaml') }).join(), /cannot read .*absent\.yaml \(ENOENT\)/);
+    assert.match(problemsOf({ API_ROUTES: file('broken.json', '{"routes": [') }).join(), /is not valid JSON/);
+    assert.match(problemsOf({ API_ROUTES: file('broken.yml', 'routes: [\n  - a: b\n  c') }).join(), /is not valid YAML/);
+    assert.match(problemsOf({}).join(), /API_UPSTREAM \(or an API_ROUTES file\) is required/);
+  });
+
+  it('OIDC_AUTH_PARAMS may add authorization parameters but not replace the protocol ones', () => {
+    const c = loadConfig({ ...BASE, API_UPSTREAM: 'http://u', OIDC_AUTH_PARAMS: 'audience=https://api.example&foo=1' }, random);
+    assert.deepEqual(c.oidc.authParams, [['audience', 'https://api.example'], ['foo', '1']]);
+    assert.match(problemsOf({ API_UPSTREAM: 'http://u', OIDC_AUTH_PARAMS: 'redirect_uri=https://evil&state=x' }).join(), /must not set redirect_uri, state/);
+  });
+
+  it('OIDC_DPOP makes every token route DPoP unless the route says otherwise', () => {
+    const routes = file('dpop.json', JSON.stringify([
+      { path: '/api/a', upstream: 'http://a', token: 'client', resource: 'https://a.example', dpop: false },
+      { path: '/api/b', upstream: 'http://b', token: 'none' },
+    ]));
+    const c = loadConfig({ ...BASE, API_ROUTES: routes, API_UPSTREAM: 'http://u', OIDC_DPOP: 'true' }, random);
+    assert.deepEqual(c.api.routes.map((r) => [r.path, r.dpop]), [['/api/a', false], ['/api/b', false], ['/api', true]]);
+  });
+});
