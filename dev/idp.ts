@@ -7,6 +7,8 @@ import type Koa from 'koa';
 import { mtlsConfiguration, mtlsFeature, startMtlsListener, type MtlsOptions } from './idp-mtls.js';
 // @ts-expect-error -- oidc-provider ships no type declarations; the slice we use is typed below.
 import OidcProvider from 'oidc-provider';
+// @ts-expect-error -- the same helper oidc-provider's own grants use to check a DPoP proof (nonce, replay, signature).
+import validateDpop from 'oidc-provider/lib/helpers/validate_dpop.js';
 
 export interface IdpClient {
   client_id: string;
@@ -361,7 +363,7 @@ interface ExchangeContext {
 function registerTokenExchange(provider: Provider, resources: Record<string, { scope: string }>): void {
   const { errors } = OidcProvider as unknown as { errors: { InvalidGrant: new (m: string) => Error; InvalidTarget: new (m: string) => Error; InvalidRequest: new (m: string) => Error } };
   const p = provider as unknown as {
-    AccessToken: { new (init: object): { resourceServer?: unknown; scope?: string; tokenType: string; expiration: number; save(): Promise<string> }; find(v: string): Promise<{ clientId: string; accountId: string; grantId: string; scope?: string } | undefined> };
+    AccessToken: { new (init: object): { resourceServer?: unknown; scope?: string; tokenType: string; expiration: number; setThumbprint(p: string, v: string): void; save(): Promise<string> }; find(v: string): Promise<{ clientId: string; accountId: string; grantId: string; scope?: string } | undefined> };
     ResourceServer: new (id: string, info: ResourceServerInfo) => unknown;
   };
   const handler = async (ctx: ExchangeContext) => {
@@ -372,10 +374,12 @@ function registerTokenExchange(provider: Provider, resources: Record<string, { s
     const target = audience ?? resource ?? '';
     const known = resources[target];
     if (!known) throw new errors.InvalidTarget(`unknown audience ${target}`);
+    const dpop = await (validateDpop as (p: Provider, c: ExchangeContext) => Promise<{ thumbprint: string } | undefined>)(provider, ctx);
     const granted = (scope ?? known.scope).split(' ').filter((s) => known.scope.split(' ').includes(s)).join(' ');
     const token = new p.AccessToken({ accountId: subject.accountId, client: ctx.oidc.client, grantId: subject.grantId, gty: 'token_exchange', scope: granted });
     token.resourceServer = new p.ResourceServer(target, resourceServerInfo(target, known.scope));
     token.scope = granted;
+    if (dpop) token.setThumbprint('jkt', dpop.thumbprint);
     ctx.body = {
       access_token: await token.save(),
       issued_token_type: ACCESS_TOKEN_TYPE,

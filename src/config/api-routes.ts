@@ -46,11 +46,12 @@ const PATH = /^\/[A-Za-z0-9._~\-/]*$/;
 const httpUrl = z.string().transform((raw, ctx) => {
   try {
     const u = new URL(raw);
-    if ((u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash) return u;
+    // Credentials in the URL would be dropped silently (the pool connects to the origin).
+    if ((u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash && !u.username && !u.password) return u;
   } catch {
     // reported below
   }
-  ctx.addIssue({ code: 'custom', message: `must be an absolute http(s) URL without query or fragment, got "${raw}"` });
+  ctx.addIssue({ code: 'custom', message: `must be an absolute http(s) URL without credentials, query or fragment, got "${raw}"` });
   return z.NEVER;
 });
 
@@ -63,12 +64,14 @@ const resourceUri = z.string().refine((raw) => {
   }
 }, { message: 'must be an absolute URI without a fragment (RFC 8707)' });
 
-const scopeList = z.union([z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token')), z.string()])
-  .transform((v) => (Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean)));
+// RFC 6749 3.3 scope-token characters.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const scopeList = z.union([z.array(z.string()), z.string().transform((v) => v.split(/\s+/).filter(Boolean))])
+  .refine((list) => list.every((s) => SCOPE_TOKEN.test(s)), { message: 'must be scope tokens (no spaces, quotes or backslashes inside one)' });
 
 const routeSchema = z.strictObject({
-  path: z.string().refine((p) => PATH.test(p) && !p.includes('//') && (p === '/' || !p.endsWith('/')), {
-    message: 'must be an absolute path like /api/orders (letters, digits, - . _ ~ /; no trailing slash)',
+  path: z.string().refine((p) => PATH.test(p) && !p.includes('//') && (p === '/' || !p.endsWith('/')) && !/\/\.{1,2}(?:\/|$)/.test(p), {
+    message: 'must be an absolute path like /api/orders (letters, digits, - . _ ~ /; no trailing slash, no . or .. segment)',
   }),
   upstream: httpUrl,
   token: z.enum(TOKEN_POLICIES, { message: `must be one of ${TOKEN_POLICIES.join(', ')}` }).default('user'),
@@ -111,11 +114,23 @@ export function readApiRoutes(file: string, defaults: RouteDefaults): { routes: 
   const routes: Array<ApiRoute & { index: number }> = [];
   entries.forEach((entry, index) => {
     const parsed = routeSchema.safeParse(entry);
-    if (parsed.success) routes.push({ ...toRoute(parsed.data, defaults), index });
-    else problems.push(...parsed.error.issues.map((i) => `API_ROUTES route #${index + 1}${describeField(i)}: ${i.message}`));
+    if (parsed.success) {
+      routes.push({ ...toRoute(parsed.data, defaults), index });
+      problems.push(...dpopProblems(parsed.data, defaults.dpop).map((p) => `API_ROUTES route #${index + 1} (${parsed.data.path}): ${p}`));
+    } else problems.push(...parsed.error.issues.map((i) => `API_ROUTES route #${index + 1}${describeField(i)}: ${i.message}`));
   });
   problems.push(...routeProblems(routes, defaults.apiPath));
   return { routes: routes.map(({ index: _index, ...route }) => route), problems };
+}
+
+/** `dpop` on a route must be something the BFF can honour. */
+function dpopProblems(r: z.output<typeof routeSchema>, sessionDpop: boolean): string[] {
+  if (r.dpop === undefined) return [];
+  if ((r.token === 'user' || r.token === 'user-optional') && r.dpop !== sessionDpop) {
+    return [`dpop: ${r.dpop} cannot apply: a user route sends the session's own tokens, which are DPoP-bound exactly when OIDC_DPOP=true`];
+  }
+  if (r.token === 'exchange' && r.dpop && !sessionDpop) return ['dpop: true on an exchange route needs OIDC_DPOP=true (the exchanged token is bound to the session\'s key)'];
+  return [];
 }
 
 function toRoute(r: z.output<typeof routeSchema>, defaults: RouteDefaults): ApiRoute {

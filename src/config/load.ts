@@ -112,6 +112,7 @@ const MIN_SECRET_LENGTH = 32;
 const RESERVED_AUTH_PARAMS = new Set([
   'client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
   'request', 'request_uri', 'response_mode', 'client_assertion', 'client_assertion_type', 'client_secret',
+  'resource', 'dpop_jkt',
 ]);
 const DURATION = /^(\d+)(s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -15,6 +15,7 @@ export interface EventLogger {
 const REDACT = [
   'access_token', 'refresh_token', 'id_token', 'code_verifier', 'client_secret', 'cookie',
   'authorization', '*.access_token', '*.refresh_token', '*.id_token', '*.cookie', '*.authorization',
+  'dpop', '*.dpop', 'dpopKey', '*.dpopKey', 'accessToken', 'refreshToken', '*.accessToken', '*.refreshToken',
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): EventLogger {

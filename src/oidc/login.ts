@@ -52,7 +52,10 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const usePar = server.require_pushed_authorization_requests === true
       || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
     // RFC 8707: every resource a route needs a token for is asked for here, once.
-    const request = new URLSearchParams({ ...Object.fromEntries(config.oidc.authParams), ...params });
+    // The operator's OIDC_AUTH_PARAMS win over what the SPA passed (an acr_values set there is not downgraded).
+    const request = new URLSearchParams(params);
+    for (const [name] of config.oidc.authParams) request.delete(name);
+    for (const [name, value] of config.oidc.authParams) request.append(name, value);
     for (const resource of resources) request.append('resource', resource);
     let url: URL;
     try {

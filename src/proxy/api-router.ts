@@ -2,6 +2,7 @@ import compose from 'koa-compose';
 import type { ApiRoute } from '../config/api-routes.js';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { cookieIo } from '../http/cookie-io.js';
 import type { BffContext, Step } from '../http/context.js';
 import type { Sessions } from '../session/session.js';
 import { optionalSession, requireSession } from '../session/require-session.js';
@@ -36,8 +37,13 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   const session = requireSession(sessions);
   const maybeSession = optionalSession(sessions);
 
+  // A session refreshed meanwhile by another request of it: this response carries the newer tokens.
+  const beforeResponse = (ctx: BffContext) => {
+    if (ctx.state.session) refresher.carryNewest(ctx.state.session, cookieIo(ctx));
+  };
+
   const pipeline = (route: ApiRoute): Step => {
-    const forwarder = createForwarder(route, { ...deps, gate });
+    const forwarder = createForwarder(route, { ...deps, gate, beforeResponse });
     forwarders.push(forwarder);
     const fresh = ensureFreshToken(sessions, refresher, false, route.resource);
     const scopes = requireScopes(route, config);
@@ -55,14 +61,21 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   };
 
   const table = config.api.routes.map((route) => ({ prefix: route.path, below: `${route.path}/`, run: pipeline(route) }));
+  const canonicalTable = table.map((e) => ({ ...e, prefix: e.prefix.toLowerCase(), below: e.below.toLowerCase() }));
   const only = table.length === 1 ? table[0] : undefined;
+  // Routes are sorted longest first, so the first match is the most specific.
+  const find = (entries: typeof table, path: string) => entries.findIndex((entry) => matches(path, entry));
 
   return {
-    // Routes are sorted longest first, so the first match is the most specific.
     step: only ? (ctx, next) => (matches(ctx.path, only) ? only.run(ctx, next) : notFound()) : (ctx, next) => {
       const path = ctx.path;
-      for (const entry of table) if (matches(path, entry)) return entry.run(ctx, next);
-      return notFound();
+      const index = find(table, path);
+      // An upstream may read /api/%61dmin, /api/admin;x or /api/ADMIN as /api/admin: such a path
+      // must not slip past the /api/admin route (its scopes, its token) to a shorter one.
+      if (MAY_DISGUISE.test(path) && find(canonicalTable, canonicalPath(path)) !== index) {
+        throw new BffError('invalid_path', { event: 'proxy.path_refused', detail: 'path names another route once normalised' });
+      }
+      return index === -1 ? notFound() : table[index]!.run(ctx, next);
     },
     close: async () => {
       await Promise.all(forwarders.map((f) => f.close()));
@@ -71,6 +84,21 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
 }
 
 const matches = (path: string, entry: { prefix: string; below: string }) => path === entry.prefix || path.startsWith(entry.below);
+
+const MAY_DISGUISE = /[%;A-Z]/;
+const UNRESERVED_ESCAPE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])/g;
+
+/**
+ * The path as lenient servers read it (RFC 3986 6.2.2): escapes of unreserved characters
+ * decoded, `;parameters` dropped from each segment, and case folded (case-insensitive servers).
+ */
+export function canonicalPath(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => segment.replace(UNRESERVED_ESCAPE, (e) => String.fromCharCode(parseInt(e.slice(1), 16))).split(';')[0]!)
+    .join('/')
+    .toLowerCase();
+}
 
 function notFound(): never {
   throw new BffError('not_found', { detail: 'no API route matches this path' });

@@ -41,6 +41,8 @@ export interface ForwarderDeps {
   gate: ConcurrencyGate;
   metrics?: Metrics | undefined;
   tracing?: Tracing | undefined;
+  /** Runs just before the response headers go out (the refresher's carryNewest). */
+  beforeResponse?: ((ctx: BffContext) => void) | undefined;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -55,7 +57,7 @@ const DROP = [CSRF_HEADER, 'expect'] as const;
  * Koa's body handling) so that a client hanging up mid-response only ends that stream, never
  * the process.
  */
-export function createForwarder(route: ApiRoute, { config, cookies, log, gate, metrics, tracing }: ForwarderDeps): Forwarder {
+export function createForwarder(route: ApiRoute, { config, cookies, log, gate, metrics, tracing, beforeResponse }: ForwarderDeps): Forwarder {
   const { upstream, timeoutMs, maxBodyBytes } = route;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const prefixLength = route.path.length;
@@ -155,7 +157,8 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     ctx.status = statusCode;
     ctx.respond = false;
     const res = ctx.res;
-    res.writeHead(statusCode, clientResponseHeaders(response.headers, cookies.isOwn));
+    beforeResponse?.(ctx);
+    res.writeHead(statusCode, withOwnCookies(clientResponseHeaders(response.headers, cookies.isOwn), res.getHeader('set-cookie')));
     if (ctx.method === 'HEAD' || BODYLESS_STATUS.has(statusCode)) {
       res.end();
       await responseBody.dump().catch(() => undefined);
@@ -169,6 +172,17 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   };
 
   return { step, close: () => pool.close() };
+}
+
+/**
+ * writeHead's headers replace those set before with the same name: the BFF's own Set-Cookie
+ * (a refreshed cookie session) would be lost whenever the upstream sets a cookie too.
+ */
+function withOwnCookies(headers: Record<string, string | string[]>, own: number | string | string[] | undefined): Record<string, string | string[]> {
+  const upstream = headers['set-cookie'];
+  if (upstream === undefined || own === undefined) return headers;
+  headers['set-cookie'] = [...(Array.isArray(own) ? own : [String(own)]), ...(Array.isArray(upstream) ? upstream : [upstream])];
+  return headers;
 }
 
 /** RFC 9449 9: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a DPoP-Nonce to use. */

@@ -67,6 +67,8 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const REQUEST_ALWAYS_DROPPED: ReadonlySet<string> = new Set([
   'host',
   'authorization',
+  // A browser's own DPoP proof must not ride along with the token the BFF chose (RFC 9449).
+  'dpop',
   'x-request-id',
   'x-forwarded-for',
   'x-forwarded-proto',

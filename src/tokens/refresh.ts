@@ -19,6 +19,13 @@ export interface TokenRefresher {
    * session (401 `unauthenticated`); a transient IdP fault keeps it (502).
    */
   ensureFresh(session: Session, options: RefreshOptions): Promise<void>;
+  /**
+   * Just before a response is sent: when this process refreshed the session meanwhile (another
+   * request of it, for another resource), the response carries that newer set. With cookie
+   * sessions, the cookie a browser keeps is the one of the response that arrives last, and it
+   * must never hold a refresh token that was already used.
+   */
+  carryNewest(session: Session, io: CookieIo): void;
 }
 
 export interface RefreshOptions {
@@ -59,6 +66,16 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   const maxJitter = Math.min(skew / 2, 15_000);
   const lockTtlMs = config.oidc.timeoutSeconds * 1000 + 5_000;
   const inFlight = new Map<string, Promise<TokenSet>>();
+  // The latest set each session got from a refresh in this process, and the refresh tokens that
+  // set replaced here (bounded; the sessions refreshed longest ago go first).
+  const newest = new Map<string, { tokens: TokenSet; superseded: string[] }>();
+  const NEWEST_MAX = 10_000;
+  const remember = (key: string, tokens: TokenSet, replaced: string | undefined) => {
+    const superseded = [...(newest.get(key)?.superseded ?? []), ...(replaced ? [replaced] : [])].slice(-8);
+    newest.delete(key);
+    newest.set(key, { tokens, superseded });
+    if (newest.size > NEWEST_MAX) newest.delete(newest.keys().next().value!);
+  };
   // The margin is capped at half the token's lifetime: a token that lives less than the skew
   // would otherwise be refreshed on every call.
   const isDue = (tokens: TokenSet, key: string, resource: string | undefined) => {
@@ -86,13 +103,16 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'refreshed ID token has another sub' });
     }
     session.tokens = resource ? withResourceToken(session.tokens, resource, response, now()) : tokenSet(response, now(), session.tokens);
-    // Remembered before the save: if the save fails, the rotated token is not lost with it.
-    await grace.remember(refreshToken, session.tokens);
+    // Remembered before the save: if the save fails, the rotated token is not lost with it. Only a
+    // rotated token needs a grace record: an unrotated one is still the session's live token.
+    const rotated = session.tokens.refreshToken !== refreshToken;
+    if (rotated) await grace.remember(refreshToken, session.tokens);
     if (!(await sessions.save(session, io))) {
       // Logged out while the IdP was answering: the new tokens die with the session.
-      await grace.forget(refreshToken);
+      if (rotated) await grace.forget(refreshToken);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
+    remember(session.key, session.tokens, rotated ? refreshToken : undefined);
     log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub, ...(resource ? { reason: `resource ${resource}` } : {}) });
     return session.tokens;
   };
@@ -148,6 +168,15 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   };
 
   return {
+    carryNewest(session, io) {
+      const latest = newest.get(session.key);
+      // Only a refresh token this process has already used is replaced: one that another
+      // instance issued later is not ours to judge.
+      if (latest && latest.tokens !== session.tokens && latest.superseded.includes(session.tokens.refreshToken ?? '')) {
+        session.tokens = latest.tokens;
+        sessions.propagate(session, io);
+      }
+    },
     async ensureFresh(session, { force, requestId, io, resource }) {
       if (!force && !isDue(session.tokens, session.key, resource)) return;
       const { expiresAt, refreshToken } = session.tokens;

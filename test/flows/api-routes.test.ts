@@ -155,10 +155,30 @@ describe('API_ROUTES: policies without a session, and required scopes', () => {
     assert.equal((await s.h.api(ua, '/orders/1')).status, 200, 'a granted scope passes');
   });
 
+  it('a path that names a more specific route once normalised (%61dmin, admin;x, ADMIN) is 400, not sent to the catch-all', async () => {
+    const ua = s.h.browser();
+    await s.h.login(ua);
+    const before = s.h.upstream.received.length;
+    for (const disguised of ['/%61dmin/users', '/admin;x/users', '/ADMIN/users', '/Orders/1']) {
+      const res = await s.h.api(ua, disguised);
+      assert.equal(res.status, 400, disguised);
+      assert.equal(res.json<{ error: string }>().error, 'invalid_path');
+    }
+    assert.equal(s.h.upstream.received.length + s.upstreams.admin.received.length, before);
+    assert.equal((await s.h.api(ua, '/orders/ABC-%41')).status, 200, 'case and escapes after the route prefix are the upstream\'s business');
+  });
+
+  it("a DPoP header from the browser never reaches an upstream", async () => {
+    const res = await s.h.api(s.h.browser(), '/public/x', { headers: { dpop: 'attacker-chosen-proof' } });
+    assert.equal(res.status, 200);
+    assert.equal(s.upstreams.public.received.at(-1)!.headers['dpop'], undefined);
+  });
+
   it('every route still needs the anti-CSRF header', async () => {
+    const before = s.upstreams.public.received.length;
     const res = await s.h.browser().request('GET', `${s.h.url}/api/public/x`);
     assert.equal(res.status, 403);
-    assert.equal(s.upstreams.public.received.length, 0);
+    assert.equal(s.upstreams.public.received.length, before);
   });
 
   it('a path under API_PATH that no route claims is 404 when there is no catch-all route', async () => {
@@ -214,18 +234,52 @@ describe('API_ROUTES: client-credentials, exchanged and resource tokens are fetc
   });
 });
 
+describe('API_ROUTES: timeouts and body limits are per route', () => {
+  let h: Harness;
+  let upstream: EchoUpstream;
+  let dir: string;
+  before(async () => {
+    upstream = await startEchoUpstream();
+    dir = mkdtempSync(join(tmpdir(), 'bff-limits-'));
+    h = await startHarness({ env: { API_ROUTES: writeRoutes(dir, [
+      { path: '/api/small', upstream: upstream.url, token: 'none', maxBody: 16 },
+      { path: '/api/quick', upstream: upstream.url, token: 'none', timeout: 1 },
+    ]) } });
+  });
+  after(async () => {
+    await h.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a body over the route maxBody is 413 while the catch-all route takes it', async () => {
+    const ua = h.browser();
+    await h.login(ua);
+    const body = 'x'.repeat(64);
+    assert.equal((await h.api(ua, '/small/upload', { method: 'POST', body })).status, 413);
+    assert.equal((await h.api(ua, '/other/upload', { method: 'POST', body })).status, 200);
+  });
+
+  it('an upstream slower than the route timeout is 504 upstream_timeout', async () => {
+    const res = await h.api(h.browser(), '/quick/hang');
+    assert.equal(res.status, 504);
+    assert.equal(res.json<{ error: string }>().error, 'upstream_timeout');
+  });
+});
+
 describe('login asks for what the routes need: every user route resource (RFC 8707), and OIDC_AUTH_PARAMS', () => {
   let s: Setup;
   after(() => stop(s));
 
-  it('sends one resource parameter per user resource, the extra parameters, and never lets them override its own', async () => {
-    s = await start({ OIDC_USE_PAR: 'false', OIDC_AUTH_PARAMS: 'audience=https://api.example.test&kc_idp_hint=corp' });
-    const res = await s.h.browser().get(`${s.h.url}/login?prompt=login`);
+  it('sends one resource parameter per user resource and the extra parameters, which the query cannot override', async () => {
+    s = await start({ OIDC_USE_PAR: 'false', OIDC_AUTH_PARAMS: 'audience=https://api.example.test&kc_idp_hint=corp&acr_values=urn:mfa' });
+    const res = await s.h.browser().get(`${s.h.url}/login?prompt=login&acr_values=urn:weak`);
     const url = new URL(res.headers.get('location')!);
     assert.deepEqual(url.searchParams.getAll('resource').sort(), [BILLING, ORDERS]);
     assert.equal(url.searchParams.get('audience'), 'https://api.example.test');
     assert.equal(url.searchParams.get('kc_idp_hint'), 'corp');
     assert.equal(url.searchParams.get('prompt'), 'login');
+    assert.deepEqual(url.searchParams.getAll('acr_values'), ['urn:mfa'], 'the operator\'s acr_values is not downgraded by the query');
   });
 });
 

@@ -23,9 +23,13 @@ async function start(env: Record<string, string> = {}): Promise<Setup> {
   let issuer = '';
   const rs = await startResourceServer({ issuer: () => issuer, audience: ORDERS, requireDpop: true, dpopNonce: RS_NONCE });
   const file = join(dir, 'routes.json');
-  writeFileSync(file, JSON.stringify([{ path: '/api/orders', upstream: rs.url, token: 'user', resource: ORDERS }]));
+  writeFileSync(file, JSON.stringify([
+    { path: '/api/orders', upstream: `${rs.url}/orders`, token: 'user', resource: ORDERS },
+    { path: '/api/service', upstream: `${rs.url}/service`, token: 'client', resource: ORDERS },
+    { path: '/api/exchanged', upstream: `${rs.url}/exchanged`, token: 'exchange', audience: ORDERS },
+  ]));
   const h = await startHarness({
-    idp: { resources: { [ORDERS]: { scope: 'orders:read' } }, dpopNonce: true },
+    idp: { resources: { [ORDERS]: { scope: 'orders:read' } }, dpopNonce: true, clientCredentials: true, tokenExchange: true },
     env: { OIDC_DPOP: 'true', API_ROUTES: file, OIDC_SCOPES: 'openid profile offline_access orders:read', ...env },
   });
   issuer = h.idp.issuer;
@@ -64,11 +68,11 @@ describe('DPoP (OIDC_DPOP=true): tokens are bound to a key of the session, prove
     const accepted = s.rs.judged.find((j) => j.claims)!;
     const token = accepted.authorization!.replace(/^DPoP /, '');
     for (const headers of [{ authorization: `DPoP ${token}` }, { authorization: `Bearer ${token}` }]) {
-      const res = await fetch(`${s.rs.url}/1`, { headers });
+      const res = await fetch(`${s.rs.url}/orders/1`, { headers });
       assert.equal(res.status, 401, JSON.stringify(headers).slice(0, 20));
     }
     // A captured proof does not carry over to another request.
-    const replay = await fetch(`${s.rs.url}/2`, { headers: { authorization: `DPoP ${token}`, dpop: accepted.dpop! } });
+    const replay = await fetch(`${s.rs.url}/orders/2`, { headers: { authorization: `DPoP ${token}`, dpop: accepted.dpop! } });
     assert.equal(replay.status, 401);
   });
 
@@ -91,11 +95,28 @@ describe('DPoP (OIDC_DPOP=true): tokens are bound to a key of the session, prove
     assert.equal(res.status, 200, res.text);
   });
 
+  it('client-credentials tokens are bound to a key of the instance, not of a session', async () => {
+    const res = await s.h.api(ua, '/service/1');
+    assert.equal(res.status, 200, res.text);
+    const claims = res.json<{ sub: string; cnf?: { jkt?: string } }>();
+    assert.equal(claims.sub, 'spa-bff');
+    const sessionKey = s.rs.judged.find((j) => j.url === '/orders/1' && j.claims)!.claims!.cnf?.jkt;
+    assert.ok(claims.cnf?.jkt);
+    assert.notEqual(claims.cnf.jkt, sessionKey);
+  });
+
+  it("an exchanged token is bound to the session's key", async () => {
+    const res = await s.h.api(ua, '/exchanged/1');
+    assert.equal(res.status, 200, res.text);
+    const sessionKey = s.rs.judged.find((j) => j.url === '/orders/1' && j.claims)!.claims!.cnf?.jkt;
+    assert.equal(res.json<{ cnf?: { jkt?: string } }>().cnf?.jkt, sessionKey);
+  });
+
   it('each session has its own key', async () => {
     const other = s.h.browser();
     await s.h.login(other);
     await s.h.api(other, '/orders/other');
-    const keys = new Set(s.rs.judged.filter((j) => j.claims).map((j) => thumbprintOf(j.dpop!)));
+    const keys = new Set(s.rs.judged.filter((j) => j.claims && j.url.startsWith('/orders/')).map((j) => thumbprintOf(j.dpop!)));
     assert.equal(keys.size, 2);
   });
 });

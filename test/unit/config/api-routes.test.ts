@@ -86,10 +86,17 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
       { path: '/api/z', upstream: 'http://z', token: 'user', audience: 'z' },
       { path: '/api/x', upstream: 'http://x2', token: 'none' },
       { path: '/api/r', upstream: 'http://r', resource: 'https://r.example/#frag' },
+      { path: '/api/../admin', upstream: 'http://dots' },
+      { path: '/api/creds', upstream: 'http://user:pw@creds' },
+      { path: '/api/scopes', upstream: 'http://s', scopes: 'ok "quoted"' },
+      { path: '/api/userdpop', upstream: 'http://d', token: 'user', dpop: true },
+      { path: '/api/xdpop', upstream: 'http://d', token: 'exchange', audience: 'a', dpop: true },
     ]));
     const problems = problemsOf({ API_ROUTES: routes });
     for (const expected of [/must be API_PATH \(\/api\) or lie under it/, /exchange needs an audience or a resource/, /token none sends no token/,
-      /audience and scope apply to client and exchange/, /used by an earlier route/, /without a fragment/]) {
+      /audience and scope apply to client and exchange/, /used by an earlier route/, /without a fragment/, /route #7 path.*no \. or \.\. segment/,
+      /route #8 upstream.*without credentials/, /route #9 scopes: must be scope tokens/, /route #10 .*DPoP-bound exactly when OIDC_DPOP=true/,
+      /route #11 .*needs OIDC_DPOP=true/]) {
       assert.ok(problems.some((p) => expected.test(p)), `${expected} in ${problems.join(' | ')}`);
     }
   });
@@ -104,7 +111,7 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
   it('OIDC_AUTH_PARAMS may add authorization parameters but not replace the protocol ones', () => {
     const c = loadConfig({ ...BASE, API_UPSTREAM: 'http://u', OIDC_AUTH_PARAMS: 'audience=https://api.example&foo=1' }, random);
     assert.deepEqual(c.oidc.authParams, [['audience', 'https://api.example'], ['foo', '1']]);
-    assert.match(problemsOf({ API_UPSTREAM: 'http://u', OIDC_AUTH_PARAMS: 'redirect_uri=https://evil&state=x' }).join(), /must not set redirect_uri, state/);
+    assert.match(problemsOf({ API_UPSTREAM: 'http://u', OIDC_AUTH_PARAMS: 'redirect_uri=https://evil&state=x&resource=https://r' }).join(), /must not set redirect_uri, state, resource/);
   });
 
   it('OIDC_DPOP makes every token route DPoP unless the route says otherwise', () => {
