@@ -25,7 +25,7 @@ export const SETTINGS = [
   { name: 'OIDC_CLIENT_CERT_KEY_FILE', default: '', doc: "tls_client_auth: PEM file of the client certificate's private key." },
   { name: 'OIDC_CA_FILE', default: '', doc: "PEM bundle of extra CAs trusted for the IdP's TLS certificates (a private CA), in addition to Node's bundled CAs." },
   { name: 'OIDC_SCOPES', default: 'openid profile email offline_access', doc: 'Scopes requested at login; must contain openid.' },
-  { name: 'OIDC_AUTH_PARAMS', default: '', doc: 'Extra authorization request parameters as a query string, e.g. audience=https://api.example.com (Auth0) or kc_idp_hint=corp (Keycloak); they win over the prompt, login_hint, acr_values and ui_locales; protocol parameters are refused.' },
+  { name: 'OIDC_AUTH_PARAMS', default: '', doc: 'Extra authorization request parameters as a query string, e.g. audience=https://api.example.com (Auth0) or kc_idp_hint=corp (Keycloak); a name set here wins over the same one passed to LOGIN_PATH (prompt, login_hint, acr_values, ui_locales); protocol parameters are refused.' },
   { name: 'OIDC_USE_PAR', default: 'true', doc: 'Use Pushed Authorization Requests (RFC 9126) when the IdP advertises them.' },
   { name: 'OIDC_ALLOW_HTTP', default: 'false', doc: 'Allow an http:// issuer. Development and tests only; the BFF warns loudly.' },
   { name: 'OIDC_TIMEOUT', default: '10', doc: 'Seconds an IdP request (discovery, token, revocation, PAR) may take.' },
