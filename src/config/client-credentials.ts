@@ -121,10 +121,14 @@ export function clientCredentialProblems(raw: Record<SettingName, string>): stri
 }
 
 /** The client certificate and its key file must belong together. */
-export function clientCertificateProblems(e: CredentialEnv): string[] {
+export function clientCertificateProblems(e: CredentialEnv, nowMs = Date.now()): string[] {
   const cert = e.OIDC_CLIENT_CERT_FILE;
   const key = e.OIDC_CLIENT_CERT_KEY_FILE;
-  if (!cert || !key || cert.certificates[0]!.checkPrivateKey(key.file.keyObject())) return [];
+  if (!cert || !key) return [];
+  const leaf = cert.certificates[0]!;
+  // An expired certificate would only fail later, at the IdP, as an opaque TLS error.
+  if (Date.parse(leaf.validTo) <= nowMs) return [`OIDC_CLIENT_CERT_FILE (${cert.path}) expired on ${leaf.validTo}`];
+  if (leaf.checkPrivateKey(key.file.keyObject())) return [];
   return [`OIDC_CLIENT_CERT_KEY_FILE (${key.file.path}) is not the private key of the certificate in OIDC_CLIENT_CERT_FILE (${cert.path})`];
 }
 

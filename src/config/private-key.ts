@@ -159,7 +159,6 @@ function pemBlocks(text: string, label: 'CERTIFICATE' | 'PRIVATE KEY'): string[]
 /** The JWS algorithms each key type can sign client assertions with; the first is the default. */
 const ALGS_BY_KEY: Record<string, readonly string[]> = {
   'rsa': ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
-  'rsa-pss': ['PS256', 'PS384', 'PS512'],
   'ec:prime256v1': ['ES256'],
   'ec:secp384r1': ['ES384'],
   'ec:secp521r1': ['ES512'],
@@ -175,6 +174,8 @@ export function signingAlg(name: string, loaded: LoadedKey): Read<string> {
   const type = key.asymmetricKeyType === 'ec' ? `ec:${String(key.asymmetricKeyDetails?.namedCurve)}` : String(key.asymmetricKeyType);
   const algs = ALGS_BY_KEY[type];
   const path = loaded.file.path;
+  // Node cannot export an RSASSA-PSS-only key as a JWK, which openid-client needs.
+  if (type === 'rsa-pss') return { problem: `${name}: ${path} is an RSASSA-PSS-only key; store it as a plain RSA key (PKCS#8 rsaEncryption) and set "alg": "PS256" in a JWK to sign with PS256` };
   if (!algs) return { problem: `${name}: ${path} is a ${type.replace('ec:', 'EC ')} key, which cannot sign client assertions; use RSA (2048+ bits), EC P-256/P-384/P-521 or Ed25519` };
   if (type.startsWith('rsa') && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
     return { problem: `${name}: ${path} is an RSA key of ${key.asymmetricKeyDetails?.modulusLength} bits; at least 2048 are needed` };

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { clientCertificateProblems, clientCredentialFields } from '../../../src/config/client-credentials.js';
 import { ConfigError, loadConfig } from '../../../src/config/load.js';
 import { createTestPki, writeClientKey, type TestPki } from '../../support/certs.js';
 
@@ -100,7 +101,8 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
       const ecWithRsAlg = writeClientKey(pki.dir, 'ec-rs', { type: 'ec', curve: 'P-256' }, 'jwk', { alg: 'RS256' });
       const publicOnly = file('public.jwk.json', JSON.stringify(ecWithRsAlg.publicJwk));
       const short = file('short.pem', shortRsaPem());
-      for (const [path, hint] of [[mismatched, 'not the certificate of its private key'], [ecWithRsAlg.path, 'alg RS256'], [publicOnly, 'public JWK'], [short, '1024 bits']] as const) {
+      const pss = file('pss.pem', generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+      for (const [path, hint] of [[mismatched, 'not the certificate of its private key'], [ecWithRsAlg.path, 'alg RS256'], [publicOnly, 'public JWK'], [short, '1024 bits'], [pss, 'RSASSA-PSS-only key']] as const) {
         has(problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: path }), 'OIDC_CLIENT_KEY_FILE', path, hint);
       }
     });
@@ -131,6 +133,18 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
     it('trusts no extra CA and presents no certificate by default', () => {
       const c = loadConfig({ ...VALID, OIDC_CLIENT_SECRET: 'client-secret' }, random);
       assert.deepEqual(c.oidc.tls, { extraCa: [], clientCertificate: undefined });
+    });
+
+    it('refuses a client certificate that has expired (it would only fail later, at the IdP)', () => {
+      const env = {
+        OIDC_CLIENT_AUTH: 'tls_client_auth' as const, OIDC_CLIENT_KEY_FILE: undefined, OIDC_CLIENT_KEY_ID: '', OIDC_CLIENT_ASSERTION_AUDIENCE: 'issuer' as const,
+        OIDC_CLIENT_CERT_FILE: clientCredentialFields.OIDC_CLIENT_CERT_FILE.parse(pki.client.certPath),
+        OIDC_CLIENT_CERT_KEY_FILE: clientCredentialFields.OIDC_CLIENT_CERT_KEY_FILE.parse(pki.client.keyPath),
+        OIDC_CA_FILE: undefined,
+      };
+      assert.deepEqual(clientCertificateProblems(env), []);
+      const validTo = Date.parse(new X509Certificate(pki.client.cert).validTo);
+      has(clientCertificateProblems(env, validTo + 1), 'OIDC_CLIENT_CERT_FILE', pki.client.certPath, 'expired on');
     });
 
     it('needs both certificate files, and a key that belongs to the certificate', () => {
