@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
 import { startHarness, type Harness } from '../support/harness.js';
 import { decodeJwt } from '../support/jwt.js';
+import { routesFile, type RoutesFile } from '../support/routes-file.js';
 import { startEchoUpstream, type EchoUpstream } from '../support/upstream-echo.js';
 import type { UserAgent } from '../support/user-agent.js';
 
@@ -26,15 +23,12 @@ type UpstreamName = (typeof UPSTREAMS)[number];
 interface Setup {
   h: Harness;
   upstreams: Record<UpstreamName, EchoUpstream>;
-  dir: string;
+  routes: RoutesFile;
 }
 
 async function start(extraEnv: Record<string, string> = {}): Promise<Setup> {
   const upstreams = Object.fromEntries(await Promise.all(UPSTREAMS.map(async (n) => [n, await startEchoUpstream()] as const))) as Record<UpstreamName, EchoUpstream>;
-  const dir = mkdtempSync(join(tmpdir(), 'bff-routes-'));
-  const file = join(dir, 'routes.yaml');
-  writeFileSync(file, toYaml({
-    routes: [
+  const routes = routesFile([
       { path: '/api/orders', upstream: `${upstreams.orders.url}/v2`, token: 'user', resource: ORDERS, scopes: ['orders:read'] },
       { path: '/api/billing', upstream: upstreams.billing.url, token: 'user', resource: BILLING },
       { path: '/api/reports', upstream: upstreams.reports.url, token: 'exchange', audience: REPORTS },
@@ -42,20 +36,19 @@ async function start(extraEnv: Record<string, string> = {}): Promise<Setup> {
       { path: '/api/public', upstream: upstreams.public.url, token: 'none' },
       { path: '/api/profile', upstream: upstreams.profile.url, token: 'user-optional' },
       { path: '/api/admin', upstream: upstreams.admin.url, token: 'user', scopes: 'admin:write' },
-    ],
-  }));
+  ], 'yaml');
   const h = await startHarness({
     idp: { resources: IDP_RESOURCES, clientCredentials: true, tokenExchange: true },
-    env: { API_ROUTES: file, OIDC_SCOPES: 'openid profile email offline_access orders:read billing:read', ...extraEnv },
+    env: { API_ROUTES: routes.path, OIDC_SCOPES: 'openid profile email offline_access orders:read billing:read', ...extraEnv },
   });
-  return { h, upstreams, dir };
+  return { h, upstreams, routes };
 }
 
 async function stop(s: Setup | undefined): Promise<void> {
   if (!s) return;
   await s.h.close();
   await Promise.all(Object.values(s.upstreams).map((u) => u.close()));
-  rmSync(s.dir, { recursive: true, force: true });
+  s.routes.remove();
 }
 
 const tokensAt = (u: EchoUpstream) => u.received.map((r) => r.headers['authorization']).filter((a): a is string => typeof a === 'string');
@@ -182,12 +175,14 @@ describe('API_ROUTES: policies without a session, and required scopes', () => {
   });
 
   it('a path under API_PATH that no route claims is 404 when there is no catch-all route', async () => {
-    const only = await startHarness({ env: { API_UPSTREAM: '', API_ROUTES: writeRoutes(s.dir, [{ path: '/api/public', upstream: s.upstreams.public.url, token: 'none' }]) } });
+    const routes = routesFile([{ path: '/api/public', upstream: s.upstreams.public.url, token: 'none' }]);
+    const only = await startHarness({ env: { API_UPSTREAM: '', API_ROUTES: routes.path } });
     try {
       const res = await only.api(only.browser(), '/elsewhere');
       assert.equal(res.status, 404);
     } finally {
       await only.close();
+      routes.remove();
     }
   });
 });
@@ -237,19 +232,19 @@ describe('API_ROUTES: client-credentials, exchanged and resource tokens are fetc
 describe('API_ROUTES: timeouts and body limits are per route', () => {
   let h: Harness;
   let upstream: EchoUpstream;
-  let dir: string;
+  let routes: RoutesFile;
   before(async () => {
     upstream = await startEchoUpstream();
-    dir = mkdtempSync(join(tmpdir(), 'bff-limits-'));
-    h = await startHarness({ env: { API_ROUTES: writeRoutes(dir, [
+    routes = routesFile([
       { path: '/api/small', upstream: upstream.url, token: 'none', maxBody: 16 },
       { path: '/api/quick', upstream: upstream.url, token: 'none', timeout: 1 },
-    ]) } });
+    ]);
+    h = await startHarness({ env: { API_ROUTES: routes.path } });
   });
   after(async () => {
     await h.close();
     await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    routes.remove();
   });
 
   it('a body over the route maxBody is 413 while the catch-all route takes it', async () => {
@@ -282,9 +277,3 @@ describe('login asks for what the routes need: every user route resource (RFC 87
     assert.deepEqual(url.searchParams.getAll('acr_values'), ['urn:mfa'], 'the operator\'s acr_values is not downgraded by the query');
   });
 });
-
-function writeRoutes(dir: string, routes: object[]): string {
-  const file = join(dir, `routes-${routes.length}-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify({ routes }));
-  return file;
-}

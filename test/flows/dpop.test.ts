@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startHarness, type Harness } from '../support/harness.js';
 import { decodeJwt } from '../support/jwt.js';
 import { startResourceServer, type ResourceServer } from '../support/resource-server.js';
+import { routesFile, type RoutesFile } from '../support/routes-file.js';
 import type { UserAgent } from '../support/user-agent.js';
 
 const ORDERS = 'https://orders.example.test';
@@ -13,34 +11,32 @@ const RS_NONCE = 'resource-server-nonce-1';
 interface Setup {
   h: Harness;
   rs: ResourceServer;
-  dir: string;
+  routes: RoutesFile;
 }
 
 /** The IdP demands DPoP nonces; the resource server verifies JWT access tokens and their DPoP proofs, and demands its own nonce. */
 async function start(env: Record<string, string> = {}): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), 'bff-dpop-'));
   // The routes name the resource server, which learns the IdP's issuer once the harness started it.
   let issuer = '';
   const rs = await startResourceServer({ issuer: () => issuer, audience: ORDERS, requireDpop: true, dpopNonce: RS_NONCE });
-  const file = join(dir, 'routes.json');
-  writeFileSync(file, JSON.stringify([
+  const routes = routesFile([
     { path: '/api/orders', upstream: `${rs.url}/orders`, token: 'user', resource: ORDERS },
     { path: '/api/service', upstream: `${rs.url}/service`, token: 'client', resource: ORDERS },
     { path: '/api/exchanged', upstream: `${rs.url}/exchanged`, token: 'exchange', audience: ORDERS },
-  ]));
+  ]);
   const h = await startHarness({
     idp: { resources: { [ORDERS]: { scope: 'orders:read' } }, dpopNonce: true, clientCredentials: true, tokenExchange: true },
-    env: { OIDC_DPOP: 'true', API_ROUTES: file, OIDC_SCOPES: 'openid profile offline_access orders:read', ...env },
+    env: { OIDC_DPOP: 'true', API_ROUTES: routes.path, OIDC_SCOPES: 'openid profile offline_access orders:read', ...env },
   });
   issuer = h.idp.issuer;
-  return { h, rs, dir };
+  return { h, rs, routes };
 }
 
 async function stop(s: Setup | undefined): Promise<void> {
   if (!s) return;
   await s.h.close();
   await s.rs.close();
-  rmSync(s.dir, { recursive: true, force: true });
+  s.routes.remove();
 }
 
 const thumbprintOf = (proof: string) => JSON.stringify(decodeJwt(proof).header['jwk']);

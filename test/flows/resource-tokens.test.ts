@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { testClock } from '../support/clock.js';
 import { startHarness, type Harness, type HarnessOptions } from '../support/harness.js';
+import { routesFile, type RoutesFile } from '../support/routes-file.js';
 import { startEchoUpstream } from '../support/upstream-echo.js';
 
 const ORDERS = 'https://orders.example.test';
@@ -36,23 +34,21 @@ async function startGatedUpstream() {
 
 interface Setup {
   h: Harness;
-  dir: string;
+  routes: RoutesFile;
   closers: Array<() => Promise<void>>;
 }
 
 async function start(routes: object[], options: HarnessOptions, closers: Array<() => Promise<void>>): Promise<Setup> {
-  const dir = mkdtempSync(join(tmpdir(), 'bff-resource-'));
-  const file = join(dir, 'routes.json');
-  writeFileSync(file, JSON.stringify(routes));
-  const h = await startHarness({ ...options, idp: { resources: RESOURCES, ...options.idp }, env: { API_ROUTES: file, OIDC_SCOPES: SCOPES, ...options.env } });
-  return { h, dir, closers };
+  const file = routesFile(routes);
+  const h = await startHarness({ ...options, idp: { resources: RESOURCES, ...options.idp }, env: { API_ROUTES: file.path, OIDC_SCOPES: SCOPES, ...options.env } });
+  return { h, routes: file, closers };
 }
 
 async function stop(s: Setup | undefined): Promise<void> {
   if (!s) return;
   await s.h.close();
   for (const close of s.closers) await close();
-  rmSync(s.dir, { recursive: true, force: true });
+  s.routes.remove();
 }
 
 describe('resource tokens with refresh tokens the IdP does not rotate', () => {

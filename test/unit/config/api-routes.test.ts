@@ -2,17 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { problemsOf as problemsWith, randomSecret as random, VALID_ENV } from './config-fixture.js';
 
-const BASE = {
-  PUBLIC_URL: 'https://app.example.test',
-  OIDC_ISSUER: 'https://idp.example.test',
-  OIDC_CLIENT_ID: 'bff',
-  OIDC_CLIENT_SECRET: 'client-secret',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  SESSION_SECRETS: 'a-session-secret-that-is-long-enough-0123',
-};
-const random = () => 'r'.repeat(43);
+// Routes come from the file each test writes: no API_UPSTREAM unless a test adds it.
+const { API_UPSTREAM: _upstream, ...BASE } = VALID_ENV;
 
 describe('API_ROUTES: a routes file validated at start, every problem at once', () => {
   let dir: string;
@@ -21,15 +15,7 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
     writeFileSync(path, content);
     return path;
   };
-  const problemsOf = (env: Record<string, string>): readonly string[] => {
-    try {
-      loadConfig({ ...BASE, ...env }, random);
-    } catch (e) {
-      assert.ok(e instanceof ConfigError);
-      return e.problems;
-    }
-    assert.fail('configuration was accepted');
-  };
+  const problemsOf = (env: Record<string, string>) => problemsWith({ ...BASE, ...env });
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bff-routes-config-'));
   });

@@ -5,28 +5,12 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { clientCertificateProblems, clientCredentialFields } from '../../../src/config/client-credentials.js';
-import { ConfigError, loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { problemsOf, randomSecret as random, VALID_ENV } from './config-fixture.js';
 import { createTestPki, writeClientKey, type TestPki } from '../../support/certs.js';
 
-const VALID = {
-  PUBLIC_URL: 'https://app.example.test',
-  OIDC_ISSUER: 'https://idp.example.test',
-  OIDC_CLIENT_ID: 'bff',
-  API_UPSTREAM: 'http://api.internal:8080/v1',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  SESSION_SECRETS: 'a-session-secret-that-is-long-enough-0123',
-};
-const random = () => 'r'.repeat(43);
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env, random);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.problems;
-  }
-  assert.fail('configuration was accepted');
-}
+// Client authentication decides whether a secret is needed: none by default here.
+const { OIDC_CLIENT_SECRET: _secret, ...VALID } = VALID_ENV;
 
 const has = (problems: readonly string[], ...parts: string[]) =>
   assert.ok(problems.some((p) => parts.every((part) => p.includes(part))), `no problem with ${parts.join(' + ')} in ${JSON.stringify(problems, null, 1)}`);

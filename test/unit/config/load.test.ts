@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { ConfigError, loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { problemsOf, randomSecret as random, VALID_ENV as VALID } from './config-fixture.js';
 
-const SECRET = 'a-session-secret-that-is-long-enough-0123';
-const VALID = {
-  PUBLIC_URL: 'https://app.example.test',
-  OIDC_ISSUER: 'https://idp.example.test',
-  OIDC_CLIENT_ID: 'bff',
-  OIDC_CLIENT_SECRET: 'client-secret',
-  API_UPSTREAM: 'http://api.internal:8080/v1',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  SESSION_SECRETS: SECRET,
-};
-const random = () => 'r'.repeat(43);
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env, random);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.problems;
-  }
-  assert.fail('configuration was accepted');
-}
+const SECRET = VALID.SESSION_SECRETS!;
 
 describe('configuration: parsed once, every problem reported at once', () => {
   it('parses a valid environment into typed values with the documented defaults', () => {
