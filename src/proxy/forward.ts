@@ -1,4 +1,4 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { Readable } from 'node:stream';
@@ -14,6 +14,7 @@ import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { bodyLimitError, requestBody } from './request-body.js';
 import { streamResponse } from './stream-response.js';
+import { createUpstreamClient, UpstreamTimeoutError, type UpstreamCall } from './upstream-client.js';
 import { checkUpstreamPath } from './upstream-path.js';
 
 export interface Forwarder {
@@ -45,9 +46,8 @@ export interface ForwarderDeps {
   beforeResponse?: ((ctx: BffContext) => void) | undefined;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const BODYLESS_STATUS = new Set([204, 304]);
-// `expect` is refused by undici and handled by Node's server itself; the rest are ours alone.
+// `expect` was answered by Node's server itself (100-continue); the rest are ours alone.
 const DROP = [CSRF_HEADER, 'expect'] as const;
 
 /**
@@ -61,13 +61,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   const { upstream, timeoutMs, maxBodyBytes } = route;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const prefixLength = route.path.length;
-  const pool = new Pool(upstream.origin, {
-    connections: 256,
-    keepAliveTimeout: 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connectTimeout: Math.min(timeoutMs, 10_000),
-  });
+  const client = createUpstreamClient(upstream, timeoutMs);
   const forwardedProto = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
   const forwardedHost = config.publicUrl.host;
   const trustProxy = config.server.proxyHops > 0;
@@ -84,7 +78,8 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     }
   };
 
-  const send = async (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, signal: AbortSignal) => {
+  /** Starts the upstream call; `calls.current` is what a client hang-up must abort. */
+  const send = async (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, calls: { current?: UpstreamCall }) => {
     const auth = ctx.state.upstreamAuth;
     if (auth?.dpop) {
       headers['authorization'] = `DPoP ${auth.token}`;
@@ -92,7 +87,9 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     } else if (auth) {
       headers['authorization'] = `Bearer ${auth.token}`;
     }
-    const response = await pool.request({ method: ctx.method as Dispatcher.HttpMethod, path, headers, body, signal });
+    const call = client.call({ method: ctx.method, path, headers, body });
+    calls.current = call;
+    const response = await call.response;
     const nonce = response.headers['dpop-nonce'];
     if (auth?.dpop && typeof nonce === 'string') dpopNonce = nonce;
     return response;
@@ -115,23 +112,26 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     const body = requestBody(ctx.req, maxBodyBytes);
 
     // A client that hangs up before the upstream answers frees the upstream connection too.
-    const abort = new AbortController();
+    const calls: { current?: UpstreamCall } = {};
+    let clientGone = false;
     const onClose = () => {
-      if (!ctx.res.writableFinished) abort.abort();
+      if (ctx.res.writableFinished) return;
+      clientGone = true;
+      calls.current?.abort();
     };
     ctx.res.once('close', onClose);
     // With tracing on, a span until the response headers; the upstream gets its traceparent.
     const span = tracing?.httpCall('upstream', ctx.method, upstream);
     if (span) headers['traceparent'] = span.traceparent;
     const target = q === -1 ? path : path + raw.slice(q);
-    let response: Dispatcher.ResponseData;
+    let response: IncomingMessage;
     const started = performance.now();
     try {
-      response = await send(ctx, target, headers, body, abort.signal);
+      response = await send(ctx, target, headers, body, calls);
       // A resource server that demands a fresh nonce gets one retry, when there is no body to replay.
       if (body === null && needsDpopNonce(response, ctx.state.upstreamAuth)) {
-        await response.body.dump();
-        response = await send(ctx, target, headers, null, abort.signal);
+        await drain(response);
+        response = await send(ctx, target, headers, null, calls);
       }
     } catch (err) {
       metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
@@ -143,17 +143,17 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
         ctx.set('Connection', 'close');
         throw limit;
       }
-      if (abort.signal.aborted) {
+      if (clientGone) {
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
         return;
       }
       throw upstreamError(err);
     }
     ctx.res.off('close', onClose);
-    metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, response.statusCode < 500);
-    span?.end(response.statusCode);
+    const statusCode = response.statusCode ?? 502;
+    metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, statusCode < 500);
+    span?.end(statusCode);
 
-    const { statusCode, body: responseBody } = response;
     ctx.status = statusCode;
     ctx.respond = false;
     const res = ctx.res;
@@ -161,17 +161,17 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     res.writeHead(statusCode, withOwnCookies(clientResponseHeaders(response.headers, cookies.isOwn), res.getHeader('set-cookie')));
     if (ctx.method === 'HEAD' || BODYLESS_STATUS.has(statusCode)) {
       res.end();
-      await responseBody.dump().catch(() => undefined);
+      await drain(response);
       return;
     }
-    const outcome = await streamResponse(responseBody, res);
+    const outcome = await streamResponse(response, res);
     if (outcome.ok) return;
     // Headers are gone already: all that is left is to say what happened.
     if (outcome.clientGone) log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
     else log.event('proxy.upstream_unreachable', { request_id: ctx.state.requestId, reason: 'response body failed', err: errorFields(outcome.error, false) });
   };
 
-  return { step, close: () => pool.close() };
+  return { step, close: async () => client.close() };
 }
 
 /**
@@ -186,19 +186,29 @@ function withOwnCookies(headers: Record<string, string | string[]>, own: number 
 }
 
 /** RFC 9449 9: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a DPoP-Nonce to use. */
-function needsDpopNonce(response: Dispatcher.ResponseData, auth: UpstreamAuth | undefined): boolean {
+function needsDpopNonce(response: IncomingMessage, auth: UpstreamAuth | undefined): boolean {
   if (!auth?.dpop || response.statusCode !== 401 || typeof response.headers['dpop-nonce'] !== 'string') return false;
   const challenge = response.headers['www-authenticate'];
   return /error="?use_dpop_nonce"?/.test(Array.isArray(challenge) ? challenge.join(',') : challenge ?? '');
 }
 
 function upstreamError(err: unknown): BffError {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
-    return new BffError('upstream_timeout', { event: 'proxy.upstream_timeout', detail: code, cause: err });
+  if (err instanceof UpstreamTimeoutError) {
+    return new BffError('upstream_timeout', { event: 'proxy.upstream_timeout', detail: err.message, cause: err });
   }
-  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_ABORTED') {
-    return new BffError('invalid_request', { detail: `request body: ${code}`, cause: err });
+  const code = (err as { code?: unknown }).code;
+  // The client's body did not match its Content-Length, or an invalid path or header value: bad input.
+  if (code === 'ERR_HTTP_CONTENT_LENGTH_MISMATCH' || code === 'ERR_UNESCAPED_CHARACTERS' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
+    return new BffError('invalid_request', { detail: `request: ${String(code)}`, cause: err });
   }
   return new BffError('upstream_unreachable', { event: 'proxy.upstream_unreachable', detail: typeof code === 'string' ? code : 'request failed', cause: err });
+}
+
+/** Reads and discards a response body (so that its connection can serve the next request). */
+function drain(response: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (response.complete) return resolve();
+    response.once('end', resolve).once('error', () => resolve()).once('close', () => resolve());
+    response.resume();
+  });
 }
