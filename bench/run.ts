@@ -435,7 +435,9 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
 }
 
 async function startBff(store: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
-  const child = await startChild(`bff-${store}`, 'bff', { runner, logDir, env, nodeArgs });
+  // BENCH_BFF_NODE_ARGS: extra node flags for the BFF processes (e.g. V8 heap sizing), to try them out.
+  const extra = (process.env['BENCH_BFF_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+  const child = await startChild(`bff-${store}`, 'bff', { runner, logDir, env, nodeArgs: [...extra, ...nodeArgs] });
   const url = `http://127.0.0.1:${child.port}/readyz`;
   const deadline = Date.now() + 30_000;
   for (;;) {

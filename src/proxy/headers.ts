@@ -58,10 +58,10 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'http2-settings',
 ]);
 
-// host: undici derives it from the upstream origin. authorization: the BFF
+// host: the upstream client sets it from the upstream origin. authorization: the BFF
 // sets its own bearer token; a browser-supplied one must never pass.
 // x-request-id and the X-Forwarded-* trio are replaced with ours. expect:
-// Node's server already answered 100-continue, and undici throws on it.
+// Node's server already answered 100-continue.
 // x-original-url / x-rewrite-url: IIS/Symfony-style path overrides that
 // would bypass the upstream-path check done on the request line.
 const REQUEST_ALWAYS_DROPPED: ReadonlySet<string> = new Set([
@@ -238,7 +238,7 @@ export function foreignCookieHeader(value: string | string[] | undefined, isOwnC
  *
  * @param incoming - `req.headers` from `node:http`.
  * @param opts - See {@link RequestHeaderOptions}.
- * @returns A fresh object for undici's `request({ headers })`.
+ * @returns A fresh object for the upstream request's headers.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
  * @see https://www.rfc-editor.org/rfc/rfc7239#section-8.1 Forwarded header and spoofed client IPs
  * @see https://www.rfc-editor.org/rfc/rfc6265#section-5.4 Cookie header
@@ -335,7 +335,7 @@ function setCookieName(value: string): string {
  * or other controls, `undefined` and other non-string values are dropped.
  * Never throws on odd input (only `isOwnCookie` itself could).
  *
- * @param upstream - Response headers from undici (lower-case names).
+ * @param upstream - Response headers from the upstream (lower-case names).
  * @param isOwnCookie - True for the BFF's own cookie names.
  * @returns A fresh object to copy onto the client response.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
