@@ -45,6 +45,8 @@ export interface Config {
     /** The upstream APIs under API_PATH, longest path first (API_ROUTES, plus the API_UPSTREAM shorthand). */
     readonly routes: readonly ApiRoute[];
     readonly maxConcurrency: number;
+    /** In flight at once for one session or address; 0 = no per-client cap. */
+    readonly maxConcurrencyPerClient: number;
     /** OIDC_DPOP: tokens are bound to a per-session DPoP key at the token endpoint (RFC 9449). */
     readonly dpop: boolean;
   };
@@ -241,6 +243,7 @@ const envSchema = z.object({
   API_TIMEOUT: seconds('API_TIMEOUT', 1),
   API_MAX_BODY: count('API_MAX_BODY', 0),
   API_MAX_CONCURRENCY: count('API_MAX_CONCURRENCY', 1),
+  API_MAX_CONCURRENCY_PER_CLIENT: count('API_MAX_CONCURRENCY_PER_CLIENT', 0),
   RATE_LIMIT_PER_MINUTE: count('RATE_LIMIT_PER_MINUTE', 0),
   SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
   REDIS_URL: z.string().trim(),
@@ -489,7 +492,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },
-    api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, dpop: e.OIDC_DPOP },
+    api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT, dpop: e.OIDC_DPOP },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     session: {
       store,

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   insufficient_scope: { status: 403, description: 'Your session lacks a permission (scope) that this API requires.' },
   untrusted_gateway: { status: 403, description: 'This endpoint answers only the configured API gateway (FORWARD_AUTH_TRUSTED_IPS).' },
   payload_too_large: { status: 413, description: 'The request body is larger than this API accepts.' },
+  too_many_in_flight: { status: 429, description: 'Too many of your requests are still in progress. Please wait for them to finish and try again.' },
   rate_limited: { status: 429, description: 'Too many requests from your address. Please wait a moment and try again.' },
   not_found: { status: 404, description: 'There is nothing at this address.' },
   backchannel_unavailable: { status: 501, description: 'Back-channel logout needs server-side sessions: with SESSION_STORE=cookie, set REDIS_URL.' },

@@ -9,7 +9,8 @@ import { optionalSession, requireSession } from '../session/require-session.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
 import { requireScopes, sendUserToken, type RouteTokens } from '../tokens/route-tokens.js';
-import { createForwarder, type ConcurrencyGate, type Forwarder, type ForwarderDeps } from './forward.js';
+import { ConcurrencyGate } from './concurrency-gate.js';
+import { createForwarder, type Forwarder, type ForwarderDeps } from './forward.js';
 
 export interface ApiRouterDeps extends Omit<ForwarderDeps, 'gate'> {
   config: Config;
@@ -32,7 +33,7 @@ export interface ApiRouter {
  */
 export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   const { config, sessions, refresher, routeTokens, csrf } = deps;
-  const gate: ConcurrencyGate = { inFlight: 0, max: config.api.maxConcurrency };
+  const gate = new ConcurrencyGate(config.api.maxConcurrency, config.api.maxConcurrencyPerClient);
   const forwarders: Forwarder[] = [];
   const session = requireSession(sessions);
   const maybeSession = optionalSession(sessions);

@@ -14,6 +14,8 @@ import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { bodyLimitError, requestBody } from './request-body.js';
 import { streamResponse } from './stream-response.js';
+import { clientKey } from '../http/rate-limit.js';
+import type { ConcurrencyGate } from './concurrency-gate.js';
 import { createUpstreamClient, UpstreamTimeoutError, type UpstreamCall } from './upstream-client.js';
 import { checkUpstreamPath } from './upstream-path.js';
 
@@ -27,12 +29,6 @@ export interface UpstreamAuth {
   readonly token: string;
   /** The token is DPoP-bound: sent as `Authorization: DPoP` with a proof signed by this key. */
   readonly dpop: DpopKey | undefined;
-}
-
-/** Upstream requests in flight across every route of this instance (API_MAX_CONCURRENCY). */
-export interface ConcurrencyGate {
-  inFlight: number;
-  readonly max: number;
 }
 
 export interface ForwarderDeps {
@@ -69,12 +65,13 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   let dpopNonce: string | undefined;
 
   const step: Step = async (ctx) => {
-    if (gate.inFlight >= gate.max) throw new BffError('upstream_busy', { detail: `${gate.inFlight} upstream requests in flight` });
-    gate.inFlight++;
+    // A session counts as one client wherever it comes from; anonymous calls count per address.
+    const client = ctx.state.session ? ctx.state.session.key : clientKey(ctx.ip);
+    gate.enter(client);
     try {
       await forward(ctx);
     } finally {
-      gate.inFlight--;
+      gate.leave(client);
     }
   };
 
