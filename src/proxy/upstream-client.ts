@@ -31,8 +31,10 @@ export interface UpstreamClient {
 
 // Idle keep-alive connections are closed before a Node upstream's default keepAliveTimeout (5 s)
 // would close them under us; a request that still meets a connection the upstream closed is
-// retried once when it has no body (`reusedSocket`, as Node's documentation recommends).
+// retried once (`reusedSocket`, as Node's documentation recommends) when replaying it is safe:
+// an idempotent method (RFC 9110 9.2.2) without a body.
 const IDLE_SOCKET_MS = 4_000;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /**
  * node:http with a keep-alive Agent per upstream: on this hot path it costs about two thirds of
@@ -53,7 +55,7 @@ export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamCl
       onRequest(req);
       req.setTimeout(timeoutMs, () => req.destroy(new UpstreamTimeoutError(timeoutMs)));
       req.once('error', (err: NodeJS.ErrnoException) => {
-        if (retry && r.body === null && req.reusedSocket && err.code === 'ECONNRESET') {
+        if (retry && r.body === null && IDEMPOTENT.has(r.method) && req.reusedSocket && err.code === 'ECONNRESET') {
           attempt(r, false, onRequest).then(resolve, reject);
         } else {
           reject(err);
