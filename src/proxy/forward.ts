@@ -84,6 +84,8 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     } else if (auth) {
       headers['authorization'] = `Bearer ${auth.token}`;
     }
+    // The client may have hung up while this request waited (session, refresh, token, proof).
+    if (ctx.res.destroyed) throw new ClientGoneError();
     const call = client.call({ method: ctx.method, path, headers, body });
     calls.current = call;
     const response = await call.response;
@@ -94,6 +96,8 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
 
   const forward = async (ctx: BffContext): Promise<void> => {
     const raw = ctx.req.url ?? '';
+    // Only origin-form targets (/path?query): an absolute-form one would be sliced wrongly below.
+    if (!raw.startsWith('/')) throw new BffError('invalid_request', { detail: 'request target is not in origin form' });
     const q = raw.indexOf('?');
     const rest = checkUpstreamPath(q === -1 ? raw.slice(prefixLength) : raw.slice(prefixLength, q));
     if (rest === null) throw new BffError('invalid_path', { event: 'proxy.path_refused', detail: 'path leaves the upstream base after decoding' });
@@ -117,6 +121,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
       calls.current?.abort();
     };
     ctx.res.once('close', onClose);
+    if (ctx.res.destroyed) clientGone = true; // it closed before anyone listened
     // With tracing on, a span until the response headers; the upstream gets its traceparent.
     const span = tracing?.httpCall('upstream', ctx.method, upstream);
     if (span) headers['traceparent'] = span.traceparent;
@@ -140,7 +145,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
         ctx.set('Connection', 'close');
         throw limit;
       }
-      if (clientGone) {
+      if (clientGone || err instanceof ClientGoneError) {
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
         return;
       }
@@ -154,8 +159,15 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     ctx.status = statusCode;
     ctx.respond = false;
     const res = ctx.res;
-    beforeResponse?.(ctx);
-    res.writeHead(statusCode, withOwnCookies(clientResponseHeaders(response.headers, cookies.isOwn), res.getHeader('set-cookie')));
+    try {
+      beforeResponse?.(ctx);
+      const out = withOwnCookies(clientResponseHeaders(response.headers, cookies.isOwn), res.getHeader('set-cookie'));
+      if (statusCode === 204) delete out['content-length']; // RFC 9110 8.6: never on a 204
+      res.writeHead(statusCode, out);
+    } catch (err) {
+      response.destroy(); // the upstream connection must not wait for its timeout
+      throw err;
+    }
     if (ctx.method === 'HEAD' || BODYLESS_STATUS.has(statusCode)) {
       res.end();
       await drain(response);
@@ -170,6 +182,9 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
 
   return { step, close: async () => client.close() };
 }
+
+/** The client hung up before the upstream call started. */
+class ClientGoneError extends Error {}
 
 /**
  * writeHead's headers replace those set before with the same name: the BFF's own Set-Cookie

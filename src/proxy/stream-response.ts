@@ -12,6 +12,12 @@ export type StreamOutcome = { ok: true } | { ok: false; clientGone: boolean; err
  */
 export function streamResponse(body: Readable, res: ServerResponse): Promise<StreamOutcome> {
   return new Promise((resolve) => {
+    // A client that is gone already would never emit 'close' again: settle at once.
+    if (res.destroyed) {
+      body.destroy();
+      resolve({ ok: false, clientGone: true, error: undefined });
+      return;
+    }
     let settled = false;
     const settle = (outcome: StreamOutcome) => {
       if (settled) return;

@@ -1,13 +1,19 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
-/** The upstream sent nothing (headers, or the next body chunk) for the route's timeout. */
+/** The upstream took too long: to accept the connection, to answer, or between body chunks. */
 export class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
-    super(`no data from the upstream for ${timeoutMs} ms`);
+  constructor(readonly phase: 'connect' | 'response headers' | 'response body', readonly timeoutMs: number) {
+    super(`upstream ${phase} took longer than ${timeoutMs} ms`);
   }
+}
+
+/** The upstream ended the exchange without a usable response (it closed, or answered 101). */
+export class UpstreamNoResponseError extends Error {
+  readonly code = 'UPSTREAM_NO_RESPONSE';
 }
 
 export interface UpstreamCall {
@@ -30,37 +36,74 @@ export interface UpstreamClient {
 }
 
 // Idle keep-alive connections are closed before a Node upstream's default keepAliveTimeout (5 s)
-// would close them under us; a request that still meets a connection the upstream closed is
-// retried once (`reusedSocket`, as Node's documentation recommends) when replaying it is safe:
-// an idempotent method (RFC 9110 9.2.2) without a body.
+// would close them under us. A request that still meets a connection the upstream closed is
+// sent again once (`reusedSocket`, as Node's documentation recommends) only when that is safe:
+// a safe method (RFC 9110 9.2.1) without a body, and without a single-use DPoP proof.
 const IDLE_SOCKET_MS = 4_000;
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+const MAX_CONNECT_MS = 10_000;
 
 /**
  * node:http with a keep-alive Agent per upstream: on this hot path it costs about two thirds of
- * what undici's Pool.request does per call (bench: the bare node:http hop vs the undici hop),
- * and needs no AbortController. One socket inactivity timeout covers connecting, waiting for
- * the response headers and the gaps between body chunks.
+ * what undici's Pool.request does per call (bench: the bare node:http hop vs the undici hop).
+ * Timeouts are the upstream's alone: connecting (at most 10 s), the response headers once the
+ * request is fully sent, and the gaps between body chunks while the client is reading — a slow
+ * client upload or a client that stops reading is not blamed on the upstream.
  */
 export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamClient {
   const secure = origin.protocol === 'https:';
-  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_SOCKET_MS });
+  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+  // Node's Agent destroys a socket that times out while in its free list; active ones are ours to time.
+  agent.on('free', (socket: Socket) => socket.setTimeout(IDLE_SOCKET_MS));
   const send = secure ? https.request : http.request;
   const hostname = origin.hostname.replace(/^\[|\]$/g, '');
   const port = origin.port || (secure ? 443 : 80);
+  const connectMs = Math.min(timeoutMs, MAX_CONNECT_MS);
 
-  const attempt = (r: UpstreamRequest, retry: boolean, onRequest: (req: http.ClientRequest) => void): Promise<http.IncomingMessage> =>
+  const attempt = (r: UpstreamRequest, mayRetry: boolean, state: { current?: http.ClientRequest; aborted: boolean }): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: r.headers }, resolve);
-      onRequest(req);
-      req.setTimeout(timeoutMs, () => req.destroy(new UpstreamTimeoutError(timeoutMs)));
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(headersTimer);
+        reject(err);
+      };
+      let headersTimer: NodeJS.Timeout | undefined;
+      const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: r.headers }, (response) => {
+        settled = true;
+        clearTimeout(headersTimer);
+        timeBody(response, timeoutMs);
+        resolve(response);
+      });
+      state.current = req;
+      if (state.aborted) req.destroy();
+      req.once('socket', (socket: Socket) => {
+        socket.setTimeout(0); // the idle timeout of a pooled connection does not apply while it serves us
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), connectMs);
+        socket.once('connect', () => clearTimeout(connectTimer)).once('close', () => clearTimeout(connectTimer));
+      });
+      req.once('finish', () => {
+        if (!settled) headersTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('response headers', timeoutMs)), timeoutMs);
+      });
       req.once('error', (err: NodeJS.ErrnoException) => {
-        if (retry && r.body === null && IDEMPOTENT.has(r.method) && req.reusedSocket && err.code === 'ECONNRESET') {
-          attempt(r, false, onRequest).then(resolve, reject);
+        const replay = mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers)
+          && req.reusedSocket && err.code === 'ECONNRESET';
+        if (replay && !settled) {
+          settled = true;
+          clearTimeout(headersTimer);
+          attempt(r, false, state).then(resolve, reject);
         } else {
-          reject(err);
+          fail(err);
         }
       });
+      // Node answers neither the callback nor 'error' for a 101 it cannot upgrade: settle here.
+      req.once('upgrade', (_res, socket: Socket) => {
+        socket.destroy();
+        fail(new UpstreamNoResponseError('the upstream switched protocols (101), which the API proxy does not carry'));
+      });
+      req.once('close', () => fail(new UpstreamNoResponseError('the upstream closed the connection without a response')));
       if (r.body === null) {
         req.end();
       } else {
@@ -71,20 +114,44 @@ export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamCl
 
   return {
     call(request) {
-      let current: http.ClientRequest | undefined;
-      let aborted = false;
-      const response = attempt(request, true, (req) => {
-        current = req;
-        if (aborted) req.destroy();
-      });
+      const state: { current?: http.ClientRequest; aborted: boolean } = { aborted: false };
+      const response = attempt(request, true, state);
       return {
         response,
         abort: () => {
-          aborted = true;
-          current?.destroy();
+          state.aborted = true;
+          state.current?.destroy();
         },
       };
     },
     close: () => agent.destroy(),
   };
+}
+
+/**
+ * Fails the response body when the upstream leaves a gap longer than `timeoutMs` between chunks,
+ * but not while the body is paused because the client reads slowly (backpressure). Progress is
+ * watched on the socket: a 'data' listener on the response would start it flowing before the
+ * proxy pipes it, and lose chunks.
+ */
+function timeBody(response: http.IncomingMessage, timeoutMs: number): void {
+  const socket = response.socket;
+  const fire = () => response.destroy(new UpstreamTimeoutError('response body', timeoutMs));
+  let timer: NodeJS.Timeout | undefined = setTimeout(fire, timeoutMs);
+  const arm = () => {
+    if (timer) timer.refresh();
+    else timer = setTimeout(fire, timeoutMs);
+  };
+  const stop = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const done = () => {
+    stop();
+    socket.off('data', arm);
+  };
+  socket.on('data', arm);
+  response.on('pause', stop);
+  response.on('resume', arm);
+  response.once('end', done).once('close', done);
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import http from 'node:http';
+import { idpFaults } from '../support/faults.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { routesFile } from '../support/routes-file.js';
+import { startEchoUpstream } from '../support/upstream-echo.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 import type { UserAgent } from '../support/user-agent.js';
 
@@ -116,6 +121,50 @@ describe('API_MAX_CONCURRENCY_PER_CLIENT keeps one browser from taking every ups
       assert.equal((await h.api(greedy, '/third')).status, 200);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('a client that hangs up while its request waits for a token frees its upstream slot', () => {
+  it('the hung-up request never reaches the upstream, and the session is served again at once', async () => {
+    const faults = idpFaults();
+    const partner = 'https://partner.example.test';
+    const upstream = await startEchoUpstream();
+    const routes = routesFile([{ path: '/api/partner', upstream: upstream.url, token: 'client', resource: partner }]);
+    const h = await startHarness({
+      idpFetch: faults.fetch,
+      idp: { resources: { [partner]: { scope: 'partner:read' } }, clientCredentials: true },
+      env: { API_ROUTES: routes.path, API_MAX_CONCURRENCY_PER_CLIENT: '1' },
+    });
+    try {
+      const ua = h.browser();
+      await h.login(ua);
+      // The client-credentials request waits at the token endpoint until the test lets it go.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const atTokenEndpoint = new Promise<void>((arrived) => faults.set((url, init) => {
+        if (!new URL(url).pathname.endsWith('/token')) return undefined;
+        arrived();
+        return released.then(() => fetch(url, init as RequestInit));
+      }));
+      const serverSide = once(h.listening.server, 'connection') as Promise<[Socket]>;
+      const socket = connect(h.listening.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(`GET /api/partner/a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-CSRF: 1\r\nCookie: ${ua.cookieHeader(new URL(h.url).host)}\r\n\r\n`);
+      const [accepted] = await serverSide;
+      await atTokenEndpoint;
+      socket.destroy();
+      await once(accepted, 'close');
+      release();
+      await h.logs.waitFor('proxy.client_aborted');
+      faults.clear();
+      // The slot of the hung-up request is free again: the next call is not refused with 429.
+      assert.equal((await h.api(ua, '/partner/b')).status, 200);
+      assert.deepEqual(upstream.received.map((r) => r.url), ['/b']);
+    } finally {
+      await h.close();
+      await upstream.close();
+      routes.remove();
     }
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createUpstreamClient, UpstreamTimeoutError } from '../../../src/proxy/upstream-client.js';
+import http from 'node:http';
+import { PassThrough } from 'node:stream';
+import { createUpstreamClient, UpstreamNoResponseError, UpstreamTimeoutError } from '../../../src/proxy/upstream-client.js';
 
 /**
  * An upstream that answers the first request on each connection (keep-alive) and drops the
@@ -66,7 +68,7 @@ describe('upstream client: keep-alive connections the upstream closed', () => {
 });
 
 describe('upstream client: an upstream that never answers', () => {
-  it('fails with UpstreamTimeoutError after the timeout of inactivity', async () => {
+  it('fails with UpstreamTimeoutError once the request is sent and no response headers come', async () => {
     const server = net.createServer(() => undefined); // accepts, reads, never writes
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -76,6 +78,82 @@ describe('upstream client: an upstream that never answers', () => {
     } finally {
       client.close();
       server.close();
+    }
+  });
+});
+
+/** A raw upstream whose answer to every request is `reply` (bytes written as they are). */
+async function rawUpstream(reply: string) {
+  const server = net.createServer((socket) => socket.once('data', () => socket.write(reply)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { origin: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), close: () => server.close() };
+}
+
+describe('upstream client: answers the proxy cannot carry', () => {
+  it('settles a 101 Switching Protocols as an error instead of hanging', async () => {
+    const upstream = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const client = createUpstreamClient(upstream.origin, 5_000);
+    try {
+      await assert.rejects(client.call({ method: 'GET', path: '/', headers: {}, body: null }).response, (err) => err instanceof UpstreamNoResponseError);
+    } finally {
+      client.close();
+      upstream.close();
+    }
+  });
+});
+
+describe('upstream client: a slow client is not blamed on the upstream', () => {
+  let server: http.Server;
+  let origin: URL;
+  before(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/big') {
+        res.end(Buffer.alloc(4 * 1024 * 1024, 'x'));
+        return;
+      }
+      let size = 0;
+      req.on('data', (c: Buffer) => (size += c.length)).on('end', () => res.end(String(size)));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('an upload that pauses longer than the timeout still gets its answer', async () => {
+    const client = createUpstreamClient(origin, 100);
+    const body = new PassThrough();
+    try {
+      const call = client.call({ method: 'POST', path: '/upload', headers: { 'transfer-encoding': 'chunked' }, body });
+      body.write('first');
+      // The browser stalls for three timeouts; the upstream is waiting for it, not the other way round.
+      await new Promise<void>((resolve) => setTimeout(resolve, 300).unref());
+      body.end('second');
+      assert.equal(await bodyOf(await call.response), String('firstsecond'.length));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a response the client stops reading for longer than the timeout arrives whole', async () => {
+    const client = createUpstreamClient(origin, 100);
+    try {
+      const response = await client.call({ method: 'GET', path: '/big', headers: {}, body: null }).response;
+      response.pause();
+      let received = 0;
+      const whole = new Promise<void>((resolve, reject) => response.on('end', resolve).on('error', reject));
+      // Backpressure: the reader is away for three timeouts before it reads on.
+      await new Promise<void>((resolve) => setTimeout(resolve, 300).unref());
+      response.on('data', (c: Buffer) => (received += c.length));
+      response.resume();
+      await whole;
+      assert.equal(received, 4 * 1024 * 1024);
+    } finally {
+      client.close();
     }
   });
 });
