@@ -9,6 +9,8 @@ export interface BffState {
   session?: Session;
   /** Browser-facing routes answer errors with an HTML page unless the client prefers JSON. */
   page?: boolean;
+  /** The client hung up before it got its answer (logged and counted as 499). */
+  clientClosed?: boolean;
   /** Set by an API route's token step: what the upstream receives in Authorization. */
   upstreamAuth?: UpstreamAuth;
 }

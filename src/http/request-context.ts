@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Step } from './context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CLIENT_CLOSED = 499;
 
 /** Bounded route labels for metrics: the configured paths by name, the API prefix, or `other`. */
 export function routeLabeller(config: Config): (path: string) => string {
@@ -36,14 +37,17 @@ export function requestContext(config: Config, log: EventLogger, metrics?: Metri
       await next();
     } finally {
       const ms = performance.now() - started;
-      metrics?.request(routeOf(ctx.path), ctx.method, ctx.status, ms / 1000);
+      // 499 (nginx's "client closed request") for a client that left before its answer: Koa would
+      // report 404, as if nothing had handled the request.
+      const status = ctx.state.clientClosed ? CLIENT_CLOSED : ctx.status;
+      metrics?.request(routeOf(ctx.path), ctx.method, status, ms / 1000);
       if (log.enabled('request.completed')) {
         // The path only: query strings carry codes and states.
         log.event('request.completed', {
           request_id: requestId,
           method: ctx.method,
           path: ctx.path.length > 200 ? `${ctx.path.slice(0, 200)}…` : ctx.path,
-          status: ctx.status,
+          status,
           duration_ms: Math.round(ms * 10) / 10,
         });
       }

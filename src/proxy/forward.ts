@@ -146,6 +146,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
         throw limit;
       }
       if (clientGone || err instanceof ClientGoneError) {
+        ctx.state.clientClosed = true;
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
         return;
       }

@@ -161,6 +161,9 @@ describe('a client that hangs up while its request waits for a token frees its u
       // The slot of the hung-up request is free again: the next call is not refused with 429.
       assert.equal((await h.api(ua, '/partner/b')).status, 200);
       assert.deepEqual(upstream.received.map((r) => r.url), ['/b']);
+      // Logged as nginx does: 499 client closed request, not Koa's 404.
+      const completed = h.logs.named('request.completed').find((e) => e['path'] === '/api/partner/a');
+      assert.equal(completed?.['status'], 499);
     } finally {
       await h.close();
       await upstream.close();
