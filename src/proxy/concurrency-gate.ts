@@ -2,7 +2,7 @@ import { BffError } from '../errors/bff-error.js';
 
 /**
  * Upstream requests in flight on this instance: at most `max` in all (API_MAX_CONCURRENCY, 503
- * upstream_busy above) and at most `maxPerClient` for one session or address
+ * upstream_busy above) and at most `maxPerClient` for one user or address
  * (API_MAX_CONCURRENCY_PER_CLIENT, 429 above), so that one browser holding slow uploads or
  * hanging calls cannot take every slot from the others.
  */

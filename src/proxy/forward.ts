@@ -65,8 +65,9 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   let dpopNonce: string | undefined;
 
   const step: Step = async (ctx) => {
-    // A session counts as one client wherever it comes from; anonymous calls count per address.
-    const client = ctx.state.session ? ctx.state.session.key : clientKey(ctx.ip);
+    // A signed-in user counts as one client whatever sessions or addresses they use (logging in
+    // again does not buy more slots); anonymous calls count per address (TRUST_PROXY must be right).
+    const client = ctx.state.session ? `u:${ctx.state.session.sub}` : `a:${clientKey(ctx.ip)}`;
     gate.enter(client);
     try {
       await forward(ctx);

@@ -104,19 +104,23 @@ describe('API_MAX_CONCURRENCY caps the requests in flight to the upstream', () =
 });
 
 describe('API_MAX_CONCURRENCY_PER_CLIENT keeps one browser from taking every upstream slot', () => {
-  it('answers 429 too_many_in_flight to the session past its cap while other sessions are served, and frees the slot', async () => {
+  it('answers 429 too_many_in_flight to the user past their cap, in any of their sessions, while other users are served, and frees the slot', async () => {
     const h = await startHarness({ env: { API_MAX_CONCURRENCY: '8', API_MAX_CONCURRENCY_PER_CLIENT: '1', API_TIMEOUT: '1' } });
     try {
       const greedy = h.browser();
       const other = h.browser();
       await h.login(greedy);
-      await h.login(other);
+      await h.login(other, '?login_hint=bob');
       const hanging = h.api(greedy, '/hang');
       await h.upstream.waitFor(h.upstream.received.length + 1);
       const refused = await h.api(greedy, '/second');
       assert.equal(refused.status, 429);
       assert.equal(refused.json<{ error: string }>().error, 'too_many_in_flight');
       assert.equal((await h.api(other, '/meanwhile')).status, 200);
+      // Another login of the same user does not buy another slot.
+      const again = h.browser();
+      await h.login(again);
+      assert.equal((await h.api(again, '/second-login')).status, 429);
       assert.equal((await hanging).status, 504);
       assert.equal((await h.api(greedy, '/third')).status, 200);
     } finally {
