@@ -79,7 +79,10 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
   const cache = new TokenCache({ maxEntries: 10_000, skewMs: config.session.refreshSkewMs, fallbackMs: 60_000, now });
   // Client-credentials tokens are the instance's own: bound to an instance key, never a session's.
   let instanceKey: Promise<DpopKey> | undefined;
-  const clientKey = () => (instanceKey ??= createDpopKey().then(dpopKey));
+  const clientKey = () => (instanceKey ??= createDpopKey().then(dpopKey).catch((err: unknown) => {
+    instanceKey = undefined; // a failed key generation is tried again by the next request
+    throw err;
+  }));
 
   const request = async (route: ApiRoute, kind: 'client' | 'exchange', grant: (dpop: oidc.DPoPOptions) => Promise<oidc.TokenEndpointResponse>, key: DpopKey | undefined): Promise<CachedToken> => {
     const started = now();
