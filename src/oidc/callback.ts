@@ -41,8 +41,9 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     }
     // The URL the IdP redirected to, rebuilt from configuration: the Host header is not trusted.
     const currentUrl = new URL(`${config.oidc.redirectUri}?${ctx.querystring}`);
-    // OIDC_DPOP: the session's tokens are bound to a key of its own, created here and sealed with them.
-    const dpopJwk = config.api.dpop ? await createDpopKey() : undefined;
+    // OIDC_DPOP: the session's tokens are bound to the key /login bound the code to, sealed with them
+    // (a transaction from before DPoP was turned on gets a new key).
+    const dpopJwk = config.api.dpop ? tx.dpopKey ?? await createDpopKey() : undefined;
     let result: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       result = await oidc.authorizationCodeGrant(configuration, currentUrl, {

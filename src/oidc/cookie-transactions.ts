@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type webcrypto } from 'node:crypto';
 import type { CookieIo } from '../http/cookie-io.js';
 import { expiredCookie, readCookie, serializeCookie } from '../http/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
@@ -16,6 +16,8 @@ interface Entry {
   v: string;
   n: string;
   r: string;
+  /** The DPoP key the code is bound to (OIDC_DPOP). */
+  k?: webcrypto.JsonWebKey;
   /** Expiry, epoch ms. */
   e: number;
 }
@@ -56,7 +58,7 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
 
   return {
     async begin(state, tx, io) {
-      const entry: Entry = { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, e: now() + TRANSACTION_TTL_MS };
+      const entry: Entry = { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, ...(tx.dpopKey ? { k: tx.dpopKey } : {}), e: now() + TRANSACTION_TTL_MS };
       write(io, [...read(io), entry].slice(-MAX_PENDING_LOGINS));
     },
     async take(state, io) {
@@ -65,7 +67,7 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
       const found = entries.find((e) => e.h === h);
       if (!found) return undefined;
       write(io, entries.filter((e) => e !== found));
-      return { codeVerifier: found.v, nonce: found.n, returnTo: found.r };
+      return { codeVerifier: found.v, nonce: found.n, returnTo: found.r, ...(found.k ? { dpopKey: found.k } : {}) };
     },
   };
 }

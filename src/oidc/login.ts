@@ -7,6 +7,7 @@ import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from './client.js';
 import { classifyIdpFailure } from './idp-failure.js';
 import { loginResources } from '../config/api-routes.js';
+import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
 import { pickLoginParams } from './login-params.js';
 import { safeReturnTo } from './return-to.js';
 import type { Transactions } from './transactions.js';
@@ -51,20 +52,25 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const server = configuration.serverMetadata();
     const usePar = server.require_pushed_authorization_requests === true
       || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
-    // RFC 8707: every resource a route needs a token for is asked for here, once.
     // The operator's OIDC_AUTH_PARAMS win over what the SPA passed (an acr_values set there is not downgraded).
     const request = new URLSearchParams(params);
     for (const [name] of config.oidc.authParams) request.delete(name);
     for (const [name, value] of config.oidc.authParams) request.append(name, value);
+    // RFC 8707: every resource a route needs a token for is asked for here, once.
     for (const resource of resources) request.append('resource', resource);
+    // OIDC_DPOP: the session's key is made now, and the code is bound to it (RFC 9449 10): by the
+    // proof on the PAR request, or by dpop_jkt in the authorization URL.
+    const dpopJwk = config.api.dpop ? await createDpopKey() : undefined;
+    const dpop = dpopJwk && tokenEndpointDpop(configuration, await dpopKey(dpopJwk));
+    if (dpop && !usePar) request.set('dpop_jkt', await dpop.calculateThumbprint());
     let url: URL;
     try {
-      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, request) : oidc.buildAuthorizationUrl(configuration, request);
+      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, request, dpop ? { DPoP: dpop } : undefined) : oidc.buildAuthorizationUrl(configuration, request);
     } catch (err) {
       throw classifyIdpFailure(err, 'login.par_failed');
     }
     // Remembered only once the IdP accepted the request: a failed PAR leaves nothing behind.
-    await transactions.begin(state, { codeVerifier, nonce, returnTo }, cookieIo(ctx));
+    await transactions.begin(state, { codeVerifier, nonce, returnTo, ...(dpopJwk ? { dpopKey: dpopJwk } : {}) }, cookieIo(ctx));
     ctx.set('Cache-Control', 'no-store');
     log.event('login.started', { request_id: ctx.state.requestId, reason: usePar ? 'par' : 'query' });
     ctx.redirect(url.href);

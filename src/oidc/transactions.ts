@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type webcrypto } from 'node:crypto';
 import type { CookieIo } from '../http/cookie-io.js';
 import { readCookie, serializeCookie } from '../http/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
@@ -10,6 +10,8 @@ export interface LoginTransaction {
   codeVerifier: string;
   nonce: string;
   returnTo: string;
+  /** OIDC_DPOP: the private key the authorization code is bound to; it becomes the session's. */
+  dpopKey?: webcrypto.JsonWebKey;
 }
 
 /** A login transaction expires after this long (the SPEC's 10 minutes). */
@@ -70,7 +72,7 @@ export function createServerTransactions(store: SessionStore, sealer: Sealer, co
       const expected = Buffer.from(stored.b, 'base64url');
       const actual = hash(binding);
       if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-      return { codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo };
+      return { codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo, ...(stored.dpopKey ? { dpopKey: stored.dpopKey } : {}) };
     },
   };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { CustomFetch } from 'openid-client';
 import { startHarness, type Harness } from '../support/harness.js';
 import { decodeJwt } from '../support/jwt.js';
 import { startResourceServer, type ResourceServer } from '../support/resource-server.js';
@@ -12,6 +14,8 @@ interface Setup {
   h: Harness;
   rs: ResourceServer;
   routes: RoutesFile;
+  /** DPoP proofs the BFF sent with its PAR requests. */
+  parProofs: string[];
 }
 
 /** The IdP demands DPoP nonces; the resource server verifies JWT access tokens and their DPoP proofs, and demands its own nonce. */
@@ -24,12 +28,19 @@ async function start(env: Record<string, string> = {}): Promise<Setup> {
     { path: '/api/service', upstream: `${rs.url}/service`, token: 'client', resource: ORDERS },
     { path: '/api/exchanged', upstream: `${rs.url}/exchanged`, token: 'exchange', audience: ORDERS },
   ]);
+  const parProofs: string[] = [];
+  const idpFetch: CustomFetch = (url, init) => {
+    const proof = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).get('dpop');
+    if (new URL(url).pathname.endsWith('/request') && proof) parProofs.push(proof);
+    return fetch(url, init as RequestInit);
+  };
   const h = await startHarness({
+    idpFetch,
     idp: { resources: { [ORDERS]: { scope: 'orders:read' } }, dpopNonce: true, clientCredentials: true, tokenExchange: true },
     env: { OIDC_DPOP: 'true', API_ROUTES: routes.path, OIDC_SCOPES: 'openid profile offline_access orders:read', ...env },
   });
   issuer = h.idp.issuer;
-  return { h, rs, routes };
+  return { h, rs, routes, parProofs };
 }
 
 async function stop(s: Setup | undefined): Promise<void> {
@@ -108,6 +119,12 @@ describe('DPoP (OIDC_DPOP=true): tokens are bound to a key of the session, prove
     assert.equal(res.json<{ cnf?: { jkt?: string } }>().cnf?.jkt, sessionKey);
   });
 
+  it('the authorization code was bound to the same key at PAR (RFC 9449 10)', async () => {
+    const jkt = s.rs.judged.find((j) => j.url === '/orders/1' && j.claims)!.claims!.cnf?.jkt;
+    const parKeys = await Promise.all(s.parProofs.map((p) => calculateJwkThumbprint(decodeJwt(p).header['jwk'] as JWK)));
+    assert.ok(parKeys.includes(jkt!), 'the PAR request was signed by the key the tokens are bound to');
+  });
+
   it('each session has its own key', async () => {
     const other = s.h.browser();
     await s.h.login(other);
@@ -129,5 +146,22 @@ describe('DPoP with cookie sessions: the key is sealed in the cookie with the to
     assert.equal(res.status, 200, res.text);
     const jwk = decodeJwt(s.rs.judged.find((j) => j.claims)!.dpop!).header['jwk'] as { x: string };
     assert.doesNotMatch(ua.cookieHeader(new URL(s.h.url).host), new RegExp(jwk.x));
+  });
+});
+
+describe('DPoP without PAR: the authorization URL carries dpop_jkt of the key the tokens are bound to', () => {
+  let s: Setup;
+  after(() => stop(s));
+
+  it('dpop_jkt = the cnf.jkt of the tokens the session gets', async () => {
+    s = await start({ OIDC_USE_PAR: 'false' });
+    const ua = s.h.browser();
+    const { chain } = await ua.login(`${s.h.url}/login`, { stopAtOrigin: s.h.url });
+    const jktInUrl = chain.map((u) => new URL(u).searchParams.get('dpop_jkt')).find(Boolean);
+    assert.ok(jktInUrl, 'the authorization request names the key');
+    const res = await s.h.api(ua, '/orders/1');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ cnf?: { jkt?: string } }>().cnf?.jkt, jktInUrl);
+    assert.equal(s.parProofs.length, 0);
   });
 });
