@@ -34,7 +34,7 @@ export const SETTINGS = [
   { name: 'API_ROUTES', default: '', doc: 'JSON or YAML file of upstream routes under API_PATH, each with its token policy (user, user-optional, client, exchange, none), scopes, resource, DPoP, timeout and body limit; see README "API routes".' },
   { name: 'API_MAX_BODY', default: '10485760', doc: 'Most bytes of a request body forwarded to the API (413 above; counted while streaming, never buffered).' },
   { name: 'API_MAX_CONCURRENCY', default: '1024', doc: 'Most API requests in flight to the upstream at once per instance (503 upstream_busy above).' },
-  { name: 'API_MAX_CONCURRENCY_PER_CLIENT', default: '64', doc: 'Most API requests in flight at once per instance for one user (all their sessions), or without a session for one client address; 429 too_many_in_flight above; 0 turns it off.' },
+  { name: 'API_MAX_CONCURRENCY_PER_CLIENT', default: '256', doc: 'Most API requests in flight at once per instance for one user (all their sessions), or without a session for one client address; 429 too_many_in_flight above; 0 turns it off.' },
   { name: 'API_TIMEOUT', default: '30', doc: 'Seconds the upstream may take to send response headers, and between body chunks.' },
   { name: 'SESSION_STORE', default: '', doc: 'redis, cookie or memory; default redis when REDIS_URL is set, memory otherwise (development only, warns).' },
   { name: 'REDIS_URL', default: '', doc: 'Standalone Redis: connection URL (redis:// or rediss:// for TLS, with user and password if needed).' },
