@@ -123,7 +123,7 @@ type OidcContext = Koa.Context & {
   oidc?: { params?: Record<string, unknown> };
 };
 
-const AUTO_INTERACTION_PATH = '/auto-interaction/';
+export const AUTO_INTERACTION_PATH = '/auto-interaction/';
 
 export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   const interactive = options.interactive ?? false;
@@ -297,7 +297,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
 }
 
 // Logs in as login_hint (or alice) and grants whatever is asked, mirroring lib/actions/interaction.js submit.
-function autoInteraction(provider: Provider): Koa.Middleware {
+export function autoInteraction(provider: Provider): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' || !ctx.path.startsWith(AUTO_INTERACTION_PATH)) return next();
     const { prompt, params, session, grantId } = await provider.interactionDetails(ctx.req, ctx.res);
@@ -414,7 +414,7 @@ function toClientMetadata(client: IdpClient, grants: string[]): Record<string, u
 /** Client authentication methods that use no client_secret (oidc-provider would keep an unused one). */
 const SECRETLESS_METHODS = ['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
 
-function account(id: string) {
+export function account(id: string) {
   return {
     sub: id,
     name: id.charAt(0).toUpperCase() + id.slice(1),
@@ -424,7 +424,7 @@ function account(id: string) {
   };
 }
 
-function signingKey() {
+export function signingKey() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
 }
@@ -432,7 +432,7 @@ function signingKey() {
 // Same contract as oidc-provider's bundled MemoryAdapter, which warns loudly when used.
 type Payload = Record<string, unknown> & { grantId?: string; uid?: string; userCode?: string; consumed?: number };
 
-function memoryAdapterFactory() {
+export function memoryAdapterFactory() {
   const store = new Map<string, { payload: Payload; expiresAt: number }>();
   const byGrant = new Map<string, Set<string>>();
   const byUid = new Map<string, string>();

@@ -1,4 +1,4 @@
-// The servers under test run as plain JavaScript, like production's dist/: src/ and bench/servers/
+// The servers under test run as plain JavaScript, like production's dist/: src/, dev/ (the bench IdP shares dev/idp.ts) and bench/servers/
 // are transpiled file by file with esbuild (the transpiler tsx itself uses, so the semantics are
 // those of the test suite) into a temporary directory that has node_modules and views/ linked in.
 // Running them under `--import tsx` instead would add its loader thread — about 30 MB of RSS per
@@ -26,7 +26,8 @@ export async function buildServers(tmp: string): Promise<Runner> {
   try {
     const esbuild = await import('esbuild');
     mkdirSync(dir, { recursive: true });
-    const entryPoints = [...tsFiles(join(ROOT_DIR, 'src')), ...tsFiles(join(ROOT_DIR, 'bench', 'servers'))];
+    // dev/: the bench IdP shares dev/idp.ts's pieces.
+    const entryPoints = [...tsFiles(join(ROOT_DIR, 'src')), ...tsFiles(join(ROOT_DIR, 'dev')), ...tsFiles(join(ROOT_DIR, 'bench', 'servers'))];
     await esbuild.build({
       entryPoints,
       outdir: dir,
@@ -56,6 +57,6 @@ export function scriptArgs(runner: Runner, name: string): string[] {
 
 export function describeRunner(runner: Runner): string {
   return runner.mode === 'js'
-    ? `plain JS (src/ and bench/servers/ transpiled by esbuild into ${relative(ROOT_DIR, runner.dir).startsWith('..') ? 'a temp dir' : runner.dir})`
+    ? `plain JS (src/, dev/ and bench/servers/ transpiled by esbuild into ${relative(ROOT_DIR, runner.dir).startsWith('..') ? 'a temp dir' : runner.dir})`
     : `tsx (${runner.reason}) — every RSS figure includes tsx's loader thread, about 30 MB per process`;
 }

@@ -1,45 +1,25 @@
 // The bench's OpenID provider, in its own process: oidc-provider like dev/idp.ts, but issuing
 // RS256 JWT access tokens for one API resource (features.resourceIndicators), so that the
-// upstream can verify every proxied call against the JWKS. dev/idp.ts has no option for that,
-// so the minimal pieces are repeated here.
+// upstream can verify every proxied call against the JWKS, and a short first token for the
+// refresh storm's users. The shared pieces (adapter, keys, accounts, auto-interaction) are dev/idp.ts's.
 //
 // Env: BENCH_IDP_REDIRECT_URIS (comma-separated BFF callback URLs), BENCH_CLIENT_ID/SECRET (the
 // BFF's client), BENCH_DIRECT_CLIENT_ID/SECRET (a client_credentials client: the token the bare
 // hops' load generator sends), BENCH_AUDIENCE (resource indicator = JWT aud), BENCH_STORM_PREFIX
 // and BENCH_STORM_TTL (users whose name starts with the prefix get a first access token of that
 // many seconds — the refresh storm's expired token; refreshed tokens are long-lived).
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 // @ts-expect-error -- oidc-provider ships no type declarations; the slice used here is typed below.
 import OidcProvider from 'oidc-provider';
+import { account, AUTO_INTERACTION_PATH, autoInteraction, memoryAdapterFactory, signingKey, type Provider } from '../../dev/idp.js';
 import { answer, exitWith, ready, requiredEnv } from './child.js';
 
-interface InteractionDetails {
-  prompt: {
-    name: string;
-    details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-  };
-  params: Record<string, string | undefined>;
-  session?: { accountId?: string };
-  grantId?: string;
-}
-interface Grant {
-  addOIDCScope(scope: string): void;
-  addOIDCClaims(claims: string[]): void;
-  addResourceScope(resource: string, scope: string): void;
-  save(): Promise<string>;
-}
-type Provider = Koa & {
-  interactionDetails(req: http.IncomingMessage, res: http.ServerResponse): Promise<InteractionDetails>;
-  interactionFinished(req: http.IncomingMessage, res: http.ServerResponse, result: object, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
-  Grant: { new (init: { accountId: string; clientId: string }): Grant; find(id: string): Promise<Grant | undefined> };
-};
 type OidcContext = Koa.Context & { _matchedRouteName?: string; oidc?: { params?: Record<string, unknown> } };
 interface TokenLike { accountId?: string }
 
-const AUTO = '/auto-interaction/';
 const LONG_TTL = 3600;
 
 const redirectUris = requiredEnv('BENCH_IDP_REDIRECT_URIS').split(',').filter(Boolean);
@@ -91,7 +71,7 @@ const provider: Provider = new OidcProvider(issuer, {
     ctx.type = 'json';
     ctx.body = out;
   },
-  interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTO}${interaction.uid}` },
+  interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${AUTO_INTERACTION_PATH}${interaction.uid}` },
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },
@@ -150,70 +130,3 @@ exitWith(() => new Promise<void>((resolve) => {
   server.closeAllConnections();
 }));
 ready({ port, issuer });
-
-// Logs in as login_hint (or alice) and grants what is asked, OIDC and resource scopes alike.
-function autoInteraction(p: Provider): Koa.Middleware {
-  return async (ctx, next) => {
-    if (ctx.method !== 'GET' || !ctx.path.startsWith(AUTO)) return next();
-    const { prompt, params, session, grantId } = await p.interactionDetails(ctx.req, ctx.res);
-    let result: object;
-    if (prompt.name === 'login') {
-      result = { login: { accountId: params['login_hint'] || 'alice' } };
-    } else if (prompt.name === 'consent') {
-      const grant = (grantId && await p.Grant.find(grantId))
-        || new p.Grant({ accountId: session?.accountId ?? '', clientId: params['client_id'] ?? '' });
-      const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
-      if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
-      if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
-      for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-      result = { consent: { grantId: await grant.save() } };
-    } else {
-      return ctx.throw(501, `auto interaction cannot handle prompt ${prompt.name}`);
-    }
-    await p.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: prompt.name !== 'login' });
-    ctx.respond = false;
-  };
-}
-
-function account(id: string) {
-  return { sub: id, name: id, preferred_username: id, email: `${id}@example.test`, email_verified: true };
-}
-
-function signingKey() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' };
-}
-
-// The contract of oidc-provider's MemoryAdapter (which warns when used), with expiry.
-type Payload = Record<string, unknown> & { grantId?: string; uid?: string; userCode?: string; consumed?: number };
-function memoryAdapterFactory() {
-  const store = new Map<string, { payload: Payload; expiresAt: number }>();
-  const byGrant = new Map<string, Set<string>>();
-  const byUid = new Map<string, string>();
-  const live = (key: string | undefined) => {
-    const entry = key === undefined ? undefined : store.get(key);
-    return entry && entry.expiresAt > Date.now() ? entry.payload : undefined;
-  };
-  return (model: string) => {
-    const key = (id: string) => `${model}:${id}`;
-    return {
-      async upsert(id: string, payload: Payload, expiresIn?: number) {
-        store.set(key(id), { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Infinity });
-        if (payload.grantId) byGrant.set(payload.grantId, (byGrant.get(payload.grantId) ?? new Set()).add(key(id)));
-        if (model === 'Session' && payload.uid) byUid.set(payload.uid, id);
-      },
-      async find(id: string) { return live(key(id)); },
-      async findByUid(uid: string) { const id = byUid.get(uid); return id && live(key(id)); },
-      async findByUserCode() { return undefined; },
-      async consume(id: string) {
-        const payload = live(key(id));
-        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
-      },
-      async destroy(id: string) { store.delete(key(id)); },
-      async revokeByGrantId(grantId: string) {
-        for (const k of byGrant.get(grantId) ?? []) store.delete(k);
-        byGrant.delete(grantId);
-      },
-    };
-  };
-}
