@@ -33,8 +33,13 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
       res.end();
       return;
     }
-    void handle(req, res);
+    // Tracked until the handler is done (its access-log line written), not only the connection.
+    const handling = handle(req, res);
+    inHandlers.add(handling);
+    const done = () => inHandlers.delete(handling);
+    handling.then(done, done);
   });
+  const inHandlers = new Set<Promise<void>>();
   // Responses in progress, so that a drain can tell each of them to close its connection.
   const active = new Set<http.ServerResponse>();
   let draining = false;
@@ -99,6 +104,7 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
         // Connections must not linger for the keep-alive timeout once their response is done:
         // every response from now on says Connection: close, and idle ones are swept.
         draining = true;
+        const deadline = Date.now() + graceMs;
         for (const res of active) closeAfter(res);
         const sweep = setInterval(() => {
           server.closeIdleConnections();
@@ -109,7 +115,13 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
         server.close(() => {
           clearTimeout(force);
           clearInterval(sweep);
-          resolve();
+          // A response can be out and its connection closed a moment before its handler has
+          // finished (and logged): wait for the handlers too, within what is left of the grace.
+          const cap = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100);
+          void Promise.allSettled([...inHandlers]).then(() => {
+            clearTimeout(cap);
+            resolve();
+          });
         });
         server.closeIdleConnections();
         closeSilent();
