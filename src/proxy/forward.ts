@@ -1,21 +1,21 @@
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../config/load.js';
-import { BffError } from '../errors/bff-error.js';
 import type { Readable } from 'node:stream';
 import type { ApiRoute } from '../config/api-routes.js';
+import type { Config } from '../config/load.js';
+import { BffError } from '../errors/bff-error.js';
 import type { BffContext, Step } from '../http/context.js';
-import { upstreamProof, type DpopKey } from '../tokens/dpop.js';
+import { clientKey } from '../http/rate-limit.js';
 import type { EventLogger } from '../observability/logger.js';
+import { errorFields } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/otel.js';
-import { errorFields } from '../observability/logger.js';
 import type { CookieNames } from '../session/cookie-names.js';
+import { upstreamProof, type DpopKey } from '../tokens/dpop.js';
+import type { ConcurrencyGate } from './concurrency-gate.js';
 import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { bodyLimitError, requestBody } from './request-body.js';
 import { streamResponse } from './stream-response.js';
-import { clientKey } from '../http/rate-limit.js';
-import type { ConcurrencyGate } from './concurrency-gate.js';
 import { createUpstreamClient, UpstreamTimeoutError, type UpstreamCall } from './upstream-client.js';
 import { checkUpstreamPath } from './upstream-path.js';
 
@@ -67,12 +67,12 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   const step: Step = async (ctx) => {
     // A signed-in user counts as one client whatever sessions or addresses they use (logging in
     // again does not buy more slots); anonymous calls count per address (TRUST_PROXY must be right).
-    const client = ctx.state.session ? `u:${ctx.state.session.sub}` : `a:${clientKey(ctx.ip)}`;
-    gate.enter(client);
+    const owner = ctx.state.session ? `u:${ctx.state.session.sub}` : `a:${clientKey(ctx.ip)}`;
+    gate.enter(owner);
     try {
       await forward(ctx);
     } finally {
-      gate.leave(client);
+      gate.leave(owner);
     }
   };
 
