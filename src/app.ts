@@ -117,12 +117,21 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
 function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {
   switch (config.session.store) {
     case 'redis':
-      return createRedisStore({ connection: config.redis.connection!, keyPrefix: config.redis.keyPrefix }, log);
+      return createRedisStore({ connection: config.redis.connection!, keyPrefix: config.redis.keyPrefix, sessionCache: sessionCache(config) }, log);
     case 'memory':
       return createMemoryStore(now);
     default:
       return undefined;
   }
+}
+
+/**
+ * The Redis store's session cache: a cached session slides its idle expiry in Redis at least
+ * every tenth of SESSION_IDLE_TIMEOUT (at most every minute), so it never idles out while used.
+ */
+function sessionCache(config: Config) {
+  const cache = config.session.cache;
+  return cache && { ...cache, refreshEveryMs: Math.min(config.session.idleTimeoutMs / 10, 60_000) };
 }
 
 /** Server sessions over a store, or sessions sealed into the cookie when there is none. */

@@ -56,6 +56,8 @@ export interface Config {
     readonly store: SessionStoreKind;
     readonly secrets: readonly string[];
     readonly idleTimeoutMs: number;
+    /** Redis store: sessions served from memory, coherent within maxStaleMs (invalidation-tracking.ts); undefined = off. */
+    readonly cache: { readonly maxStaleMs: number; readonly maxEntries: number } | undefined;
     readonly maxAgeMs: number;
     readonly cookieBase: string;
     readonly sameSite: 'lax' | 'strict';
@@ -262,6 +264,8 @@ const envSchema = z.object({
   }),
   SESSION_IDLE_TIMEOUT: seconds('SESSION_IDLE_TIMEOUT', 60),
   SESSION_MAX_AGE: seconds('SESSION_MAX_AGE', 60),
+  SESSION_CACHE_MAX_STALE: seconds('SESSION_CACHE_MAX_STALE'),
+  SESSION_CACHE_ENTRIES: count('SESSION_CACHE_ENTRIES', 1),
   SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9_]+$/, 'SESSION_COOKIE_NAME may hold letters, digits and _ only'),
   SESSION_COOKIE_BUDGET: z.string().trim().transform((raw, ctx) => {
     const n = Number(raw);
@@ -498,6 +502,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       store,
       secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT * 1000,
+      cache: e.SESSION_CACHE_MAX_STALE > 0 ? { maxStaleMs: e.SESSION_CACHE_MAX_STALE * 1000, maxEntries: e.SESSION_CACHE_ENTRIES } : undefined,
       maxAgeMs: e.SESSION_MAX_AGE * 1000,
       cookieBase: e.SESSION_COOKIE_NAME,
       sameSite: e.SESSION_COOKIE_SAMESITE,

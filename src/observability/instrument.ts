@@ -94,6 +94,7 @@ export function timedStore(store: SessionStore, metrics: Metrics, tracing?: Trac
     indexRemove: timed('index_remove', store.indexRemove),
     indexMembers: timed('index_members', store.indexMembers),
     ping: timed('ping', store.ping),
+    ...(store.caughtUp ? { caughtUp: store.caughtUp.bind(store) } : {}),
     close: () => store.close(),
   };
 }

@@ -53,6 +53,8 @@ export const LOG_EVENTS = {
   'store.unavailable': 'error',
   'store.recovered': 'info',
   'store.command_failed': 'error',
+  'store.cache_unavailable': 'warn',
+  'store.cache_ready': 'info',
   'tracing.export_failed': 'error',
 } as const;
 

@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConnection } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
+import { TrackedReads } from './invalidation-tracking.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -10,6 +11,11 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   /** Milliseconds a command may take before the request gets 503 instead of hanging. */
   commandTimeoutMs?: number;
+  /**
+   * Serve session reads from memory, kept coherent by Redis invalidation messages (standalone
+   * and Sentinel; a Cluster always reads Redis). Undefined: every read is a round trip.
+   */
+  sessionCache?: { maxStaleMs: number; maxEntries: number; refreshEveryMs: number } | undefined;
 }
 
 // Compare-and-set of a whole value: 1 written, 0 key gone, 2 value changed by another writer.
@@ -150,30 +156,46 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
   };
   const px = (ms: number) => Math.max(1, Math.ceil(ms));
 
+  const tracked = options.sessionCache && redis instanceof Redis
+    ? new TrackedReads(redis, { keyPrefix: options.keyPrefix, ...options.sessionCache }, log)
+    : undefined;
+  /** A write of this instance: the cached copy goes before the write is sent and once it is answered. */
+  const write = tracked
+    ? <T>(key: string, op: () => Promise<T>): Promise<T> => {
+      tracked.wrote(key);
+      return op().finally(() => tracked.wrote(key));
+    }
+    : <T>(_key: string, op: () => Promise<T>): Promise<T> => op();
+
   return {
     kind: 'redis',
-    // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis call.
-    getAndTouch: (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
+    // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis
+    // call, and none at all when the session cache may serve it.
+    getAndTouch: tracked
+      ? (key, ttlMs) => tracked.getAndTouch(key, (client) => read(key, () => client.getex(key, 'PX', px(ttlMs))))
+      : (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
     get: (key) => read(key, () => redis.get(key)),
-    set: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs))).then(() => undefined),
+    set: (key, value, ttlMs) => write(key, () => run(() => redis.set(key, value, 'PX', px(ttlMs)))).then(() => undefined),
     replaceIf: (key, expected, value, ttlMs) =>
-      run(() => redis.replaceIf(key, expected, value, px(ttlMs))).then((r) => (r === 1 ? 'ok' : r === 0 ? 'missing' : 'changed')),
+      write(key, () => run(() => redis.replaceIf(key, expected, value, px(ttlMs)))).then((r) => (r === 1 ? 'ok' : r === 0 ? 'missing' : 'changed')),
     acquireLock: (key, ttlMs) => {
       const token = randomBytes(16).toString('base64url');
       return run(() => redis.set(key, token, 'PX', px(ttlMs), 'NX')).then((r) => (r === 'OK' ? token : undefined));
     },
     releaseLock: (key, token) => run(() => redis.releaseLock(key, token)).then(() => undefined),
-    take: (key) => read(key, () => redis.getdel(key)),
+    take: (key) => write(key, () => read(key, () => redis.getdel(key))),
     increment: (key, ttlMs) => run(() => redis.incrementWindow(key, px(ttlMs))),
     setIfAbsent: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs), 'NX')).then((r) => r === 'OK'),
     remainingTtl: (key) => run(() => redis.pttl(key)).then((ms) => (ms >= 0 ? ms : undefined)),
     indexAdd: (key, member, expiresAtMs) => run(() => redis.indexAdd(key, expiresAtMs, member, Date.now())).then(() => undefined),
     indexRemove: (key, member) => run(() => redis.zrem(key, member)).then(() => undefined),
     indexMembers: (key) => run(() => redis.indexMembers(key, Date.now())),
-    delete: (key) => run(() => redis.del(key)).then(() => undefined),
+    delete: (key) => write(key, () => run(() => redis.del(key))).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),
+    ...(tracked ? { caughtUp: () => tracked.caughtUp() } : {}),
     async close() {
       closing = true;
+      await tracked?.close();
       await redis.quit().catch(() => undefined);
       // quit() alone leaves a Sentinel failover detector's connections reconnecting forever.
       redis.disconnect();

@@ -42,6 +42,11 @@ export interface SessionStore {
   indexMembers(key: string): Promise<string[]>;
   /** Adds one to the counter `key` (created with time to live `ttlMs`); returns the new count (rate limits). */
   increment(key: string, ttlMs: number): Promise<number>;
+  /**
+   * Resolves once no change made to the store before the call can still be read stale by this
+   * instance (the Redis session cache; stores without one resolve at once).
+   */
+  caughtUp?(): Promise<void>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

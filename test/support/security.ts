@@ -152,10 +152,13 @@ export async function startStoreHarness(kind: StoreKind, options: HarnessOptions
   };
 }
 
-/** Keys under this run's prefix that are not in `before`. */
-/** Keys holding sealed values (sessions, transactions) created since `before`; indexes (`i:`) and rate counters (`rl:`) are left out. */
+/**
+ * Keys holding sealed values (sessions, transactions) created since `before`; indexes (`i:`),
+ * rate counters (`rl:`) and the session cache's heartbeats (`hb:`) are left out.
+ */
 export async function newKeys(redis: TestRedis, before: ReadonlySet<string>): Promise<string[]> {
-  return (await redis.keys()).filter((k) => !before.has(k) && !k.startsWith(`${redis.prefix}i:`) && !k.startsWith(`${redis.prefix}rl:`));
+  const skipped = ['i:', 'rl:', 'hb:'].map((p) => redis.prefix + p);
+  return (await redis.keys()).filter((k) => !before.has(k) && !skipped.some((p) => k.startsWith(p)));
 }
 
 export const hostOf = (h: Harness): string => new URL(h.url).host;

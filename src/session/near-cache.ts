@@ -1,0 +1,118 @@
+export interface NearCacheOptions {
+  /**
+   * How old the last proof of a working invalidation channel may be while entries are served:
+   * the bound on how long a change made through another instance can go unseen here.
+   */
+  maxStaleMs: number;
+  /** An entry is served for at most this long after the read that filled it (its expiry was slid then). */
+  refreshEveryMs: number;
+  maxEntries: number;
+  /** Monotonic milliseconds. */
+  clock?: () => number;
+}
+
+interface Entry {
+  readonly value: string;
+  readonly readAt: number;
+}
+
+interface PendingRead {
+  readonly epoch: number;
+}
+
+/**
+ * The decisions of a session cache kept coherent by Redis invalidation messages, apart from
+ * the wire (see invalidation-tracking.ts), so that each rule can be tested with a clock:
+ *
+ * - A value is served only while the channel is proven: the last heartbeat written to Redis
+ *   came back as an invalidation no longer than `maxStaleMs` ago. Every change Redis made
+ *   before that heartbeat has reached us by then (one connection, in order).
+ * - A read fills the cache only if nothing invalidated its key, and nothing reset the channel,
+ *   between sending it and its reply: an invalidation can overtake the reply of a read that
+ *   Redis answered before the change, on the other connection.
+ * - Losing the proof, or the channel, drops every entry: messages may have been lost with it.
+ */
+export class NearCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, PendingRead>();
+  private readonly clock: () => number;
+  private provenAt = Number.NEGATIVE_INFINITY;
+  private epoch = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly options: NearCacheOptions) {
+    this.clock = options.clock ?? (() => performance.now());
+  }
+
+  /** The cached value of `key` if it may be served now, else undefined (the caller reads Redis). */
+  lookup(key: string): string | undefined {
+    const now = this.clock();
+    if (!this.isProven(now)) {
+      this.misses++;
+      return undefined;
+    }
+    const entry = this.entries.get(key);
+    if (entry === undefined || now - entry.readAt >= this.options.refreshEveryMs) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return entry.value;
+  }
+
+  /** Marks a read of `key` as sent; pass the returned handle to {@link fill} with its reply. */
+  beginRead(key: string): PendingRead {
+    const read = { epoch: this.epoch };
+    this.pending.set(key, read);
+    return read;
+  }
+
+  /** Caches the reply of a read begun with {@link beginRead}, unless the key changed meanwhile. */
+  fill(key: string, read: PendingRead, value: string | undefined, readAt: number): void {
+    if (this.pending.get(key) !== read) return;
+    this.pending.delete(key);
+    if (value === undefined || read.epoch !== this.epoch || !this.isProven(this.clock())) return;
+    if (this.entries.size >= this.options.maxEntries && !this.entries.has(key)) {
+      // Oldest fill first: Map keeps insertion order.
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.delete(key);
+    this.entries.set(key, { value, readAt });
+  }
+
+  /** A read that failed: forget that it was pending. */
+  abandon(key: string, read: PendingRead): void {
+    if (this.pending.get(key) === read) this.pending.delete(key);
+  }
+
+  /** `key` changed (an invalidation message, or a write of this instance). */
+  invalidate(key: string): void {
+    this.entries.delete(key);
+    this.pending.delete(key);
+  }
+
+  /** A heartbeat sent at `sentAt` came back: every change made before it has been seen. */
+  prove(sentAt: number): void {
+    if (sentAt > this.provenAt) this.provenAt = sentAt;
+  }
+
+  /** The channel was lost or rebuilt (or Redis flushed): nothing cached can be trusted. */
+  reset(): void {
+    this.epoch++;
+    this.provenAt = Number.NEGATIVE_INFINITY;
+    this.entries.clear();
+    this.pending.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private isProven(now: number): boolean {
+    if (now - this.provenAt <= this.options.maxStaleMs) return true;
+    if (this.entries.size > 0 || this.pending.size > 0) this.reset();
+    return false;
+  }
+}

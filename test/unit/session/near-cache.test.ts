@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { NearCache } from '../../../src/session/near-cache.js';
+
+const MAX_STALE = 1000;
+const REFRESH_EVERY = 5000;
+
+function cacheAt(start = 10_000, maxEntries = 100) {
+  let now = start;
+  const cache = new NearCache({ maxStaleMs: MAX_STALE, refreshEveryMs: REFRESH_EVERY, maxEntries, clock: () => now });
+  return { cache, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+/** A read of `key` answered with `value`, on a channel proven at the moment of the read. */
+function filled(t: ReturnType<typeof cacheAt>, key: string, value: string) {
+  t.cache.prove(t.now());
+  const read = t.cache.beginRead(key);
+  t.cache.fill(key, read, value, t.now());
+}
+
+describe('session cache: a value is served only while the invalidation channel is proven', () => {
+  it('serves nothing before the first heartbeat came back, even what a read returned', () => {
+    const t = cacheAt();
+    const read = t.cache.beginRead('s:a');
+    t.cache.fill('s:a', read, 'v1', t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
+    assert.equal(t.cache.size, 0);
+  });
+
+  it('serves a value read after a proof, for as long as the last proof is at most the bound old', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    assert.equal(t.cache.lookup('s:a'), 'v1');
+    t.advance(MAX_STALE);
+    assert.equal(t.cache.lookup('s:a'), 'v1');
+  });
+
+  it('stops serving one millisecond past the bound and forgets everything, so a late proof brings nothing back', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    t.advance(MAX_STALE + 1);
+    assert.equal(t.cache.lookup('s:a'), undefined);
+    t.cache.prove(t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined, 'an entry outlived a lapse of the channel');
+  });
+});
+
+describe('session cache: a change is never hidden by a read that raced it', () => {
+  it('does not cache a reply whose key was invalidated after the read was sent (the message overtook the reply)', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const read = t.cache.beginRead('s:a');
+    t.cache.invalidate('s:a');
+    t.cache.fill('s:a', read, 'old', t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
+  });
+
+  it('does not cache a reply when the channel was rebuilt while the read was on its way', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const read = t.cache.beginRead('s:a');
+    t.cache.reset();
+    t.cache.prove(t.now());
+    t.cache.fill('s:a', read, 'old', t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
+  });
+
+  it('keeps the later of two overlapping reads only: the first one no longer owns the key', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const first = t.cache.beginRead('s:a');
+    const second = t.cache.beginRead('s:a');
+    t.cache.fill('s:a', second, 'new', t.now());
+    t.cache.fill('s:a', first, 'old', t.now());
+    assert.equal(t.cache.lookup('s:a'), 'new');
+  });
+
+  it('drops an entry on invalidation, and a failed read leaves nothing pending', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    t.cache.invalidate('s:a');
+    assert.equal(t.cache.lookup('s:a'), undefined);
+    const read = t.cache.beginRead('s:b');
+    t.cache.abandon('s:b', read);
+    t.cache.fill('s:b', read, 'late', t.now());
+    assert.equal(t.cache.lookup('s:b'), undefined);
+  });
+
+  it('does not cache a missing session', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const read = t.cache.beginRead('s:a');
+    t.cache.fill('s:a', read, undefined, t.now());
+    assert.equal(t.cache.size, 0);
+  });
+});
+
+describe("session cache: entries go back to Redis often enough to slide the session's idle expiry", () => {
+  it('serves an entry for less than the refresh interval after the read that filled it', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    for (let elapsed = 0; elapsed < REFRESH_EVERY; elapsed += MAX_STALE / 2) {
+      t.cache.prove(t.now());
+      assert.equal(t.cache.lookup('s:a'), 'v1', `at ${elapsed} ms`);
+      t.advance(MAX_STALE / 2);
+    }
+    t.cache.prove(t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
+  });
+});
+
+describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES', () => {
+  it('evicts the oldest entry when full', () => {
+    const t = cacheAt(10_000, 3);
+    for (const k of ['a', 'b', 'c', 'd']) filled(t, `s:${k}`, k);
+    assert.equal(t.cache.size, 3);
+    assert.equal(t.cache.lookup('s:a'), undefined);
+    assert.deepEqual(['b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)), ['b', 'c', 'd']);
+  });
+});
