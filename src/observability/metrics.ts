@@ -39,17 +39,34 @@ export function createMetrics(options: { activeSessions?: () => number | undefin
       },
     });
   }
+  // Label children looked up once per label set, not hashed from an object on every request.
+  // Every label set is bounded (routes by name, Node's known methods, statuses).
+  const requestChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+  const dependencyChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     request(route, method, status, seconds) {
-      requests.inc({ route, method, status: String(status) });
-      duration.observe({ route }, seconds);
+      const key = `${route} ${method} ${status}`;
+      let child = requestChildren.get(key);
+      if (!child) {
+        child = { count: requests.labels(route, method, String(status)), time: duration.labels(route) };
+        requestChildren.set(key, child);
+      }
+      child.count.inc();
+      child.time.observe(seconds);
     },
     event(name) {
       events.inc({ event: name });
     },
     dependency(kind, operation, seconds, ok) {
-      dependency.observe({ dependency: kind, operation, outcome: ok ? 'ok' : 'error' }, seconds);
+      const outcome = ok ? 'ok' : 'error';
+      const key = `${kind} ${operation} ${outcome}`;
+      let child = dependencyChildren.get(key);
+      if (!child) {
+        child = dependency.labels(kind, operation, outcome);
+        dependencyChildren.set(key, child);
+      }
+      child.observe(seconds);
     },
     rejected(code) {
       rejected.inc({ code });

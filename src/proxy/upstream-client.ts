@@ -103,7 +103,10 @@ export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamCl
         socket.destroy();
         fail(new UpstreamNoResponseError('the upstream switched protocols (101), which the API proxy does not carry'));
       });
-      req.once('close', () => fail(new UpstreamNoResponseError('the upstream closed the connection without a response')));
+      // 'close' follows every exchange; only one that ends before the response is a failure.
+      req.once('close', () => {
+        if (!settled) fail(new UpstreamNoResponseError('the upstream closed the connection without a response'));
+      });
       if (r.body === null) {
         req.end();
       } else {

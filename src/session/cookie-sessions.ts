@@ -5,7 +5,7 @@ import type { CookieIo } from '../http/cookie-io.js';
 import { expiredCookie, serializeCookie } from '../http/cookies.js';
 import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
 import type { CookieNames } from './cookie-names.js';
-import { parseSealedSession, type SealedSession } from './sealed-session.js';
+import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 import type { Sealer } from './seal.js';
 import type { Revocations } from './revocations.js';
 import type { Session, Sessions } from './session.js';
@@ -20,6 +20,8 @@ export interface CookieSessionsDeps {
 }
 
 const AAD = 'cookie session v1';
+/** Sealed cookies remembered with what they opened to (a few KB each). */
+const RECENT_COOKIES = 1000;
 
 /**
  * Sessions that travel in the browser: the whole session sealed (AES-256-GCM) into the
@@ -58,16 +60,32 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
     for (const name of present.length ? present : [base]) io.set(expiredCookie(name, cookies.attributes));
   };
 
+  // A browser sends the same sealed cookie until it is re-issued (at most every minute): what it
+  // opened to is remembered, so the hot path does not decrypt and parse it on every call. Only
+  // values that unsealed go in; every timestamp check below still runs on each request.
+  const recent = new Map<string, { stored: SealedSession; key: string; stale: boolean }>();
+  const open = (sealed: string) => {
+    const known = recent.get(sealed);
+    if (known) return known;
+    const plain = sealer.unseal(sealed, AAD);
+    const stored = plain && parseSealedSession(plain.plaintext);
+    if (!stored) return undefined;
+    const result = { stored: deepFreeze(stored), key: keyOf(stored.sid), stale: plain.stale };
+    if (recent.size >= RECENT_COOKIES) recent.delete(recent.keys().next().value!);
+    recent.set(sealed, result);
+    return result;
+  };
+
   return {
     async load(io) {
       const sealed = readChunks(cookieMap(io.header), base);
       if (sealed === undefined) return undefined;
-      const opened = sealer.unseal(sealed, AAD);
-      const stored = opened && parseSealedSession(opened.plaintext);
+      const opened = open(sealed);
+      const stored = opened?.stored;
       const t = now();
-      if (!stored || stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
+      if (!opened || !stored || stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
       const session: Session = {
-        key: keyOf(stored.sid), sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
+        key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
       };
       if (revocations && (await revocations.isRevoked(session))) return undefined;

@@ -70,6 +70,11 @@ export class TrackedReads {
     this.timer.unref();
   }
 
+  /** The value of `key` if the cache may serve it now (no round trip), else undefined. */
+  cached(key: string): string | undefined {
+    return this.cache.lookup(key);
+  }
+
   /**
    * The session value under `key` (sliding its expiry by `ttlMs` when Redis is read): from the
    * cache when it may be served, else read through `getex` on the tracked connection (or on

@@ -27,3 +27,15 @@ export function parseSealedSession(plaintext: string): SealedSession | undefined
     return undefined;
   }
 }
+
+/**
+ * Freezes a parsed session (plain objects and arrays) before it is shared between the requests
+ * of a session: code that changed tokens in place instead of replacing them would throw.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -6,7 +6,7 @@ import type { Sealer } from './seal.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
 import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
-import { parseSealedSession, type SealedSession } from './sealed-session.js';
+import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 
 /** 256 random bits, base64url: the only shape of session id we ever issue. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -83,6 +83,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
   };
 
   const end = async (s: { key: string; sub: string; idpSid?: string | undefined }) => {
+    opened.delete(s.key);
     await store.delete(s.key);
     for (const index of indexes(s)) await store.indexRemove(index, s.key);
   };
@@ -98,20 +99,38 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     ...(stored.ua ? { userAgent: stored.ua } : {}),
   });
 
+  // With the session cache on, the same sealed value comes back on every call of a session:
+  // remember what it opened to (frozen: sessions share it) instead of decrypting it again.
+  const memoSize = config.session.cache?.maxEntries ?? 0;
+  const opened = new Map<string, { sealed: string; stored: SealedSession; stale: boolean }>();
+  const unsealMemo = (key: string, sealed: string) => {
+    const known = opened.get(key);
+    if (known?.sealed === sealed) return known;
+    const plain = sealer.unseal(sealed, aad(key));
+    const stored = plain && parseSealedSession(plain.plaintext);
+    if (!stored) return undefined;
+    const result = { sealed, stored: deepFreeze(stored), stale: plain.stale };
+    if (memoSize > 0) {
+      if (opened.size >= memoSize && !known) opened.delete(opened.keys().next().value!);
+      opened.delete(key);
+      opened.set(key, result);
+    }
+    return result;
+  };
+
   /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
   const open = async (key: string, sealed: string | undefined): Promise<Session | undefined> => {
     if (sealed === undefined) return undefined;
-    const opened = sealer.unseal(sealed, aad(key));
-    const stored = opened && parseSealedSession(opened.plaintext);
-    if (!stored) return undefined;
-    const session = fromSealed(key, stored);
+    const found = unsealMemo(key, sealed);
+    if (!found) return undefined;
+    const session = fromSealed(key, found.stored);
     readAs.set(session, sealed);
-    if (stored.createdAt + maxAgeMs <= now()) {
+    if (found.stored.createdAt + maxAgeMs <= now()) {
       await store.delete(key);
       return undefined;
     }
     // Written under an older secret: re-seal with the current one so old secrets can be retired.
-    if (opened.stale) await update(session);
+    if (found.stale) await update(session);
     return session;
   };
 
@@ -120,7 +139,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       const id = readCookie(io.header, cookies.session);
       if (id === undefined || !SESSION_ID.test(id)) return undefined;
       const key = storeKey(id);
-      return open(key, await store.getAndTouch(key, idleTimeoutMs));
+      return open(key, store.cachedValue?.(key) ?? (await store.getAndTouch(key, idleTimeoutMs)));
     },
     async reload(s) {
       return open(s.key, await store.get(s.key));

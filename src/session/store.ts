@@ -10,6 +10,12 @@ export interface SessionStore {
   readonly kind: 'redis' | 'memory';
   /** Reads a value and, if it exists, resets its time to live (sliding expiry) in one round trip. */
   getAndTouch(key: string, ttlMs: number): Promise<string | undefined>;
+  /**
+   * The value of `key` when a session cache may serve it right now, without a round trip
+   * (see invalidation-tracking.ts); undefined means "ask getAndTouch". Stores without a cache
+   * leave it out.
+   */
+  cachedValue?(key: string): string | undefined;
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
