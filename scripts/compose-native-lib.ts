@@ -461,7 +461,7 @@ export async function runComposeNatively(opts: ComposeNativeOptions = {}): Promi
         cursor = next;
         keys.push(...batch);
       } while (cursor !== '0');
-      return keys.filter((k) => !k.endsWith(':lock'));
+      return keys.filter((k) => !k.endsWith(':lock') && !k.startsWith(`${prefix}s:hb:`));
     };
     const usesRedis = setting('SESSION_STORE') === 'redis';
     if (usesRedis) {

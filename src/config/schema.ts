@@ -48,7 +48,7 @@ export const SETTINGS = [
   { name: 'SESSION_IDLE_TIMEOUT', default: '1800', doc: 'Seconds of inactivity after which a session ends (sliding).' },
   { name: 'SESSION_MAX_AGE', default: '43200', doc: 'Seconds after login after which a session ends, whatever the activity.' },
   { name: 'SESSION_CACHE_MAX_STALE', default: '1', doc: 'Redis store: seconds a logout or refresh made through another instance may go unseen here. Sessions are then read from memory, kept current by Redis invalidation messages (Redis 6.2+, not Cluster); 0 = read Redis on every request.' },
-  { name: 'SESSION_CACHE_ENTRIES', default: '5000', doc: 'Redis store: most sessions kept in memory by the session cache (about 2.5 KB each).' },
+  { name: 'SESSION_CACHE_ENTRIES', default: '2000', doc: 'Redis store: most sessions kept in memory by the session cache (about 5 KB each, sealed value and its opened copy).' },
   { name: 'SESSION_COOKIE_NAME', default: 'bff', doc: "Base name of the BFF's cookies (<name>-session, <name>-login); prefixed with __Host- when PUBLIC_URL is https." },
   { name: 'SESSION_COOKIE_BUDGET', default: '8192', doc: "Most bytes the BFF's session cookies may take together (cookie store); a login that needs more fails with a clear error." },
   { name: 'SESSION_COOKIE_SAMESITE', default: 'lax', doc: 'SameSite of the session cookie: lax or strict.' },

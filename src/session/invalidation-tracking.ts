@@ -5,10 +5,20 @@ import { errorFields } from '../observability/logger.js';
 import { NearCache } from './near-cache.js';
 
 const CHANNEL = '__redis__:invalidate';
-// Keys of these prefixes (after REDIS_KEY_PREFIX) are tracked: sessions, and the heartbeat keys.
-const SESSIONS = 's:';
-const HEARTBEATS = 'hb:';
-const HEARTBEAT_TTL_MS = 60_000;
+// Every key under this prefix (after REDIS_KEY_PREFIX) is tracked: sessions and heartbeats. One
+// prefix, so that Redis reports the changes of one event-loop pass in one message.
+const TRACKED = 's:';
+const HEARTBEATS = 's:hb:';
+const MAX_SETUP_BACKOFF_MS = 60_000;
+// Reads the session and slides its idle expiry only once it has run down by the refresh
+// interval: a cache-filling read must not count as a change, or every other instance would drop
+// its copy each time one instance refills (PEXPIRE is a change to Redis's tracking).
+const READ_SLIDING = `
+local v = redis.call('GET', KEYS[1])
+if v and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) - tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return v`;
 
 export interface TrackedReadsOptions {
   keyPrefix: string;
@@ -19,54 +29,62 @@ export interface TrackedReadsOptions {
   clock?: () => number;
 }
 
+type Reader = Redis & { readSliding(key: string, ttlMs: number, refreshEveryMs: number): Promise<string | null> };
+
 /**
  * Zero-round-trip session reads, kept coherent across instances by Redis server-assisted
  * client-side caching (CLIENT TRACKING, broadcast mode, RESP2 redirect):
  *
  * - `reader`, a connection of its own, makes the cache-filling reads; Redis tracks every key
- *   under `<prefix>s:` for it (NOLOOP: its own GETEX, which slides an expiry, does not count)
- *   and sends each change of such a key — a logout, a refresh, an expiry, on any instance —
+ *   under `<prefix>s:` for it (NOLOOP: its own expiry slides do not count) and sends each
+ *   change of such a key — a logout, a refresh, an expiry, on any instance or by any client —
  *   to `subscriber`, which drops it from the cache.
- * - Every quarter of `maxStaleMs` the main connection writes a heartbeat key of this instance;
- *   its invalidation coming back proves the channel up to that moment (see NearCache). A
- *   channel that stops proving itself (lost connection, failover, a stuck Redis) turns the
- *   cache off within `maxStaleMs` and empties it; it is rebuilt when both connections are back.
+ * - Every quarter of `maxStaleMs` the main connection writes a heartbeat key of its own
+ *   (`s:hb:<instance>:<seq>`); its invalidation coming back proves that every change Redis made
+ *   before it has arrived (see NearCache). A channel that stops proving itself turns the cache
+ *   off within `maxStaleMs` and empties it; after twice that the connections are rebuilt.
+ * - The subscriber's id is checked from the reader (`CLIENT LIST ID`): after a Sentinel
+ *   failover both must be on the same server, or no proof can be trusted.
  *
  * Writes go through the main connection, like every other command; the store tells us about
  * them (`wrote`) so that a change made here is seen here at once, not a message later.
  */
 export class TrackedReads {
   private readonly cache: NearCache;
-  private readonly reader: Redis;
+  private readonly reader: Reader;
   private readonly subscriber: Redis;
-  private readonly heartbeatKey: string;
-  private readonly heartbeatFullKey: string;
+  private readonly instance = randomBytes(6).toString('base64url');
+  private readonly subscriberName: string;
   private readonly timer: NodeJS.Timeout;
+  private readonly clock: () => number;
   private subscriberId: string | undefined;
   private tracking = false;
+  private trackingSince = 0;
   private setups = 0;
-  private heartbeatSentAt: number | undefined;
-  /** Heartbeats sent before the channel was rebuilt whose messages may still arrive: not proofs. */
-  private strayHeartbeats = 0;
-  private unavailable: string | undefined;
+  /** Heartbeats of the current channel still on their way: sequence number → when sent. */
+  private heartbeats = new Map<number, number>();
+  private heartbeatSeq = 0;
+  private lastProof = Number.NEGATIVE_INFINITY;
+  private unavailable = false;
+  private backoffMs = 1000;
+  private retry: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly clock: () => number;
   private waiters: Array<{ after: number; resolve: () => void }> = [];
 
   constructor(private readonly main: Redis, private readonly options: TrackedReadsOptions, private readonly log: EventLogger) {
     this.clock = options.clock ?? (() => performance.now());
     this.cache = new NearCache({ maxStaleMs: options.maxStaleMs, maxEntries: options.maxEntries, refreshEveryMs: options.refreshEveryMs, clock: this.clock });
-    this.heartbeatKey = `${HEARTBEATS}${randomBytes(6).toString('base64url')}`;
-    this.heartbeatFullKey = options.keyPrefix + this.heartbeatKey;
-    this.reader = main.duplicate({ connectionName: 'oidc-bff:tracked-reads' });
-    this.subscriber = main.duplicate({ connectionName: 'oidc-bff:invalidations', keyPrefix: '', autoResubscribe: false });
+    this.subscriberName = `oidc-bff:invalidations:${this.instance}`;
+    this.reader = main.duplicate({ connectionName: 'oidc-bff:tracked-reads' }) as Reader;
+    this.reader.defineCommand('readSliding', { numberOfKeys: 1, lua: READ_SLIDING });
+    this.subscriber = main.duplicate({ connectionName: this.subscriberName, keyPrefix: '', autoResubscribe: false });
     for (const connection of [this.reader, this.subscriber]) {
       connection.on('ready', () => void this.setUp());
       connection.on('close', () => this.lost(connection === this.subscriber));
       connection.on('error', () => undefined); // the main connection reports outages
     }
     this.subscriber.on('messageBuffer', (channel: Buffer, keys: Buffer[] | Buffer | null) => this.onInvalidation(channel, keys));
-    this.timer = setInterval(() => this.heartbeat(), Math.max(10, Math.floor(options.maxStaleMs / 4)));
+    this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(options.maxStaleMs / 4)));
     this.timer.unref();
   }
 
@@ -76,17 +94,22 @@ export class TrackedReads {
   }
 
   /**
-   * The session value under `key` (sliding its expiry by `ttlMs` when Redis is read): from the
-   * cache when it may be served, else read through `getex` on the tracked connection (or on
-   * the main one while tracking is down, without caching).
+   * The session value under `key`: from the cache when it may be served, else read on the
+   * tracked connection (sliding the expiry to `ttlMs` when it has run down), or with `direct`
+   * on the main connection while tracking is down, without caching. `guard` maps Redis errors.
    */
-  getAndTouch(key: string, getex: (client: Redis) => Promise<string | undefined>): Promise<string | undefined> {
+  getAndTouch(
+    key: string,
+    ttlMs: number,
+    guard: (op: () => Promise<string | null>) => Promise<string | undefined>,
+    direct: () => Promise<string | null>,
+  ): Promise<string | undefined> {
     const hit = this.cache.lookup(key);
     if (hit !== undefined) return Promise.resolve(hit);
-    if (!this.tracking || this.reader.status !== 'ready') return getex(this.main);
+    if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
     const read = this.cache.beginRead(key);
     const readAt = this.clock();
-    return getex(this.reader).then(
+    return guard(() => this.reader.readSliding(key, ttlMs, this.options.refreshEveryMs)).then(
       (value) => {
         this.cache.fill(key, read, value, readAt);
         return value;
@@ -104,8 +127,8 @@ export class TrackedReads {
   }
 
   /**
-   * Resolves once every change Redis made before this call can no longer be served stale here
-   * (a heartbeat sent after it came back, or the cache was emptied).
+   * Resolves once no change Redis made before this call can still be served stale here: a
+   * heartbeat sent after it came back, or the cache was emptied (channel lost or unproven).
    */
   caughtUp(): Promise<void> {
     if (!this.tracking) return Promise.resolve();
@@ -116,29 +139,21 @@ export class TrackedReads {
     });
   }
 
-  get stats(): { hits: number; misses: number; entries: number; tracking: boolean } {
-    return { hits: this.cache.hits, misses: this.cache.misses, entries: this.cache.size, tracking: this.tracking };
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     this.lost(false);
-    await this.main.del(this.heartbeatKey).catch(() => undefined);
     await Promise.all([this.reader.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
     this.reader.disconnect();
     this.subscriber.disconnect();
   }
 
   private lost(subscriber: boolean): void {
-    if (subscriber) {
-      this.subscriberId = undefined;
-      this.strayHeartbeats = 0; // a new subscriber connection never sees the old one's messages
-    } else if (this.heartbeatSentAt !== undefined) {
-      this.strayHeartbeats++;
-    }
+    if (subscriber) this.subscriberId = undefined;
     this.tracking = false;
-    this.heartbeatSentAt = undefined;
+    // Heartbeats of the old channel are no proof for the new one, whenever their messages come.
+    this.heartbeats = new Map();
     this.cache.reset();
     this.release(Number.POSITIVE_INFINITY);
   }
@@ -161,32 +176,64 @@ export class TrackedReads {
         await this.subscriber.subscribe(CHANNEL);
         this.subscriberId = id;
       }
+      // The redirect target must be our subscriber on the reader's own server (Sentinel failover).
+      const target = String(await this.reader.call('CLIENT', 'LIST', 'ID', this.subscriberId));
+      if (!target.includes(`name=${this.subscriberName} `)) throw new Error('the invalidation connection is not on the same Redis server as the reader');
       // OFF first: a reader whose connection survived keeps its old redirect otherwise.
       await this.reader.call('CLIENT', 'TRACKING', 'OFF');
-      const prefix = this.options.keyPrefix;
-      await this.reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', this.subscriberId, 'BCAST', 'PREFIX', prefix + SESSIONS, 'PREFIX', prefix + HEARTBEATS, 'NOLOOP');
-      if (setup !== this.setups) return;
+      await this.reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', this.subscriberId, 'BCAST', 'PREFIX', this.options.keyPrefix + TRACKED, 'NOLOOP');
+      if (setup !== this.setups || this.closed) return;
       this.tracking = true;
+      this.trackingSince = this.clock();
+      this.backoffMs = 1000;
       this.heartbeat();
-      if (this.unavailable !== undefined) this.log.event('store.cache_ready', { store: 'redis' });
-      this.unavailable = undefined;
+      if (this.unavailable) this.log.event('store.cache_ready', { store: 'redis' });
+      this.unavailable = false;
     } catch (err) {
       if (setup !== this.setups || this.closed) return;
-      const reason = err instanceof Error ? err.message : String(err);
-      if (this.unavailable === undefined) this.log.event('store.cache_unavailable', { store: 'redis', reason: 'CLIENT TRACKING could not be set up', err: errorFields(err, false) });
-      this.unavailable = reason;
-      // A subscriber left half set up cannot ask for its id again: start it over.
-      if (this.subscriberId === undefined) this.subscriber.disconnect(true);
+      if (!this.unavailable) this.log.event('store.cache_unavailable', { store: 'redis', reason: 'the session cache could not be set up (CLIENT ID, SUBSCRIBE, CLIENT LIST or CLIENT TRACKING failed); reading Redis on every request', err: errorFields(err, false) });
+      this.unavailable = true;
+      this.rebuildLater();
     }
+  }
+
+  /** Starts both connections over after a growing pause (a refusal is not retried in a loop). */
+  private rebuildLater(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.lost(true);
+      this.subscriber.disconnect(true);
+      this.reader.disconnect(true);
+    }, this.backoffMs);
+    this.retry.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_SETUP_BACKOFF_MS);
+  }
+
+  private tick(): void {
+    if (!this.tracking) return;
+    const now = this.clock();
+    const since = Math.max(this.lastProof, this.trackingSince);
+    if (now - since > this.options.maxStaleMs) {
+      // Unproven: nothing is served (NearCache refuses it), so nobody has to wait for a proof.
+      this.release(Number.POSITIVE_INFINITY);
+      // Silent for twice the bound: the connections may be stuck without closing; start over.
+      if (now - since > 2 * this.options.maxStaleMs) this.rebuildLater();
+    }
+    this.heartbeat();
   }
 
   private heartbeat(): void {
     if (!this.tracking) return;
     const now = this.clock();
-    // One heartbeat at a time; one that never came back is sent again.
-    if (this.heartbeatSentAt !== undefined && now - this.heartbeatSentAt < this.options.maxStaleMs) return;
-    this.heartbeatSentAt = now;
-    this.main.set(this.heartbeatKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => undefined);
+    for (const [seq, sentAt] of this.heartbeats) {
+      if (now - sentAt <= 4 * this.options.maxStaleMs) break;
+      this.heartbeats.delete(seq); // lost with its message; Map keeps sending order
+    }
+    const seq = ++this.heartbeatSeq;
+    this.heartbeats.set(seq, now);
+    const ttl = Math.max(1000, 2 * this.options.maxStaleMs);
+    this.main.set(`${HEARTBEATS}${this.instance}:${seq}`, '1', 'PX', ttl).catch(() => undefined);
   }
 
   private onInvalidation(channel: Buffer, keys: Buffer[] | Buffer | null): void {
@@ -197,22 +244,26 @@ export class TrackedReads {
       return;
     }
     const prefix = this.options.keyPrefix;
+    const ours = `${prefix}${HEARTBEATS}${this.instance}:`;
+    let proven: number | undefined;
+    // Every change in the message is applied before any heartbeat in it counts as proof.
     for (const raw of Array.isArray(keys) ? keys : [keys]) {
       const key = raw.toString();
-      if (key === this.heartbeatFullKey) {
-        if (this.strayHeartbeats > 0) {
-          this.strayHeartbeats--;
-          continue;
-        }
-        const sentAt = this.heartbeatSentAt;
-        this.heartbeatSentAt = undefined;
-        if (sentAt === undefined) continue;
-        this.cache.prove(sentAt);
-        this.release(sentAt);
-        if (this.waiters.length > 0) this.heartbeat();
+      if (key.startsWith(ours)) {
+        const sentAt = this.heartbeats.get(Number(key.slice(ours.length)));
+        if (sentAt !== undefined && (proven === undefined || sentAt > proven)) proven = sentAt;
       } else if (key.startsWith(prefix)) {
         this.cache.invalidate(key.slice(prefix.length));
       }
     }
+    if (proven === undefined) return;
+    for (const [seq, sentAt] of this.heartbeats) {
+      if (sentAt > proven) break;
+      this.heartbeats.delete(seq);
+    }
+    this.lastProof = proven;
+    this.cache.prove(proven);
+    this.release(proven);
+    if (this.waiters.length > 0) this.heartbeat();
   }
 }

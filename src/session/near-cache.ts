@@ -38,8 +38,6 @@ export class NearCache {
   private readonly clock: () => number;
   private provenAt = Number.NEGATIVE_INFINITY;
   private epoch = 0;
-  hits = 0;
-  misses = 0;
 
   constructor(private readonly options: NearCacheOptions) {
     this.clock = options.clock ?? (() => performance.now());
@@ -48,16 +46,9 @@ export class NearCache {
   /** The cached value of `key` if it may be served now, else undefined (the caller reads Redis). */
   lookup(key: string): string | undefined {
     const now = this.clock();
-    if (!this.isProven(now)) {
-      this.misses++;
-      return undefined;
-    }
+    if (!this.isProven(now)) return undefined;
     const entry = this.entries.get(key);
-    if (entry === undefined || now - entry.readAt >= this.options.refreshEveryMs) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
+    if (entry === undefined || now - entry.readAt >= this.options.refreshEveryMs) return undefined;
     return entry.value;
   }
 
@@ -95,6 +86,8 @@ export class NearCache {
 
   /** A heartbeat sent at `sentAt` came back: every change made before it has been seen. */
   prove(sentAt: number): void {
+    // A lapse since the last proof empties the cache first, even if nothing was looked up meanwhile.
+    this.isProven(this.clock());
     if (sentAt > this.provenAt) this.provenAt = sentAt;
   }
 

@@ -149,7 +149,7 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     try {
       return (await op()) ?? undefined;
     } catch (err) {
-      if (!isReplyError(err) || !err.message.startsWith('WRONGTYPE')) return run(() => Promise.reject(err));
+      if (!isReplyError(err) || !err.message.includes('WRONGTYPE')) return run(() => Promise.reject(err));
       await run(() => redis.del(key));
       return undefined;
     }
@@ -172,7 +172,7 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis
     // call, and none at all when the session cache may serve it.
     getAndTouch: tracked
-      ? (key, ttlMs) => tracked.getAndTouch(key, (client) => read(key, () => client.getex(key, 'PX', px(ttlMs))))
+      ? (key, ttlMs) => tracked.getAndTouch(key, px(ttlMs), (op) => read(key, op), () => redis.getex(key, 'PX', px(ttlMs)))
       : (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
     get: (key) => read(key, () => redis.get(key)),
     set: (key, value, ttlMs) => write(key, () => run(() => redis.set(key, value, 'PX', px(ttlMs)))).then(() => undefined),

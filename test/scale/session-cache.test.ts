@@ -13,9 +13,11 @@ const TTL_MS = 60_000;
 const cacheOptions = { maxStaleMs: MAX_STALE_MS, maxEntries: 1000, refreshEveryMs: 60_000 };
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Session reads that reached Redis: GETEX, and the cache-filling read script. */
 async function getexCalls(redis: TestRedis): Promise<number> {
   const stats = await redis.client.info('commandstats');
-  return Number(/cmdstat_getex:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  return calls('getex') + calls('evalsha') + calls('eval');
 }
 
 /** Reads `key` through `read` until a read no longer reaches Redis: the value is served from memory. */
@@ -146,6 +148,15 @@ describe('session cache: a logout or refresh on another instance is seen here wi
     assert.equal(await a.getAndTouch('s:{behind}', TTL_MS), undefined);
   });
 
+  it('instances behind a load balancer without stickiness keep serving from memory: a refill on one does not evict the others', async () => {
+    await b.set('s:{roundrobin}', 'shared', TTL_MS);
+    await untilCached(redis, () => a.getAndTouch('s:{roundrobin}', TTL_MS));
+    await untilCached(redis, () => b.getAndTouch('s:{roundrobin}', TTL_MS));
+    const before = await getexCalls(redis);
+    for (let i = 0; i < 100; i++) assert.equal(await (i % 2 ? a : b).getAndTouch('s:{roundrobin}', TTL_MS), 'shared');
+    assert.equal((await getexCalls(redis)) - before, 0);
+  });
+
   it('instances with another REDIS_KEY_PREFIX neither see nor drop each other’s sessions', async () => {
     const other = await readyStore(redis, `${redis.prefix}other:`);
     try {
@@ -166,7 +177,7 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   let writer: SessionStore;
   let tracked: TrackedReads;
   const logs = captureLogs();
-  const read = (key: string) => tracked.getAndTouch(key, (client) => client.getex(key, 'PX', TTL_MS).then((v) => v ?? undefined));
+  const read = (key: string) => tracked.getAndTouch(key, TTL_MS, (op) => op().then((v) => v ?? undefined), () => main.getex(key, 'PX', TTL_MS));
   const store = () => ({ getAndTouch: (key: string) => read(key) }) as unknown as SessionStore;
 
   before(async () => {
@@ -215,6 +226,36 @@ describe('session cache: when the invalidation channel fails, the cache turns it
     await writer.delete('s:{killed}');
     await tracked.caughtUp();
     assert.equal(await read('s:{killed}'), undefined);
+  });
+});
+
+describe('session cache: a Redis user without the commands it needs is logged once, and every read goes to Redis', () => {
+  let redis: TestRedis;
+  const user = `limited-${process.pid}`;
+  after(async () => {
+    await redis?.client.call('ACL', 'DELUSER', user).catch(() => undefined);
+    await redis?.close();
+  });
+
+  it('a user denied SUBSCRIBE (Redis 7 default: no channels) reads and writes sessions, without the cache', async () => {
+    redis = await startTestRedis();
+    await redis.client.call('ACL', 'SETUSER', user, 'on', '>limited-password', '~*', 'resetchannels', '+@all');
+    const url = new URL(redis.url);
+    url.username = user;
+    url.password = 'limited-password';
+    const logs = captureLogs();
+    const store = createRedisStore({ connection: { kind: 'url', url: url.href }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
+    try {
+      while (await store.ping().then(() => false, () => true)) await nextTurn();
+      await logs.waitFor('store.cache_unavailable');
+      await store.set('s:{limited}', 'v1', TTL_MS);
+      const before = await getexCalls(redis);
+      for (let i = 0; i < 5; i++) assert.equal(await store.getAndTouch('s:{limited}', TTL_MS), 'v1');
+      assert.equal((await getexCalls(redis)) - before, 5);
+      assert.equal(logs.named('store.cache_unavailable').length, 1);
+    } finally {
+      await store.close();
+    }
   });
 });
 

@@ -73,7 +73,7 @@ describe('tokens at rest in Redis are sealed with SESSION_SECRETS', () => {
         continue;
       }
       // The session cache's heartbeat of each instance: a constant.
-      if (key.startsWith(`${redis.prefix}hb:`)) {
+      if (key.startsWith(`${redis.prefix}s:hb:`)) {
         assert.equal(await redis.client.get(key), '1');
         continue;
       }

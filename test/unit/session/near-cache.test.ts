@@ -34,6 +34,14 @@ describe('session cache: a value is served only while the invalidation channel i
     assert.equal(t.cache.lookup('s:a'), 'v1');
   });
 
+  it('a proof arriving after a lapse does not bring back entries, even when nothing was looked up during the lapse', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    t.advance(MAX_STALE + 1);
+    t.cache.prove(t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
+  });
+
   it('stops serving one millisecond past the bound and forgets everything, so a late proof brings nothing back', () => {
     const t = cacheAt();
     filled(t, 's:a', 'v1');
