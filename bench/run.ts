@@ -431,6 +431,8 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     // Every bench login comes from 127.0.0.1: the per-address limit on /login and /callback
     // (300 a minute by default) would stop the 10 000 logins of the memory section.
     RATE_LIMIT_PER_MINUTE: '0',
+    // BENCH_BFF_ENV: extra settings for the BFF processes, e.g. SESSION_CACHE_MAX_STALE=0 to compare.
+    ...Object.fromEntries((process.env['BENCH_BFF_ENV'] ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
 }
 

@@ -5,6 +5,7 @@ import type { CookieIo } from '../http/cookie-io.js';
 import { expiredCookie, serializeCookie } from '../http/cookies.js';
 import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
 import type { CookieNames } from './cookie-names.js';
+import { RecentMap } from './recent-map.js';
 import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 import type { Sealer } from './seal.js';
 import type { Revocations } from './revocations.js';
@@ -63,7 +64,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
   // A browser sends the same sealed cookie until it is re-issued (at most every minute): what it
   // opened to is remembered, so the hot path does not decrypt and parse it on every call. Only
   // values that unsealed go in; every timestamp check below still runs on each request.
-  const recent = new Map<string, { stored: SealedSession; key: string; stale: boolean }>();
+  const recent = new RecentMap<{ stored: SealedSession; key: string; stale: boolean }>(RECENT_COOKIES, touchEveryMs);
   const open = (sealed: string) => {
     const known = recent.get(sealed);
     if (known) return known;
@@ -71,7 +72,6 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
     const stored = plain && parseSealedSession(plain.plaintext);
     if (!stored) return undefined;
     const result = { stored: deepFreeze(stored), key: keyOf(stored.sid), stale: plain.stale };
-    if (recent.size >= RECENT_COOKIES) recent.delete(recent.keys().next().value!);
     recent.set(sealed, result);
     return result;
   };

@@ -1,3 +1,5 @@
+import { RecentMap } from './recent-map.js';
+
 export interface NearCacheOptions {
   /**
    * How old the last proof of a working invalidation channel may be while entries are served:
@@ -9,11 +11,6 @@ export interface NearCacheOptions {
   maxEntries: number;
   /** Monotonic milliseconds. */
   clock?: () => number;
-}
-
-interface Entry {
-  readonly value: string;
-  readonly readAt: number;
 }
 
 interface PendingRead {
@@ -33,7 +30,7 @@ interface PendingRead {
  * - Losing the proof, or the channel, drops every entry: messages may have been lost with it.
  */
 export class NearCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: RecentMap<string>;
   private readonly pending = new Map<string, PendingRead>();
   private readonly clock: () => number;
   private provenAt = Number.NEGATIVE_INFINITY;
@@ -41,15 +38,12 @@ export class NearCache {
 
   constructor(private readonly options: NearCacheOptions) {
     this.clock = options.clock ?? (() => performance.now());
+    this.entries = new RecentMap(options.maxEntries, options.refreshEveryMs, this.clock);
   }
 
   /** The cached value of `key` if it may be served now, else undefined (the caller reads Redis). */
   lookup(key: string): string | undefined {
-    const now = this.clock();
-    if (!this.isProven(now)) return undefined;
-    const entry = this.entries.get(key);
-    if (entry === undefined || now - entry.readAt >= this.options.refreshEveryMs) return undefined;
-    return entry.value;
+    return this.isProven(this.clock()) ? this.entries.get(key) : undefined;
   }
 
   /** Marks a read of `key` as sent; pass the returned handle to {@link fill} with its reply. */
@@ -64,13 +58,8 @@ export class NearCache {
     if (this.pending.get(key) !== read) return;
     this.pending.delete(key);
     if (value === undefined || read.epoch !== this.epoch || !this.isProven(this.clock())) return;
-    if (this.entries.size >= this.options.maxEntries && !this.entries.has(key)) {
-      // Oldest fill first: Map keeps insertion order.
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.delete(key);
-    this.entries.set(key, { value, readAt });
+    // Served until `refreshEveryMs` after the read was sent; not admitted while full of live entries.
+    this.entries.set(key, value, readAt);
   }
 
   /** A read that failed: forget that it was pending. */

@@ -6,6 +6,7 @@ import type { Sealer } from './seal.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
 import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
+import { RecentMap } from './recent-map.js';
 import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 
 /** 256 random bits, base64url: the only shape of session id we ever issue. */
@@ -101,8 +102,10 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
 
   // With the session cache on, the same sealed value comes back on every call of a session:
   // remember what it opened to (frozen: sessions share it) instead of decrypting it again.
-  const memoSize = config.session.cache?.maxEntries ?? 0;
-  const opened = new Map<string, { sealed: string; stored: SealedSession; stale: boolean }>();
+  const opened = new RecentMap<{ sealed: string; stored: SealedSession; stale: boolean }>(
+    config.session.cache?.maxEntries ?? 0,
+    Math.min(idleTimeoutMs / 10, 60_000),
+  );
   const unsealMemo = (key: string, sealed: string) => {
     const known = opened.get(key);
     if (known?.sealed === sealed) return known;
@@ -110,11 +113,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     const stored = plain && parseSealedSession(plain.plaintext);
     if (!stored) return undefined;
     const result = { sealed, stored: deepFreeze(stored), stale: plain.stale };
-    if (memoSize > 0) {
-      if (opened.size >= memoSize && !known) opened.delete(opened.keys().next().value!);
-      opened.delete(key);
-      opened.set(key, result);
-    }
+    opened.set(key, result);
     return result;
   };
 

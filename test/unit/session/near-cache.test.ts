@@ -116,12 +116,15 @@ describe("session cache: entries go back to Redis often enough to slide the sess
   });
 });
 
-describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES', () => {
-  it('evicts the oldest entry when full', () => {
+describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES, without churning', () => {
+  it('turns a new session away while full of live entries (it is read from Redis), and admits it once one has aged out', () => {
     const t = cacheAt(10_000, 3);
     for (const k of ['a', 'b', 'c', 'd']) filled(t, `s:${k}`, k);
     assert.equal(t.cache.size, 3);
-    assert.equal(t.cache.lookup('s:a'), undefined);
-    assert.deepEqual(['b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)), ['b', 'c', 'd']);
+    assert.deepEqual(['a', 'b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)), ['a', 'b', 'c', undefined]);
+    t.advance(REFRESH_EVERY);
+    filled(t, 's:d', 'd');
+    assert.equal(t.cache.lookup('s:d'), 'd');
+    assert.ok(t.cache.size <= 3);
   });
 });
