@@ -10,15 +10,10 @@ const CHANNEL = '__redis__:invalidate';
 const TRACKED = 's:';
 const HEARTBEATS = 's:hb:';
 const MAX_SETUP_BACKOFF_MS = 60_000;
-// Reads the session and slides its idle expiry only once it has run down by the refresh
-// interval: a cache-filling read must not count as a change, or every other instance would drop
-// its copy each time one instance refills (PEXPIRE is a change to Redis's tracking).
-const READ_SLIDING = `
-local v = redis.call('GET', KEYS[1])
-if v and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) - tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-return v`;
+// Reads a session and its remaining time to live in one round trip, changing nothing: a
+// cache-filling read must not count as a change, or every other instance would drop its copy
+// each time one instance refills. (NOLOOP does not cover writes made inside a script.)
+const READ_WITH_TTL = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`;
 
 export interface TrackedReadsOptions {
   keyPrefix: string;
@@ -29,7 +24,7 @@ export interface TrackedReadsOptions {
   clock?: () => number;
 }
 
-type Reader = Redis & { readSliding(key: string, ttlMs: number, refreshEveryMs: number): Promise<string | null> };
+type Reader = Redis & { readWithTtl(key: string): Promise<[string | null, number]> };
 
 /**
  * Zero-round-trip session reads, kept coherent across instances by Redis server-assisted
@@ -76,7 +71,7 @@ export class TrackedReads {
     this.cache = new NearCache({ maxStaleMs: options.maxStaleMs, maxEntries: options.maxEntries, refreshEveryMs: options.refreshEveryMs, clock: this.clock });
     this.subscriberName = `oidc-bff:invalidations:${this.instance}`;
     this.reader = main.duplicate({ connectionName: 'oidc-bff:tracked-reads' }) as Reader;
-    this.reader.defineCommand('readSliding', { numberOfKeys: 1, lua: READ_SLIDING });
+    this.reader.defineCommand('readWithTtl', { numberOfKeys: 1, lua: READ_WITH_TTL });
     this.subscriber = main.duplicate({ connectionName: this.subscriberName, keyPrefix: '', autoResubscribe: false });
     for (const connection of [this.reader, this.subscriber]) {
       connection.on('ready', () => void this.setUp());
@@ -109,7 +104,7 @@ export class TrackedReads {
     if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
     const read = this.cache.beginRead(key);
     const readAt = this.clock();
-    return guard(() => this.reader.readSliding(key, ttlMs, this.options.refreshEveryMs)).then(
+    return guard(() => this.readSliding(key, ttlMs)).then(
       (value) => {
         this.cache.fill(key, read, value, readAt);
         return value;
@@ -119,6 +114,19 @@ export class TrackedReads {
         throw err;
       },
     );
+  }
+
+  /**
+   * GET without changing the key, then slide its idle expiry only once it has run down by the
+   * refresh interval: a plain PEXPIRE from the reader, which NOLOOP keeps from dropping our own
+   * copy; other instances drop theirs at most once per interval.
+   */
+  private async readSliding(key: string, ttlMs: number): Promise<string | null> {
+    const [value, remaining] = await this.reader.readWithTtl(key);
+    if (value !== null && remaining < ttlMs - this.options.refreshEveryMs) {
+      this.reader.pexpire(key, ttlMs).catch(() => undefined); // the next fill tries again
+    }
+    return value;
   }
 
   /** This instance is writing `key`: call before the write is sent and again once it is answered. */
@@ -176,25 +184,45 @@ export class TrackedReads {
         await this.subscriber.subscribe(CHANNEL);
         this.subscriberId = id;
       }
-      // The redirect target must be our subscriber on the reader's own server (Sentinel failover).
-      const target = String(await this.reader.call('CLIENT', 'LIST', 'ID', this.subscriberId));
-      if (!target.includes(`name=${this.subscriberName} `)) throw new Error('the invalidation connection is not on the same Redis server as the reader');
+      await this.checkRedirectTarget(this.subscriberId);
       // OFF first: a reader whose connection survived keeps its old redirect otherwise.
       await this.reader.call('CLIENT', 'TRACKING', 'OFF');
       await this.reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', this.subscriberId, 'BCAST', 'PREFIX', this.options.keyPrefix + TRACKED, 'NOLOOP');
       if (setup !== this.setups || this.closed) return;
       this.tracking = true;
       this.trackingSince = this.clock();
-      this.backoffMs = 1000;
       this.heartbeat();
-      if (this.unavailable) this.log.event('store.cache_ready', { store: 'redis' });
-      this.unavailable = false;
     } catch (err) {
       if (setup !== this.setups || this.closed) return;
-      if (!this.unavailable) this.log.event('store.cache_unavailable', { store: 'redis', reason: 'the session cache could not be set up (CLIENT ID, SUBSCRIBE, CLIENT LIST or CLIENT TRACKING failed); reading Redis on every request', err: errorFields(err, false) });
-      this.unavailable = true;
+      // A connection lost meanwhile calls setUp again when it is back: nothing to rebuild.
+      if (this.reader.status !== 'ready' || this.subscriber.status !== 'ready') return;
+      this.unavailableNow('the session cache could not be set up (CLIENT ID, SUBSCRIBE or CLIENT TRACKING failed)', err);
       this.rebuildLater();
     }
+  }
+
+  /**
+   * After a Sentinel failover the redirect target must be our subscriber on the reader's own
+   * server. CLIENT LIST is an admin command that hardened users may lack: then the check is
+   * skipped, which stays safe — a redirect elsewhere never brings a heartbeat back, so nothing
+   * is served.
+   */
+  private async checkRedirectTarget(id: string): Promise<void> {
+    let target: string;
+    try {
+      target = String(await this.reader.call('CLIENT', 'LIST', 'ID', id));
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOPERM')) return;
+      throw err;
+    }
+    if (!target.includes(`name=${this.subscriberName} `)) throw new Error('the invalidation connection is not on the same Redis server as the reader');
+  }
+
+  /** Logged once per outage of the cache; `store.cache_ready` when a heartbeat proves it again. */
+  private unavailableNow(reason: string, err?: unknown): void {
+    if (this.unavailable) return;
+    this.unavailable = true;
+    this.log.event('store.cache_unavailable', { store: 'redis', reason: `${reason}; reading Redis on every request`, ...(err === undefined ? {} : { err: errorFields(err, false) }) });
   }
 
   /** Starts both connections over after a growing pause (a refusal is not retried in a loop). */
@@ -218,7 +246,10 @@ export class TrackedReads {
       // Unproven: nothing is served (NearCache refuses it), so nobody has to wait for a proof.
       this.release(Number.POSITIVE_INFINITY);
       // Silent for twice the bound: the connections may be stuck without closing; start over.
-      if (now - since > 2 * this.options.maxStaleMs) this.rebuildLater();
+      if (now - since > 2 * this.options.maxStaleMs) {
+        this.unavailableNow('no heartbeat came back through the invalidation channel');
+        this.rebuildLater();
+      }
     }
     this.heartbeat();
   }
@@ -262,6 +293,14 @@ export class TrackedReads {
       this.heartbeats.delete(seq);
     }
     this.lastProof = proven;
+    // Proven: a rebuild scheduled while it was silent is no longer needed, and back-off restarts.
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.backoffMs = 1000;
+    if (this.unavailable) {
+      this.unavailable = false;
+      this.log.event('store.cache_ready', { store: 'redis' });
+    }
     this.cache.prove(proven);
     this.release(proven);
     if (this.waiters.length > 0) this.heartbeat();

@@ -229,22 +229,42 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   });
 });
 
-describe('session cache: a Redis user without the commands it needs is logged once, and every read goes to Redis', () => {
+describe('session cache: Redis users with restricted permissions', () => {
   let redis: TestRedis;
   const user = `limited-${process.pid}`;
+  const hardened = `hardened-${process.pid}`;
+  const withUser = (name: string, password: string) => {
+    const url = new URL(redis.url);
+    url.username = name;
+    url.password = password;
+    return url.href;
+  };
+  before(async () => {
+    redis = await startTestRedis();
+  });
   after(async () => {
-    await redis?.client.call('ACL', 'DELUSER', user).catch(() => undefined);
+    for (const name of [user, hardened]) await redis?.client.call('ACL', 'DELUSER', name).catch(() => undefined);
     await redis?.close();
   });
 
-  it('a user denied SUBSCRIBE (Redis 7 default: no channels) reads and writes sessions, without the cache', async () => {
-    redis = await startTestRedis();
-    await redis.client.call('ACL', 'SETUSER', user, 'on', '>limited-password', '~*', 'resetchannels', '+@all');
-    const url = new URL(redis.url);
-    url.username = user;
-    url.password = 'limited-password';
+  it('a user without the admin and dangerous commands (no CLIENT LIST) still gets the cache', async () => {
+    await redis.client.call('ACL', 'SETUSER', hardened, 'on', '>hardened-password', '~*', 'allchannels', '+@all', '-@dangerous');
     const logs = captureLogs();
-    const store = createRedisStore({ connection: { kind: 'url', url: url.href }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
+    const store = createRedisStore({ connection: { kind: 'url', url: withUser(hardened, 'hardened-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
+    try {
+      while (await store.ping().then(() => false, () => true)) await nextTurn();
+      await store.set('s:{hardened}', 'v1', TTL_MS);
+      await untilCached(redis, () => store.getAndTouch('s:{hardened}', TTL_MS));
+      assert.equal(logs.named('store.cache_unavailable').length, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a user denied SUBSCRIBE (Redis 7 default: no channels) reads and writes sessions without the cache, logged once', async () => {
+    await redis.client.call('ACL', 'SETUSER', user, 'on', '>limited-password', '~*', 'resetchannels', '+@all');
+    const logs = captureLogs();
+    const store = createRedisStore({ connection: { kind: 'url', url: withUser(user, 'limited-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
     try {
       while (await store.ping().then(() => false, () => true)) await nextTurn();
       await logs.waitFor('store.cache_unavailable');
