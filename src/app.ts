@@ -125,13 +125,10 @@ function createStore(config: Config, log: EventLogger, now: () => number): Sessi
   }
 }
 
-/**
- * The Redis store's session cache: a cached session slides its idle expiry in Redis at least
- * every tenth of SESSION_IDLE_TIMEOUT (at most every minute), so it never idles out while used.
- */
+/** The Redis store's session cache: a cached session goes back to Redis (and slides its idle expiry) every touchEveryMs. */
 function sessionCache(config: Config) {
   const cache = config.session.cache;
-  return cache && { ...cache, refreshEveryMs: Math.min(config.session.idleTimeoutMs / 10, 60_000) };
+  return cache && { ...cache, refreshEveryMs: config.session.touchEveryMs };
 }
 
 /** Server sessions over a store, or sessions sealed into the cookie when there is none. */

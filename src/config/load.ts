@@ -56,6 +56,11 @@ export interface Config {
     readonly store: SessionStoreKind;
     readonly secrets: readonly string[];
     readonly idleTimeoutMs: number;
+    /**
+     * How often a session in use slides its idle expiry: a tenth of the idle timeout, at most a
+     * minute (cookie sessions re-issue their cookie, the Redis session cache re-reads Redis).
+     */
+    readonly touchEveryMs: number;
     /** Redis store: sessions served from memory, coherent within maxStaleMs (invalidation-tracking.ts); undefined = off. */
     readonly cache: { readonly maxStaleMs: number; readonly maxEntries: number } | undefined;
     readonly maxAgeMs: number;
@@ -502,6 +507,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       store,
       secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT * 1000,
+      touchEveryMs: Math.min(60_000, (e.SESSION_IDLE_TIMEOUT * 1000) / 10),
       cache: e.SESSION_CACHE_MAX_STALE > 0 ? { maxStaleMs: e.SESSION_CACHE_MAX_STALE * 1000, maxEntries: e.SESSION_CACHE_ENTRIES } : undefined,
       maxAgeMs: e.SESSION_MAX_AGE * 1000,
       cookieBase: e.SESSION_COOKIE_NAME,

@@ -35,8 +35,7 @@ const RECENT_COOKIES = 1000;
  * state), or share a refresh between instances (each instance refreshes once per session).
  */
 export function createCookieSessions({ config, sealer, cookies, revocations, now = Date.now }: CookieSessionsDeps): Sessions {
-  const { idleTimeoutMs, maxAgeMs, cookieBudgetBytes } = config.session;
-  const touchEveryMs = Math.min(60_000, idleTimeoutMs / 10);
+  const { idleTimeoutMs, maxAgeMs, cookieBudgetBytes, touchEveryMs } = config.session;
   const base = cookies.session;
   const keyOf = (sid: string) => `c:${createHash('sha256').update(sid).digest('base64url')}`;
 
@@ -81,9 +80,10 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
       const sealed = readChunks(cookieMap(io.header), base);
       if (sealed === undefined) return undefined;
       const opened = open(sealed);
-      const stored = opened?.stored;
+      if (!opened) return undefined;
+      const { stored } = opened;
       const t = now();
-      if (!opened || !stored || stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
+      if (stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
       const session: Session = {
         key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),

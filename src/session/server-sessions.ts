@@ -102,10 +102,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
 
   // With the session cache on, the same sealed value comes back on every call of a session:
   // remember what it opened to (frozen: sessions share it) instead of decrypting it again.
-  const opened = new RecentMap<{ sealed: string; stored: SealedSession; stale: boolean }>(
-    config.session.cache?.maxEntries ?? 0,
-    Math.min(idleTimeoutMs / 10, 60_000),
-  );
+  const opened = new RecentMap<{ sealed: string; stored: SealedSession; stale: boolean }>(config.session.cache?.maxEntries ?? 0, config.session.touchEveryMs);
   const unsealMemo = (key: string, sealed: string) => {
     const known = opened.get(key);
     if (known?.sealed === sealed) return known;
