@@ -63,7 +63,8 @@ export interface BffApp {
 /** Wires the service from its configuration; does not listen (see main.ts). */
 export function createApp(config: Config, deps: AppDeps): BffApp {
   const now = deps.now ?? Date.now;
-  const metrics = createMetrics();
+  // The store is created below; the session cache's counters are read from it at scrape time.
+  const metrics = createMetrics(config.session.store === 'redis' && config.session.cache ? { sessionCache: () => store?.cacheStats?.() } : {});
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
   const store = chosen && timedStore(chosen, metrics, deps.tracing);

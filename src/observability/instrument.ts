@@ -97,6 +97,7 @@ export function timedStore(store: SessionStore, metrics: Metrics, tracing?: Trac
     // Served from memory: nothing waited on Redis, so nothing to time.
     ...(store.cachedValue ? { cachedValue: store.cachedValue.bind(store) } : {}),
     ...(store.caughtUp ? { caughtUp: store.caughtUp.bind(store) } : {}),
+    ...(store.cacheStats ? { cacheStats: store.cacheStats.bind(store) } : {}),
     close: () => store.close(),
   };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SessionCacheStats } from '../session/store.js';
 import type { LogEvent } from './log-events.js';
 
 /**
@@ -21,7 +22,12 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function createMetrics(options: { activeSessions?: () => number | undefined } = {}): Metrics {
+export interface MetricsOptions {
+  /** The Redis store's session cache counters, read at scrape time (nothing on the hot path). */
+  sessionCache?: () => SessionCacheStats | undefined;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bff_' });
   const requests = new Counter({ name: 'bff_http_requests_total', help: 'HTTP requests served, by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] });
@@ -29,16 +35,7 @@ export function createMetrics(options: { activeSessions?: () => number | undefin
   const events = new Counter({ name: 'bff_events_total', help: 'Outcomes by log event name (login.completed, refresh.rejected, backchannel.completed…).', labelNames: ['event'], registers: [registry] });
   const dependency = new Histogram({ name: 'bff_dependency_duration_seconds', help: 'Time waiting on the upstream API, the IdP and Redis, by operation and outcome.', labelNames: ['dependency', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
   const rejected = new Counter({ name: 'bff_rejections_total', help: 'Requests refused before any work, by error code.', labelNames: ['code'], registers: [registry] });
-  if (options.activeSessions) {
-    const read = options.activeSessions;
-    new Gauge({
-      name: 'bff_active_sessions', help: 'Sessions held by this store (memory store only; Redis cannot tell cheaply).', registers: [registry],
-      collect() {
-        const n = read();
-        if (n !== undefined) this.set(n);
-      },
-    });
-  }
+  if (options.sessionCache) sessionCacheMetrics(registry, options.sessionCache);
   // Label children looked up once per label set, not hashed from an object on every request.
   // Every label set is bounded (routes by name, Node's known methods, statuses).
   const requestChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
@@ -72,4 +69,32 @@ export function createMetrics(options: { activeSessions?: () => number | undefin
       rejected.inc({ code });
     },
   };
+}
+
+/** Hit rate, size and state of the session cache: what SESSION_CACHE_ENTRIES is tuned by. */
+function sessionCacheMetrics(registry: Registry, read: () => SessionCacheStats | undefined): void {
+  const seen = { hits: 0, misses: 0 };
+  new Counter({
+    name: 'bff_session_cache_lookups_total', help: 'Session reads of API calls by the session cache: hit (no Redis round trip) or miss.', labelNames: ['result'], registers: [registry],
+    collect() {
+      const stats = read();
+      if (!stats) return;
+      this.inc({ result: 'hit' }, stats.hits - seen.hits);
+      this.inc({ result: 'miss' }, stats.misses - seen.misses);
+      seen.hits = stats.hits;
+      seen.misses = stats.misses;
+    },
+  });
+  new Gauge({
+    name: 'bff_session_cache_entries', help: 'Sessions held by the session cache.', registers: [registry],
+    collect() {
+      this.set(read()?.entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'bff_session_cache_serving', help: '1 while the invalidation channel is proven and the cache may serve; 0 while every read goes to Redis.', registers: [registry],
+    collect() {
+      this.set(read()?.serving ? 1 : 0);
+    },
+  });
 }

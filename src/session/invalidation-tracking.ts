@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import { NearCache } from './near-cache.js';
+import type { SessionCacheStats } from './store.js';
 
 const CHANNEL = '__redis__:invalidate';
 // Every key under this prefix (after REDIS_KEY_PREFIX) is tracked: sessions and heartbeats. One
@@ -65,6 +66,8 @@ export class TrackedReads {
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
   private waiters: Array<{ after: number; resolve: () => void }> = [];
+  private hits = 0;
+  private misses = 0;
 
   constructor(private readonly main: Redis, private readonly options: TrackedReadsOptions, private readonly log: EventLogger) {
     this.clock = options.clock ?? (() => performance.now());
@@ -83,9 +86,16 @@ export class TrackedReads {
     this.timer.unref();
   }
 
-  /** The value of `key` if the cache may serve it now (no round trip), else undefined. */
+  /** The value of `key` if the cache may serve it now (no round trip), else undefined; counted. */
   cached(key: string): string | undefined {
-    return this.cache.lookup(key);
+    const value = this.cache.lookup(key);
+    if (value === undefined) this.misses++;
+    else this.hits++;
+    return value;
+  }
+
+  stats(): SessionCacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.cache.size, serving: this.tracking && this.cache.serving };
   }
 
   /**

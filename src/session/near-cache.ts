@@ -88,6 +88,11 @@ export class NearCache {
     this.pending.clear();
   }
 
+  /** The channel has been proven within the bound: entries may be served. */
+  get serving(): boolean {
+    return this.clock() - this.provenAt <= this.options.maxStaleMs;
+  }
+
   get size(): number {
     return this.entries.size;
   }

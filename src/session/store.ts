@@ -48,6 +48,8 @@ export interface SessionStore {
   indexMembers(key: string): Promise<string[]>;
   /** Adds one to the counter `key` (created with time to live `ttlMs`); returns the new count (rate limits). */
   increment(key: string, ttlMs: number): Promise<number>;
+  /** Counters of the session cache (lookups by the hot path), when the store has one. */
+  cacheStats?(): SessionCacheStats;
   /**
    * Resolves once no change made to the store before the call can still be read stale by this
    * instance (the Redis session cache; stores without one resolve at once).
@@ -56,6 +58,14 @@ export interface SessionStore {
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SessionCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+  /** The invalidation channel is set up and has proven itself within the bound. */
+  readonly serving: boolean;
 }
 
 export class StoreUnavailableError extends Error {

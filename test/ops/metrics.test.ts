@@ -50,6 +50,19 @@ describe('metrics: Prometheus on the admin port, never on the public one', () =>
     assert.match(after, /^bff_process_resident_memory_bytes \d+/m);
   });
 
+  it("reports the session cache: hits of API calls that needed no Redis round trip, its size, and that it is serving", async () => {
+    const ua = h.browser();
+    await h.login(ua);
+    const hits = async () => sample(await scrape(), 'bff_session_cache_lookups_total', { result: 'hit' });
+    const before = await hits();
+    for (let i = 0; i < 200 && (await hits()) === before; i++) assert.equal((await h.api(ua, `/cached${i}`)).status, 200);
+    const after = await scrape();
+    assert.ok(sample(after, 'bff_session_cache_lookups_total', { result: 'hit' }) > before, 'no API call was served from the cache');
+    assert.ok(sample(after, 'bff_session_cache_lookups_total', { result: 'miss' }) >= 1);
+    assert.ok(sample(after, 'bff_session_cache_entries') >= 1);
+    assert.equal(sample(after, 'bff_session_cache_serving'), 1);
+  });
+
   it('counts a request refused by the HTTP parser for oversized headers (431)', async () => {
     const before = sample(await scrape(), 'bff_rejections_total', { code: 'http_431' });
     const url = new URL(h.url);
