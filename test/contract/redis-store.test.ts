@@ -1,12 +1,12 @@
 import { createRedisStore } from '../../src/session/redis-store.js';
 import { captureLogs } from '../support/log-capture.js';
-import { startTestRedis } from '../support/redis.js';
+import { startTestRedis, whenStoreReady } from '../support/redis.js';
 import { sessionStoreContract } from './session-store.contract.js';
 
 sessionStoreContract('redis', async () => {
   const redis = await startTestRedis();
   const store = createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: redis.prefix }, captureLogs().log);
-  await waitReady(store);
+  await whenStoreReady(store);
   return {
     store,
     // Redis expires keys by its own clock: shorten the TTL to 1 ms and wait for the key to go.
@@ -21,15 +21,3 @@ sessionStoreContract('redis', async () => {
     },
   };
 });
-
-/** The store fails fast while connecting (no offline queue): wait until it answers. */
-async function waitReady(store: { ping(): Promise<void> }): Promise<void> {
-  for (;;) {
-    try {
-      await store.ping();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}

@@ -6,7 +6,7 @@ import type { SessionStore } from '../../src/session/store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';
-import { startTestRedis, type TestRedis } from '../support/redis.js';
+import { startTestRedis, whenStoreReady, type TestRedis } from '../support/redis.js';
 
 const MAX_STALE_MS = 400;
 const TTL_MS = 60_000;
@@ -31,17 +31,15 @@ async function untilCached(redis: TestRedis, read: () => Promise<string | undefi
   throw new Error('the session cache never served the value');
 }
 
-async function readyStore(redis: TestRedis, prefix = redis.prefix): Promise<SessionStore> {
-  const store = createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: prefix, sessionCache: cacheOptions }, captureLogs().log);
-  while (await store.ping().then(() => false, () => true)) await nextTurn();
-  return store;
+function readyStore(redis: TestRedis, prefix = redis.prefix): Promise<SessionStore> {
+  return whenStoreReady(createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: prefix, sessionCache: cacheOptions }, captureLogs().log));
 }
 
 /**
  * Reads `key` on `store` from the moment `changedAt` (performance.now()) until it no longer
  * returns `stale`; returns how long after the change the last stale answer was read.
  */
-async function staleFor(store: SessionStore, key: string, stale: string, changedAt: number): Promise<number> {
+async function staleFor(store: Pick<SessionStore, 'getAndTouch'>, key: string, stale: string, changedAt: number): Promise<number> {
   let lastStale = -1;
   for (;;) {
     const readAt = performance.now();
@@ -178,7 +176,7 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   let tracked: TrackedReads;
   const logs = captureLogs();
   const read = (key: string) => tracked.getAndTouch(key, TTL_MS, (op) => op().then((v) => v ?? undefined), () => main.getex(key, 'PX', TTL_MS));
-  const store = () => ({ getAndTouch: (key: string) => read(key) }) as unknown as SessionStore;
+  const store = () => ({ getAndTouch: (key: string) => read(key) });
 
   before(async () => {
     redis = await startTestRedis();
@@ -252,7 +250,7 @@ describe('session cache: Redis users with restricted permissions', () => {
     const logs = captureLogs();
     const store = createRedisStore({ connection: { kind: 'url', url: withUser(hardened, 'hardened-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
     try {
-      while (await store.ping().then(() => false, () => true)) await nextTurn();
+      await whenStoreReady(store);
       await store.set('s:{hardened}', 'v1', TTL_MS);
       await untilCached(redis, () => store.getAndTouch('s:{hardened}', TTL_MS));
       assert.equal(logs.named('store.cache_unavailable').length, 0);
@@ -266,7 +264,7 @@ describe('session cache: Redis users with restricted permissions', () => {
     const logs = captureLogs();
     const store = createRedisStore({ connection: { kind: 'url', url: withUser(user, 'limited-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
     try {
-      while (await store.ping().then(() => false, () => true)) await nextTurn();
+      await whenStoreReady(store);
       await logs.waitFor('store.cache_unavailable');
       await store.set('s:{limited}', 'v1', TTL_MS);
       const before = await getexCalls(redis);

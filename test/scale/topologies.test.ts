@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { createRedisStore } from '../../src/session/redis-store.js';
-import type { SessionStore } from '../../src/session/store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
 import { testClock } from '../support/clock.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';
+import { whenStoreReady } from '../support/redis.js';
 import { startRedisCluster, startRedisSentinel, type TestCluster, type TestSentinel } from '../support/redis-topologies.js';
 import type { UserAgent } from '../support/user-agent.js';
 
 const ACCESS_TTL_MS = 300_000;
 const hostPorts = (nodes: Array<{ host: string; port: number }>) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
 
-async function readyStore(store: SessionStore): Promise<SessionStore> {
-  while (await store.ping().then(() => false, () => true)) await new Promise((r) => setTimeout(r, 10));
-  return store;
-}
 
 
 /** Two instances on one topology: 50 concurrent calls with an expired token, one refresh, no logout. */
@@ -36,7 +32,7 @@ describe('Redis Cluster (three masters): the store contract and one refresh acro
   after(async () => cluster?.close());
 
   sessionStoreContract('redis cluster', async () => {
-    const store = await readyStore(createRedisStore({ connection: { kind: 'cluster', nodes: cluster.nodes, password: undefined, tls: false }, keyPrefix: cluster.prefix }, captureLogs().log));
+    const store = await whenStoreReady(createRedisStore({ connection: { kind: 'cluster', nodes: cluster.nodes, password: undefined, tls: false }, keyPrefix: cluster.prefix }, captureLogs().log));
     return {
       store,
       async expire(key) {
@@ -79,7 +75,7 @@ describe('Redis Sentinel (one master, one replica): the store contract, the race
   after(async () => sentinel?.close());
 
   sessionStoreContract('redis sentinel', async () => {
-    const store = await readyStore(createRedisStore({ connection: { kind: 'sentinel', nodes: sentinel.sentinels, name: sentinel.name, password: undefined, tls: false }, keyPrefix: sentinel.prefix }, captureLogs().log));
+    const store = await whenStoreReady(createRedisStore({ connection: { kind: 'sentinel', nodes: sentinel.sentinels, name: sentinel.name, password: undefined, tls: false }, keyPrefix: sentinel.prefix }, captureLogs().log));
     const raw = new Redis({ sentinels: sentinel.sentinels, name: sentinel.name }).on('error', () => undefined);
     return {
       store,

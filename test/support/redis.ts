@@ -79,3 +79,9 @@ export async function startTestRedis(): Promise<TestRedis> {
     },
   };
 }
+
+/** A store fails fast while it connects (no offline queue): resolves with it once it answers a ping. */
+export async function whenStoreReady<S extends { ping(): Promise<void> }>(store: S): Promise<S> {
+  while (await store.ping().then(() => false, () => true)) await new Promise((r) => setTimeout(r, 10));
+  return store;
+}
