@@ -24,8 +24,8 @@ import { cookieNames } from './session/cookie-names.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createRedisStore } from './session/redis-store.js';
 import { createSealer } from './session/seal.js';
-import { createCookieSessions } from './session/cookie-sessions.js';
-import { createRevocations } from './session/revocations.js';
+import { cookieSessionHandle, createCookieSessions } from './session/cookie-sessions.js';
+import { createRevocations, type Revocations } from './session/revocations.js';
 import { createServerSessions } from './session/server-sessions.js';
 import type { SessionDirectory } from './session/directory.js';
 import type { Sessions } from './session/session.js';
@@ -68,18 +68,20 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
-  // Cookie sessions keep no server state, but with Redis configured they get a revocation list
-  // (back-channel logout) and a shared jti replay record.
+  // Cookie sessions keep no session state on the server, but with Redis configured they share
+  // its refresh locks, grace records, records of ended sessions and jti replay records.
   const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics, deps.tracing) : undefined);
-  const sealer = createSealer(config.session.secrets);
+  // Without any shared store: rate limits and the records of ended cookie sessions stay in this process.
+  const localStore = sideStore ?? createMemoryStore(now);
+  const sealer = createSealer(config.session.secrets, deploymentOf(config));
   const cookies = cookieNames(config);
-  const { sessions, transactions, directory } = sessionsFor(config, store, sideStore, sealer, cookies, now);
+  const { sessions, transactions, directory, revocations } = sessionsFor(config, store, sideStore, localStore, sealer, cookies, log, now);
   const idp = createOidcClient(config, log, {
     fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics, deps.tracing),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
-  const grace = store ? storeGrace(store, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
-  const refresher = createRefresher({ config, idp, sessions, grace, store, log, now });
+  const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
+  const refresher = createRefresher({ config, idp, sessions, grace, store: sideStore, log, now });
   const routeTokens = createRouteTokens({ config, idp, log, now });
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
@@ -92,8 +94,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   if (deps.tracing) app.use(deps.tracing.step);
   app.use(errorHandler(config, log, metrics));
   if (!deps.tracing) app.use(traceContext);
-  const limiterStore = sideStore ?? createMemoryStore(now);
-  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, transactions, refresher, api, readiness, now, limiterStore }));
+  const limiterStore = localStore;
+  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, api, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);
 
   const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics), limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now) });
@@ -115,6 +117,11 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   };
 }
 
+/** What a sealed value is bound to: a value sealed by another deployment with the same secrets does not open. */
+export function deploymentOf(config: Config): string {
+  return `${config.oidc.issuer.href} ${config.oidc.clientId} ${config.publicOrigin}`;
+}
+
 function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {
   switch (config.session.store) {
     case 'redis':
@@ -132,23 +139,40 @@ function sessionCache(config: Config) {
   return cache && { ...cache, refreshEveryMs: config.session.touchEveryMs };
 }
 
-/** Server sessions over a store, or sessions sealed into the cookie when there is none. */
+/**
+ * Server sessions over a store, or sessions sealed into the cookie when there is none. Either way
+ * a back-channel logout or an admin revocation by user is also recorded (revocations.ts), so a
+ * login that raced it is ended too.
+ */
 function sessionsFor(
   config: Config,
   store: SessionStore | undefined,
   sideStore: SessionStore | undefined,
+  localStore: SessionStore,
   sealer: ReturnType<typeof createSealer>,
   cookies: ReturnType<typeof cookieNames>,
+  log: EventLogger,
   now: () => number,
-): { sessions: Sessions; transactions: Transactions; directory: SessionDirectory | undefined } {
+): { sessions: Sessions; transactions: Transactions; directory: SessionDirectory | undefined; revocations: Revocations } {
+  const { maxAgeMs } = config.session;
   if (store) {
     const sessions = createServerSessions({ config, store, sealer, cookies, now });
-    return { sessions, directory: sessions, transactions: createServerTransactions(store, sealer, cookies) };
+    const revocations = createRevocations(store, maxAgeMs, now, sessions.logHandle);
+    const directory: SessionDirectory = {
+      ...sessions,
+      async endMatching(match) {
+        await revocations.endMatching(match);
+        return sessions.endMatching(match);
+      },
+    };
+    return { sessions, directory, revocations, transactions: createServerTransactions(store, sealer, cookies) };
   }
-  const revocations = sideStore && createRevocations(sideStore, config.session.maxAgeMs, now);
+  const revocations = createRevocations(localStore, maxAgeMs, now, cookieSessionHandle);
   return {
-    sessions: createCookieSessions({ config, sealer, cookies, revocations, now }),
-    directory: revocations,
+    sessions: createCookieSessions({ config, sealer, cookies, revocations, log, now }),
+    // Back-channel logout and the admin API need records that every instance sees.
+    directory: sideStore ? revocations : undefined,
+    revocations,
     transactions: createCookieTransactions(sealer, cookies, now),
   };
 }

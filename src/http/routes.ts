@@ -16,6 +16,7 @@ import type { ApiRouter } from '../proxy/api-router.js';
 import { requireSession } from '../session/require-session.js';
 import { sessionEndpoint } from '../session/session-endpoint.js';
 import type { SessionDirectory } from '../session/directory.js';
+import type { Revocations } from '../session/revocations.js';
 import type { Sessions } from '../session/session.js';
 import type { SessionStore } from '../session/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
@@ -32,6 +33,8 @@ export interface RouteParts {
   store: SessionStore | undefined;
   sessions: Sessions;
   directory: SessionDirectory | undefined;
+  /** Records of ended sessions: the callback ends a login that raced a logout of its user or IdP session. */
+  revocations: Revocations;
   transactions: Transactions;
   refresher: TokenRefresher;
   api: ApiRouter;

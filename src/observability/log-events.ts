@@ -23,6 +23,7 @@ export const LOG_EVENTS = {
   'callback.code_rejected': 'warn',
   'callback.response_invalid': 'warn',
   'callback.idp_unreachable': 'error',
+  'callback.logged_out_meanwhile': 'warn',
   'session.ended': 'info',
   'session.expired': 'info',
   'session.cookie_invalid': 'info',

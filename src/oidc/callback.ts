@@ -4,6 +4,7 @@ import { BffError } from '../errors/bff-error.js';
 import { cookieIo } from '../http/cookie-io.js';
 import type { Step } from '../http/context.js';
 import type { EventLogger } from '../observability/logger.js';
+import type { Revocations } from '../session/revocations.js';
 import type { Sessions, TokenSet } from '../session/session.js';
 import type { OidcClient } from './client.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
@@ -15,6 +16,7 @@ export interface CallbackDeps {
   idp: OidcClient;
   transactions: Transactions;
   sessions: Sessions;
+  revocations: Revocations;
   log: EventLogger;
   now?: () => number;
 }
@@ -26,7 +28,7 @@ export interface CallbackDeps {
  * aud, exp, iat, nonce). Then a session starts under a brand-new id (no fixation) and the
  * browser goes to its returnTo.
  */
-export function callback({ config, idp, transactions, sessions, log, now = Date.now }: CallbackDeps): Step {
+export function callback({ config, idp, transactions, sessions, revocations, log, now = Date.now }: CallbackDeps): Step {
   const keep = new Set(config.session.claims);
   return async (ctx) => {
     const configuration = idp.configuration();
@@ -45,6 +47,8 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     // (a transaction from before DPoP was turned on gets a new key).
     const dpopJwk = config.api.dpop ? tx.dpopKey ?? await createDpopKey() : undefined;
     let result: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    // Before the IdP issues the ID token: a logout of this user or IdP session recorded from now on ends the new session.
+    const authAt = now();
     try {
       result = await oidc.authorizationCodeGrant(configuration, currentUrl, {
         pkceCodeVerifier: tx.codeVerifier,
@@ -66,7 +70,17 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
       tokens: { ...tokenSet(result, now()), ...(dpopJwk ? { dpopKey: dpopJwk } : {}) },
       ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
       ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
+      authAt,
     }, io);
+    // Checked after the session exists (and is indexed): a back-channel logout recorded before
+    // this check is seen here, one recorded after it finds the session in the store's indexes.
+    if (await revocations.isRevoked(session)) {
+      await sessions.destroy(session, io);
+      throw new BffError('login_failed', {
+        event: 'callback.logged_out_meanwhile', detail: 'the IdP ended this user or IdP session while the login completed',
+        description: 'Your sign-in was ended by a logout at the identity provider. Please sign in again.',
+      });
+    }
     ctx.set('Cache-Control', 'no-store');
     log.event('callback.completed', { request_id: ctx.state.requestId, session: sessions.logHandle(session), sub: session.sub });
     ctx.redirect(tx.returnTo.startsWith('/') ? config.publicOrigin + tx.returnTo : tx.returnTo);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { CookieIo } from '../http/cookie-io.js';
+import type { EventLogger } from '../observability/logger.js';
 import { expiredCookie, serializeCookie } from '../http/cookies.js';
 import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
 import type { CookieNames } from './cookie-names.js';
@@ -15,12 +16,20 @@ export interface CookieSessionsDeps {
   config: Config;
   sealer: Sealer;
   cookies: CookieNames;
-  /** With Redis: sessions ended by a back-channel logout are refused. */
+  /**
+   * Ended sessions (logout, admin, back-channel): a copied cookie of one is anonymous. In Redis
+   * when configured (every instance), else in this process.
+   */
   revocations?: Revocations | undefined;
+  /** Where a cookie that does not open is reported (`session.cookie_invalid`). */
+  log?: EventLogger | undefined;
   now?: () => number;
 }
 
 const AAD = 'cookie session v1';
+
+/** Short, non-reversible handle of a cookie session (logs, admin revocation): its key's hash, cut short. */
+export const cookieSessionHandle = (s: Pick<Session, 'key'>): string => s.key.slice(2, 14);
 /** Sealed cookies remembered with what they opened to (a few KB each). */
 const RECENT_COOKIES = 1000;
 
@@ -31,10 +40,10 @@ const RECENT_COOKIES = 1000;
  * The cookie is re-issued when the session changes and, for the idle timeout, at most every
  * minute or tenth of the idle timeout (not on every request).
  *
- * What it cannot do, by design: revoke a copied cookie before it expires (there is no server
- * state), or share a refresh between instances (each instance refreshes once per session).
+ * A logout records the ended session (see revocations.ts), so a copy of its cookie is anonymous
+ * wherever that record is seen: every instance with Redis, this process without.
  */
-export function createCookieSessions({ config, sealer, cookies, revocations, now = Date.now }: CookieSessionsDeps): Sessions {
+export function createCookieSessions({ config, sealer, cookies, revocations, log, now = Date.now }: CookieSessionsDeps): Sessions {
   const { idleTimeoutMs, maxAgeMs, cookieBudgetBytes, touchEveryMs } = config.session;
   const base = cookies.session;
   const keyOf = (sid: string) => `c:${createHash('sha256').update(sid).digest('base64url')}`;
@@ -43,6 +52,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
     const stored: SealedSession = {
       f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now(),
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
+      ...(s.authAt ? { at: s.authAt } : {}),
     };
     const chunks = splitIntoChunks(base, sealer.seal(JSON.stringify(stored), AAD));
     const bytes = chunks.reduce((sum, [name, value]) => sum + name.length + value.length + 3, 0);
@@ -80,13 +90,18 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
       const sealed = readChunks(cookieMap(io.header), base);
       if (sealed === undefined) return undefined;
       const opened = open(sealed);
-      if (!opened) return undefined;
+      if (!opened) {
+        // Tampered, truncated, sealed under a retired secret or by another deployment.
+        log?.event('session.cookie_invalid', { reason: 'the session cookie does not open' });
+        return undefined;
+      }
       const { stored } = opened;
       const t = now();
       if (stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
       const session: Session = {
         key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
+        ...(stored.at ? { authAt: stored.at } : {}),
       };
       if (revocations && (await revocations.isRevoked(session))) return undefined;
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
@@ -101,6 +116,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
       const session: Session = {
         key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now(),
         ...(data.idpSid ? { idpSid: data.idpSid } : {}),
+        ...(data.authAt ? { authAt: data.authAt } : {}),
       };
       write(session, io);
       return session;
@@ -110,12 +126,14 @@ export function createCookieSessions({ config, sealer, cookies, revocations, now
       return true;
     },
     propagate: write,
-    async destroy(_s, io) {
+    async destroy(s, io) {
+      // Recorded before the cookie is cleared: a copy taken earlier must not outlive the logout.
+      await revocations?.endSession(s);
       clear(io);
     },
     clear,
     expiresAt: (s) => Math.floor((s.createdAt + maxAgeMs) / 1000),
     idleExpiresAt: (s) => Math.floor(Math.min(now() + idleTimeoutMs, s.createdAt + maxAgeMs) / 1000),
-    logHandle: (s) => s.key.slice(2, 14),
+    logHandle: cookieSessionHandle,
   };
 }

@@ -9,6 +9,10 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
  * seals; every secret unseals (rotation by prepending a new secret). A value that does not
  * unseal is simply `undefined`, which callers treat as "anonymous".
  *
+ * Every value is also bound to the deployment that sealed it (`deployment`: the issuer, client
+ * id and public origin) as associated data: two deployments that share SESSION_SECRETS cannot
+ * open each other's cookies or stored sessions.
+ *
  * node:crypto rather than JWE: the same AEAD with a smaller envelope (no JSON header) and no
  * async WebCrypto hop on the per-request path.
  */
@@ -34,8 +38,9 @@ function deriveKey(secret: string): Key {
   return { kid, key };
 }
 
-export function createSealer(secrets: readonly string[]): Sealer {
+export function createSealer(secrets: readonly string[], deployment = ''): Sealer {
   if (secrets.length === 0) throw new Error('createSealer needs at least one secret');
+  const bound = (aad: string) => Buffer.from(deployment ? `${deployment}\n${aad}` : aad);
   const keys = secrets.map(deriveKey);
   const current = keys[0]!;
   const byKid = new Map(keys.map((k) => [k.kid, k]));
@@ -44,7 +49,7 @@ export function createSealer(secrets: readonly string[]): Sealer {
     seal(plaintext, aad) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', current.key, iv);
-      cipher.setAAD(Buffer.from(aad));
+      cipher.setAAD(bound(aad));
       const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
       return `${VERSION}.${current.kid}.${body.toString('base64url')}`;
     },
@@ -58,7 +63,7 @@ export function createSealer(secrets: readonly string[]): Sealer {
       if (body.length < IV_BYTES + TAG_BYTES) return undefined;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key.key, body.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-        decipher.setAAD(Buffer.from(aad));
+        decipher.setAAD(bound(aad));
         decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
         const plaintext = Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
         return { plaintext, stale: key !== current };

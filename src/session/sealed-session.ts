@@ -14,6 +14,8 @@ export interface SealedSession {
   seenAt: number;
   idpSid?: string;
   ua?: string;
+  /** Epoch ms at which the login's code exchange began (Session.authAt). */
+  at?: number;
 }
 
 /** The sealed session in `plaintext`, or undefined when it is not one (wrong shape or version). */

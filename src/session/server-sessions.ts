@@ -45,6 +45,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: 0,
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
       ...(s.userAgent ? { ua: s.userAgent } : {}),
+      ...(s.authAt ? { at: s.authAt } : {}),
     };
     return sealer.seal(JSON.stringify(stored), aad(s.key));
   };
@@ -98,6 +99,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
     ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
     ...(stored.ua ? { userAgent: stored.ua } : {}),
+    ...(stored.at ? { authAt: stored.at } : {}),
   });
 
   // With the session cache on, the same sealed value comes back on every call of a session:
@@ -151,6 +153,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
         createdAt: now(),
         ...(data.idpSid ? { idpSid: data.idpSid } : {}),
         ...(data.userAgent ? { userAgent: data.userAgent.slice(0, 200) } : {}),
+        ...(data.authAt ? { authAt: data.authAt } : {}),
       };
       const value = seal(session);
       await store.set(session.key, value, ttl(session.createdAt));

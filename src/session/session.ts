@@ -41,6 +41,11 @@ export interface Session {
   tokens: TokenSet;
   /** Epoch milliseconds of the login: the absolute timeout counts from here. */
   readonly createdAt: number;
+  /**
+   * Epoch milliseconds at which the login's code exchange began (before the IdP issued the ID
+   * token): a logout of the user or IdP session recorded at or after it ends this session.
+   */
+  readonly authAt?: number;
   /** The IdP's session id (`sid` claim of the ID token), which back-channel logout names. */
   readonly idpSid?: string;
   /** The browser's User-Agent at login (bounded), for the session admin API. */
@@ -58,7 +63,7 @@ export interface Sessions {
   /** The session's current state, re-read after another request may have changed it. */
   reload(session: Session): Promise<Session | undefined>;
   /** Starts a session under a brand-new identity and sets its cookie. */
-  create(data: Pick<Session, 'sub' | 'claims' | 'tokens' | 'idpSid' | 'userAgent'>, io: CookieIo): Promise<Session>;
+  create(data: Pick<Session, 'sub' | 'claims' | 'tokens' | 'idpSid' | 'userAgent' | 'authAt'>, io: CookieIo): Promise<Session>;
   /** Writes changed tokens; false when the session no longer exists (ended meanwhile): nothing is written. */
   save(session: Session, io: CookieIo): Promise<boolean>;
   /** Makes this response carry a state another request saved (cookie sessions re-issue the cookie). */

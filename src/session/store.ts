@@ -17,6 +17,12 @@ export interface SessionStore {
    */
   cachedValue?(key: string): string | undefined;
   get(key: string): Promise<string | undefined>;
+  /**
+   * The same answer as get(key), but for the revocation records (keys under `r:`) a store with a
+   * session cache may answer from memory, absence included, kept coherent within the cache's
+   * staleness bound. Stores without one leave it out.
+   */
+  trackedGet?(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
    * Compare-and-set: overwrites the value only if it is still exactly `expected`. 'missing'

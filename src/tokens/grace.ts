@@ -4,35 +4,41 @@ import type { TokenSet } from '../session/session.js';
 import type { SessionStore } from '../session/store.js';
 
 /**
- * Short-lived records `hash(old refresh token) → new token set`. A request that still carries
- * a just-rotated refresh token (it read the session, or its cookie left the browser, before
- * the refresh ended) uses the new tokens instead of replaying the old refresh token, which an
- * IdP that rotates refresh tokens would treat as theft and answer by ending the grant.
+ * Short-lived records `(session, token set it replaced) → new token set`, written by every
+ * refresh. A request that still carries the replaced set (it read the session, or its cookie
+ * left the browser, before the refresh ended) uses the new tokens instead of refreshing again:
+ * with an IdP that rotates refresh tokens a second use of the old one is treated as theft and
+ * ends the grant; with one that does not, it is a wasted refresh. Keyed by the session and the
+ * replaced set rather than by the old refresh token alone, so that it also answers when the
+ * refresh token did not change, and a record can only ever answer requests of its own session.
  */
 export interface GraceRecords {
-  remember(oldRefreshToken: string, tokens: TokenSet): Promise<void>;
-  forget(oldRefreshToken: string): Promise<void>;
-  recall(refreshToken: string): Promise<TokenSet | undefined>;
+  remember(sessionKey: string, replaced: TokenSet, tokens: TokenSet): Promise<void>;
+  forget(sessionKey: string, replaced: TokenSet): Promise<void>;
+  recall(sessionKey: string, held: TokenSet): Promise<TokenSet | undefined>;
 }
 
-const digest = (refreshToken: string) => createHash('sha256').update(refreshToken).digest('base64url');
+/** Names one token set of one session: a hash, so a key never carries a token. */
+export function tokenSetId(sessionKey: string, tokens: TokenSet): string {
+  return createHash('sha256').update(`${sessionKey}\n${tokens.accessToken}\n${tokens.refreshToken ?? ''}`).digest('base64url');
+}
 
-/** Kept in the shared store, sealed: every instance sees every rotation. */
+/** Kept in the shared store, sealed: every instance sees every refresh. */
 export function storeGrace(store: SessionStore, sealer: Sealer, ttlMs: number): GraceRecords {
-  const key = (rt: string) => `g:${digest(rt)}`;
+  const key = (sessionKey: string, tokens: TokenSet) => `g:${tokenSetId(sessionKey, tokens)}`;
   const aad = (k: string) => `grace ${k}`;
   return {
-    async remember(oldRefreshToken, tokens) {
+    async remember(sessionKey, replaced, tokens) {
       if (ttlMs <= 0) return;
-      const k = key(oldRefreshToken);
+      const k = key(sessionKey, replaced);
       await store.set(k, sealer.seal(JSON.stringify(tokens), aad(k)), ttlMs);
     },
-    async forget(oldRefreshToken) {
-      await store.delete(key(oldRefreshToken));
+    async forget(sessionKey, replaced) {
+      await store.delete(key(sessionKey, replaced));
     },
-    async recall(refreshToken) {
+    async recall(sessionKey, held) {
       if (ttlMs <= 0) return undefined;
-      const k = key(refreshToken);
+      const k = key(sessionKey, held);
       const sealed = await store.get(k);
       const opened = sealed === undefined ? undefined : sealer.unseal(sealed, aad(k));
       return opened ? (JSON.parse(opened.plaintext) as TokenSet) : undefined;
@@ -40,20 +46,20 @@ export function storeGrace(store: SessionStore, sealer: Sealer, ttlMs: number): 
   };
 }
 
-/** Kept in this process (cookie sessions have no shared store). */
+/** Kept in this process (cookie sessions without Redis). */
 export function memoryGrace(ttlMs: number, now: () => number): GraceRecords {
   const records = new Map<string, { tokens: TokenSet; until: number }>();
   return {
-    async remember(oldRefreshToken, tokens) {
+    async remember(sessionKey, replaced, tokens) {
       const t = now();
       for (const [k, v] of records) if (v.until <= t) records.delete(k);
-      if (ttlMs > 0) records.set(digest(oldRefreshToken), { tokens, until: t + ttlMs });
+      if (ttlMs > 0) records.set(tokenSetId(sessionKey, replaced), { tokens, until: t + ttlMs });
     },
-    async forget(oldRefreshToken) {
-      records.delete(digest(oldRefreshToken));
+    async forget(sessionKey, replaced) {
+      records.delete(tokenSetId(sessionKey, replaced));
     },
-    async recall(refreshToken) {
-      const hit = records.get(digest(refreshToken));
+    async recall(sessionKey, held) {
+      const hit = records.get(tokenSetId(sessionKey, held));
       return hit && hit.until > now() ? hit.tokens : undefined;
     },
   };

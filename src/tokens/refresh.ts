@@ -10,7 +10,7 @@ import { classifyIdp } from '../oidc/idp-failure.js';
 import type { Session, Sessions, TokenSet } from '../session/session.js';
 import { dpopKey, tokenEndpointDpop } from './dpop.js';
 import type { SessionStore } from '../session/store.js';
-import type { GraceRecords } from './grace.js';
+import { tokenSetId, type GraceRecords } from './grace.js';
 
 export interface TokenRefresher {
   /**
@@ -41,7 +41,7 @@ export interface RefreshDeps {
   idp: OidcClient;
   sessions: Sessions;
   grace: GraceRecords;
-  /** The shared store whose locks make one refresh per session across instances; none for cookie sessions. */
+  /** The shared store whose locks make one refresh per session across instances (Redis, also under cookie sessions); none without Redis. */
   store: SessionStore | undefined;
   log: EventLogger;
   now?: () => number;
@@ -64,14 +64,16 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   const { refreshSkewMs: skew, refreshWaitMs } = config.session;
   // A fleet of sessions created together must not all refresh in the same second.
   const maxJitter = Math.min(skew / 2, 15_000);
-  const lockTtlMs = config.oidc.timeoutSeconds * 1000 + 5_000;
-  const inFlight = new Map<string, Promise<TokenSet>>();
-  // The latest set each session got from a refresh in this process, and the refresh tokens that
-  // set replaced here (bounded; the sessions refreshed longest ago go first).
+  // The lock outlives the longest refresh it guards: a DPoP nonce challenge makes it two token
+  // requests, each bounded by OIDC_TIMEOUT, plus the store writes around them.
+  const lockTtlMs = 2 * config.oidc.timeoutSeconds * 1000 + 5_000;
+  const inFlight = new Map<string, Promise<Refreshed>>();
+  // The latest set each session got from a refresh in this process, and the ids of the sets it
+  // replaced here (bounded; the sessions refreshed longest ago go first).
   const newest = new Map<string, { tokens: TokenSet; superseded: string[] }>();
   const NEWEST_MAX = 10_000;
-  const remember = (key: string, tokens: TokenSet, replaced: string | undefined) => {
-    const superseded = [...(newest.get(key)?.superseded ?? []), ...(replaced ? [replaced] : [])].slice(-8);
+  const remember = (key: string, tokens: TokenSet, replaced: TokenSet) => {
+    const superseded = [...(newest.get(key)?.superseded ?? []), tokenSetId(key, replaced)].slice(-8);
     newest.delete(key);
     newest.set(key, { tokens, superseded });
     if (newest.size > NEWEST_MAX) newest.delete(newest.keys().next().value!);
@@ -86,8 +88,9 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
     return t.expiresAt - (t.lifetimeMs ? Math.min(margin, t.lifetimeMs / 2) : margin) <= now();
   };
 
-  const refresh = async (session: Session, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
-    const refreshToken = session.tokens.refreshToken!;
+  const refresh = async (session: Session, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
+    const replaced = session.tokens;
+    const refreshToken = replaced.refreshToken!;
     let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
     try {
       const configuration = idp.configuration();
@@ -103,32 +106,37 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'refreshed ID token has another sub' });
     }
     session.tokens = resource ? withResourceToken(session.tokens, resource, response, now()) : tokenSet(response, now(), session.tokens);
-    // Remembered before the save: if the save fails, the rotated token is not lost with it. Only a
-    // rotated token needs a grace record: an unrotated one is still the session's live token.
-    const rotated = session.tokens.refreshToken !== refreshToken;
-    if (rotated) await grace.remember(refreshToken, session.tokens);
+    // Remembered before the save: if the save fails, the new tokens are not lost with it. Written
+    // whether or not the refresh token rotated: a cookie session has no server copy to re-read,
+    // so this record is how a request still holding the old set learns of the new one. (A
+    // resource token fetched without rotation leaves the held set valid: nothing to record.)
+    const superseded = !sameSet(replaced, session.tokens);
+    if (superseded) await grace.remember(session.key, replaced, session.tokens);
     if (!(await sessions.save(session, io))) {
       // Logged out while the IdP was answering: the new tokens die with the session.
-      if (rotated) await grace.forget(refreshToken);
+      if (superseded) await grace.forget(session.key, replaced);
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
-    remember(session.key, session.tokens, rotated ? refreshToken : undefined);
+    remember(session.key, session.tokens, replaced);
     log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub, ...(resource ? { reason: `resource ${resource}` } : {}) });
-    return session.tokens;
+    return { tokens: session.tokens, saved: true };
   };
 
-  // This request may have read the session before another one refreshed it: re-read, re-check,
-  // and refresh only if still due, so a rotated refresh token is never replayed.
-  const reloadAndRefresh = async (session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
+  // This request may have read the session before another one refreshed it: re-read (a server
+  // store) or look for the grace record of the set it holds (a cookie carries no newer copy),
+  // re-check, and refresh only if still due, so a refresh token is never used twice.
+  const reloadAndRefresh = async (session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
     const current = await sessions.reload(session);
     if (!current) throw new BffError('unauthenticated', { detail: 'session ended while refreshing' });
-    const refreshedMeanwhile = current.tokens.refreshToken !== session.tokens.refreshToken;
-    if (force ? refreshedMeanwhile : !isDue(current.tokens, current.key, resource)) return current.tokens;
+    const recalled = await grace.recall(current.key, current.tokens);
+    if (recalled) return { tokens: recalled, saved: false };
+    const refreshedMeanwhile = !sameSet(current.tokens, session.tokens);
+    if (force ? refreshedMeanwhile : !isDue(current.tokens, current.key, resource)) return { tokens: current.tokens, saved: false };
     return refresh(current, resource, requestId, io);
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
-  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<TokenSet> => {
+  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
     const lockKey = `${session.key}:lock`;
     const deadline = Date.now() + refreshWaitMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
@@ -147,9 +155,9 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       await sleep(pause);
       const current = await sessions.reload(session);
       if (!current) throw new BffError('unauthenticated', { detail: 'session ended while another instance refreshed it' });
-      if (current.tokens.refreshToken !== session.tokens.refreshToken) return current.tokens;
-      const recalled = await grace.recall(session.tokens.refreshToken!);
-      if (recalled) return recalled;
+      if (!sameSet(current.tokens, session.tokens)) return { tokens: current.tokens, saved: false };
+      const recalled = await grace.recall(session.key, session.tokens);
+      if (recalled) return { tokens: recalled, saved: false };
     }
   };
 
@@ -170,9 +178,9 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   return {
     carryNewest(session, io) {
       const latest = newest.get(session.key);
-      // Only a refresh token this process has already used is replaced: one that another
-      // instance issued later is not ours to judge.
-      if (latest && latest.tokens !== session.tokens && latest.superseded.includes(session.tokens.refreshToken ?? '')) {
+      // Only a set this process has already replaced is replaced: one that another instance
+      // issued later is not ours to judge. (The hash is taken only when the sets differ.)
+      if (latest && !sameSet(latest.tokens, session.tokens) && latest.superseded.includes(tokenSetId(session.key, session.tokens))) {
         session.tokens = latest.tokens;
         sessions.propagate(session, io);
       }
@@ -193,17 +201,20 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       // Another request's refresh may have renewed a different token than this one needs
       // (the session's or another resource's): then this one refreshes in turn.
       for (let round = 0; round < 3; round++) {
-        const recalled = await grace.recall(session.tokens.refreshToken!);
-        const shared = recalled ? Promise.resolve(recalled) : inFlight.get(session.key);
+        const recalled = await grace.recall(session.key, session.tokens);
+        const shared = recalled ? Promise.resolve({ tokens: recalled, saved: false }) : inFlight.get(session.key);
         if (shared) {
           // Use its result, and carry it in this response too (cookie sessions re-issue the cookie; server stores have it).
-          session.tokens = await shared;
+          session.tokens = (await shared).tokens;
           sessions.propagate(session, io);
         } else {
           const pending = (store ? lockedRefresh(store, session, force, resource, requestId, io) : reloadAndRefresh(session, force, resource, requestId, io))
             .finally(() => inFlight.delete(session.key));
           inFlight.set(session.key, pending);
-          session.tokens = await pending;
+          const outcome = await pending;
+          session.tokens = outcome.tokens;
+          // Tokens another request or instance saved reach this browser in this response too.
+          if (!outcome.saved) sessions.propagate(session, io);
           if (force) return;
         }
         if ((force && !resource) || !isDue(session.tokens, session.key, resource)) return;
@@ -212,6 +223,14 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
     },
   };
 }
+
+/** The tokens a refresh ended with; `saved` when this request wrote them (and its cookie). */
+interface Refreshed {
+  tokens: TokenSet;
+  saved: boolean;
+}
+
+const sameSet = (a: TokenSet, b: TokenSet) => a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
 
 /** The session's tokens after a refresh for one resource: its token replaced, the rotated refresh token kept. */
 function withResourceToken(previous: TokenSet, resource: string, r: oidc.TokenEndpointResponse, nowMs: number): TokenSet {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import type { Step } from '../../src/http/context.js';
 import { launchChromium, type LaunchedChromium } from '../support/browser.js';
+import { testClock } from '../support/clock.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // A real headless Chromium against a real oidc-provider (its own login and consent pages), the
@@ -79,11 +80,13 @@ for (const store of ['memory', 'cookie'] as const) describe(`e2e: a real browser
   let h: Harness | undefined;
   let chrome: LaunchedChromium | undefined;
   let page: Page;
+  const clock = testClock();
 
   before(async function () {
     // Both start at once; whichever started is kept for after() even when the other failed.
     const [harnessStart, chromeStart] = await Promise.allSettled([
-      startHarness({ idp: { interactive: true }, hostname: 'localhost', extra: serveSpa, env: { SESSION_STORE: store } }),
+      // An IdP that does not rotate refresh tokens, as several certified OPs are set up.
+      startHarness({ idp: { interactive: true, rotateRefreshToken: false }, hostname: 'localhost', extra: serveSpa, now: clock.now, env: { SESSION_STORE: store } }),
       launchChromium(),
     ]);
     if (harnessStart.status === 'fulfilled') h = harnessStart.value;
@@ -184,6 +187,19 @@ for (const store of ['memory', 'cookie'] as const) describe(`e2e: a real browser
     assert.equal(refused.status, 403, refused.text);
     assert.equal(json(refused)['error'], 'csrf');
     assert.equal(upstream.received.length, sentBefore + 1, 'a request without X-CSRF reached the upstream');
+
+    // 5b. The access token expires; the page fires ten calls at once, the browser sends them over
+    // its own connections, each with the cookie it had when it started: one refresh at the IdP.
+    clock.advance(10 * 60_000);
+    const refreshesBefore = idp.counts.refresh;
+    const burst = await page.evaluate(async () => {
+      const calls = Array.from({ length: 10 }, (_, i) => fetch(`/api/burst/${i}`, { headers: { 'X-CSRF': '1' } }).then((r) => r.status));
+      return Promise.all(calls);
+    });
+    assert.deepEqual(burst, Array(10).fill(200));
+    assert.equal(idp.counts.refresh - refreshesBefore, 1, 'ten concurrent calls after expiry must make one refresh');
+    assert.equal((await pageFetch(page, '/api/after-burst', { headers: { 'X-CSRF': '1' } })).status, 200);
+    assert.equal(idp.counts.refresh - refreshesBefore, 1, 'the browser kept a cookie with the refreshed tokens');
 
     // 6. Logout: the BFF ends its session and hands back the IdP's end-session URL.
     const logout = await pageFetch(page, '/logout', { method: 'POST', headers: { 'X-CSRF': '1' } });

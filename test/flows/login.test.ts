@@ -90,6 +90,29 @@ describe('PAR is used when the IdP advertises it and it is enabled', () => {
   });
 });
 
+for (const store of ['memory', 'cookie'] as const) describe(`login transactions of several tabs do not crowd each other out (SESSION_STORE=${store})`, () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ env: { SESSION_STORE: store } });
+  });
+  after(async () => h?.close());
+
+  it('lets three tabs of one browser, each with a 500-byte returnTo, log in at once and finish in any order', async () => {
+    const ua = h.browser();
+    const paths = ['a', 'b', 'c'].map((tab) => `/${tab}/${tab.repeat(497)}`);
+    const callbacks = [];
+    for (const path of paths) callbacks.push(await callbackUrlOf(h, ua, `?returnTo=${encodeURIComponent(path)}`));
+    for (const i of [1, 2, 0]) {
+      const done = await ua.get(callbacks[i]!);
+      assert.equal(done.status, 302, `tab ${i}: ${done.text.slice(0, 200)}`);
+      assert.equal(done.headers.get('location'), `${h.url}${paths[i]}`);
+    }
+    assert.equal((await ua.get(`${h.url}/session`)).status, 200);
+    // A browser drops a cookie over 4 KB (name, value and attributes): none may come near it.
+    for (const header of ua.setCookies) assert.ok(header.length <= 4096, `a ${header.length}-byte Set-Cookie`);
+  });
+});
+
 describe('login transactions: several tabs, single use, bound to the browser, 10 minutes', () => {
   const clock = testClock();
   let h: Harness;

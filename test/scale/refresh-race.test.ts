@@ -6,21 +6,22 @@ import { startTestRedis, type TestRedis } from '../support/redis.js';
 const ACCESS_TTL_MS = 300_000;
 
 /** Two BFF instances behind one PUBLIC_URL, sharing one Redis and one IdP that rotates refresh tokens. */
-async function twoInstances(redis: TestRedis, clock: ReturnType<typeof testClock>): Promise<[Harness, Harness]> {
-  const a = await startHarness({ redis, now: clock.now, idp: { rotateRefreshToken: true } });
-  const b = await startHarness({ redis, now: clock.now, shareWith: a, env: { PUBLIC_URL: a.url } });
+async function twoInstances(redis: TestRedis, clock: ReturnType<typeof testClock>, store: 'redis' | 'cookie'): Promise<[Harness, Harness]> {
+  const env = { SESSION_STORE: store };
+  const a = await startHarness({ redis, now: clock.now, idp: { rotateRefreshToken: true }, env });
+  const b = await startHarness({ redis, now: clock.now, shareWith: a, env: { ...env, PUBLIC_URL: a.url } });
   return [a, b];
 }
 
-
-describe('one refresh per session across instances, and rotation races never log a user out', () => {
+// Cookie sessions with REDIS_URL take the same cross-instance lock and grace records as the Redis store.
+for (const store of ['redis', 'cookie'] as const) describe(`one refresh per session across instances, and rotation races never log a user out (SESSION_STORE=${store}, Redis configured)`, () => {
   const clock = testClock();
   let redis: TestRedis;
   let a: Harness;
   let b: Harness;
   before(async () => {
     redis = await startTestRedis();
-    [a, b] = await twoInstances(redis, clock);
+    [a, b] = await twoInstances(redis, clock, store);
   });
   after(async () => {
     await b?.close();

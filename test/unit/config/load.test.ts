@@ -50,6 +50,13 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.ok(c.warnings.some((w) => w.includes('random secret')));
   });
 
+  it('warns once that cookie sessions without Redis keep refresh single flight and logouts in one process', () => {
+    const alone = loadConfig({ ...VALID, SESSION_STORE: 'cookie', REDIS_URL: '' }, random).warnings.filter((w) => w.includes('SESSION_STORE=cookie'));
+    assert.equal(alone.length, 1);
+    assert.match(alone[0]!, /REDIS_URL, sticky sessions, or the IdP's refresh-token reuse grace period/);
+    assert.deepEqual(loadConfig({ ...VALID, SESSION_STORE: 'cookie' }, random).warnings.filter((w) => w.includes('SESSION_STORE=cookie')), []);
+  });
+
   it('refuses an http:// PUBLIC_URL except on loopback or with OIDC_ALLOW_HTTP=true', () => {
     assert.ok(problemsOf({ ...VALID, PUBLIC_URL: 'http://app.example.test' }).some((p) => p.includes('PUBLIC_URL is http://')));
     assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://127.0.0.1:3000' }, random).secure, false);

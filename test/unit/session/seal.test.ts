@@ -34,6 +34,15 @@ describe('sealed values: AES-256-GCM, versioned, with key rotation', () => {
     assert.equal(createSealer([NEW]).unseal(old, AAD), undefined);
   });
 
+  it('gives nothing in another deployment with the same secrets (issuer, client id, public origin bound as associated data)', () => {
+    const here = createSealer([NEW], 'https://idp.example/ app-1 https://app1.example');
+    const value = here.seal('v', AAD);
+    assert.deepEqual(here.unseal(value, AAD), { plaintext: 'v', stale: false });
+    for (const there of ['https://idp.example/ app-2 https://app1.example', 'https://other-idp.example/ app-1 https://app1.example', 'https://idp.example/ app-1 https://app2.example', '']) {
+      assert.equal(createSealer([NEW], there).unseal(value, AAD), undefined, there);
+    }
+  });
+
   it('gives nothing for a value moved under another key (bound by associated data)', () => {
     assert.equal(sealer.unseal(sealed, 'session s:other'), undefined);
   });
