@@ -70,7 +70,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
   // Cookie sessions keep no server state, but with Redis configured they get a revocation list
   // (back-channel logout) and a shared jti replay record.
-  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics, deps.tracing) : undefined);
+  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix, sessionCache: sessionCache(config) }, log), metrics, deps.tracing) : undefined);
   const sealer = createSealer(config.session.secrets);
   const cookies = cookieNames(config);
   const { sessions, transactions, directory } = sessionsFor(config, store, sideStore, sealer, cookies, now);

@@ -21,11 +21,13 @@ export function createRevocations(store: SessionStore, maxAgeMs: number, now: ()
   const subNoSidKey = (sub: string) => `r:subnosid:${digest(sub)}`;
   const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user or IdP session, not listed.' });
 
+  // Read on every request: from memory where the store keeps the revocation list coherent there.
+  const read = store.trackedGet ?? store.get;
   return {
     async isRevoked(s) {
       const [bySub, bySid] = await Promise.all([
-        store.get(subKey(s.sub)),
-        s.idpSid ? store.get(sidKey(s.idpSid)) : store.get(subNoSidKey(s.sub)),
+        read(subKey(s.sub)),
+        s.idpSid ? read(sidKey(s.idpSid)) : read(subNoSidKey(s.sub)),
       ]);
       return [bySub, bySid].some((at) => at !== undefined && Number(at) >= s.createdAt);
     },

@@ -17,6 +17,14 @@ export interface SessionStore {
    */
   cachedValue?(key: string): string | undefined;
   get(key: string): Promise<string | undefined>;
+  /**
+   * The same answer as {@link get}, for the reads a cookie session makes on every request (the
+   * revocation list, keys under `r:`): the Redis store answers them from memory — absence
+   * included — while its cache may serve them, kept coherent like the session cache (a change
+   * on any instance is seen here within SESSION_CACHE_MAX_STALE, Redis is read whenever that
+   * is not proven). Other keys, and stores without a cache, read as {@link get} does.
+   */
+  trackedGet?(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
    * Compare-and-set: overwrites the value only if it is still exactly `expected`. 'missing'
