@@ -727,9 +727,11 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
     goals.push({ goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`, target: '0, 100 %', measured: `${s.errors}, ${pct(s.validShare, 2)}`, met: s.errors === 0 && s.validShare >= 0.999 });
   }
   for (const s of t.filter((x) => x.id.startsWith('bff-') && (x.id === 'bff-redis' || x.id.endsWith('+redis')))) {
-    // Cookie sessions with Redis only check the revocation list, which the session cache answers: ≈ 0.
-    const most = s.id === 'bff-redis' ? 1 : 0.01;
-    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: most === 1 ? '≤ 1' : '≈ 0 (≤ 0.01)', measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= most + 0.001 });
+    // Cookie sessions with Redis only check the revocation list, which the session cache answers:
+    // ≈ 0. What remains is per second, not per request: every BFF's cache heartbeats (`set`, two
+    // per quarter of SESSION_CACHE_MAX_STALE each), about 0.01 per request at 1 500 req/s.
+    const most = s.id === 'bff-redis' ? 1 : 0.02;
+    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: most === 1 ? '≤ 1' : `≈ 0 (≤ ${most})`, measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= most + 0.001 });
   }
   for (const m of mem) {
     const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
