@@ -48,7 +48,7 @@ export const SETTINGS = [
   { name: 'SESSION_IDLE_TIMEOUT', default: '1800', doc: 'Seconds of inactivity after which a session ends (sliding).' },
   { name: 'SESSION_MAX_AGE', default: '43200', doc: 'Seconds after login after which a session ends, whatever the activity.' },
   { name: 'SESSION_CACHE_MAX_STALE', default: '1', doc: 'With Redis: seconds a change made through another instance may go unseen here (a logout or refresh of a Redis-store session; a revocation of cookie sessions). Sessions, and the revocation list cookie sessions check, are then read from memory, kept current by Redis invalidation messages (Redis 6.2+, not Cluster); 0 = read Redis on every request.' },
-  { name: 'SESSION_CACHE_ENTRIES', default: '2000', doc: 'Most entries that cache keeps: Redis-store sessions (about 5 KB each, sealed value and its opened copy), or with cookie sessions revocation-list keys (two per session in use, about 200 bytes each).' },
+  { name: 'SESSION_CACHE_ENTRIES', default: '2000', doc: 'Most entries that cache keeps: Redis-store sessions (about 5 KB each, sealed value and its opened copy), or with cookie sessions revocation-list keys (a few per session in use, about 200 bytes each).' },
   { name: 'SESSION_COOKIE_NAME', default: 'bff', doc: "Base name of the BFF's cookies (<name>-session, <name>-login); prefixed with __Host- when PUBLIC_URL is https." },
   { name: 'SESSION_COOKIE_BUDGET', default: '8192', doc: "Most bytes the BFF's session cookies may take together (cookie store); a login that needs more fails with a clear error." },
   { name: 'SESSION_COOKIE_SAMESITE', default: 'lax', doc: 'SameSite of the session cookie: lax or strict.' },
