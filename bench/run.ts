@@ -9,11 +9,12 @@
 // or the machine is busy — only when the bench itself cannot run.
 //
 //   npm run bench                 # default: 3 alternating rounds × 10 s per target, wrk -t2 -c50
+//                                 # stores: redis, cookie, and cookie with Redis configured
 //   npm run bench -- --quick      # 1 round × 3 s, small memory/soak sections (development)
 //   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
 //
 // Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
-// BENCH_STORES (redis,cookie; also memory, cookie+redis), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
+// BENCH_STORES (redis,cookie,cookie+redis; also memory), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
 // BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,7 @@ const S = {
    * Session stores to benchmark, each only when loadConfig accepts it: redis, cookie, memory, or
    * cookie+redis (SESSION_STORE=cookie with REDIS_URL set).
    */
-  stores: (process.env['BENCH_STORES'] || 'redis,cookie').split(',').map((s) => s.trim()).filter(Boolean),
+  stores: (process.env['BENCH_STORES'] || 'redis,cookie,cookie+redis').split(',').map((s) => s.trim()).filter(Boolean),
   /** Stores that also get the login/memory and soak sections: `all`, or a list (default: the first store, to keep the run short). */
   memoryStores: (process.env['BENCH_MEMORY_STORES'] || '').split(',').map((s) => s.trim()).filter(Boolean),
   wrkSessions: Math.max(1, Math.round(num('BENCH_WRK_SESSIONS', 100, 20))),
@@ -267,7 +268,7 @@ async function main(): Promise<void> {
     cookieHeaders.push({ store, medianBytes: sizes[sizes.length >> 1]!, maxBytes: sizes.at(-1)!, cookies: logins.cookies[0]!.split(';').length });
     const file = writeRequests(join(tmp, `bff-${store}.txt`), logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
     await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
-    targets.push({ id: `bff-${store}`, label: `oidc-bff, ${store} store`, kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
+    targets.push({ id: `bff-${store}`, label: storeLabel(store), kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
   }
 
   const cost = costMeter(upstream, idp, r);
@@ -410,6 +411,12 @@ async function main(): Promise<void> {
 }
 
 // ---- pieces --------------------------------------------------------------------------------
+
+/** `cookie+redis`: SESSION_STORE=cookie with REDIS_URL set (revocation list, jti replay records, rate limits in Redis). */
+function storeLabel(store: string): string {
+  const [mode, side] = store.split('+');
+  return side ? `oidc-bff, ${mode} store with ${side}` : `oidc-bff, ${store} store`;
+}
 
 function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: string, redisUrl: string): Record<string, string> {
   return {
@@ -695,7 +702,7 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
     const s = bff(store);
     const skip = skipped.find((x) => x.store === store);
     goals.push({
-      goal: `/api/* req/s with the ${store} store, vs the bare hop (node:http)`,
+      goal: `/api/* req/s (${storeLabel(store).replace('oidc-bff, ', '')}), vs the bare hop (node:http)`,
       target: `≥ ${min.toFixed(2)}`,
       measured: s ? `${fmt(s.ratioHttp, 2)} (vs undici hop ${fmt(s.ratioUndici, 2)})` : skip ? 'skipped: store not available' : 'not run',
       met: s ? s.ratioHttp >= min : undefined,
@@ -703,13 +710,28 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
   };
   ratioGoal('redis', 0.8);
   ratioGoal('cookie', 0.7);
+  ratioGoal('cookie+redis', 0.7);
+  // Cookie sessions exist to save the server work: per request they should cost no more than the Redis store.
+  const redisStore = bff('redis');
+  for (const s of t.filter((x) => x.id === 'bff-cookie' || x.id === 'bff-cookie+redis')) {
+    goals.push({
+      goal: `BFF CPU per proxied request (${s.label}) vs the Redis store's, same run`,
+      target: '≤ 1.00×',
+      measured: redisStore ? `${fmt(s.cpuUsPerReq / redisStore.cpuUsPerReq, 2)}× (${fmt(s.cpuUsPerReq)} vs ${fmt(redisStore.cpuUsPerReq)} µs)` : 'Redis store not run',
+      met: redisStore ? s.cpuUsPerReq <= redisStore.cpuUsPerReq : undefined,
+    });
+  }
   for (const s of t.filter((x) => x.id.startsWith('bff-'))) {
     goals.push({ goal: `p99 (${s.label}) vs bare hop p99`, target: '≤ 1.5×', measured: `${fmt(s.p99Ratio, 2)}× (${fmt(s.p99Ms, 2)} ms)`, met: s.p99Ratio <= 1.5 });
     goals.push({ goal: `BFF CPU per proxied request (${s.label})`, target: '≤ 100 µs', measured: `${fmt(s.cpuUsPerReq)} µs`, met: s.cpuUsPerReq <= 100 });
     goals.push({ goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`, target: '0, 100 %', measured: `${s.errors}, ${pct(s.validShare, 2)}`, met: s.errors === 0 && s.validShare >= 0.999 });
   }
   for (const s of t.filter((x) => x.id.startsWith('bff-') && (x.id === 'bff-redis' || x.id.endsWith('+redis')))) {
-    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: '≤ 1', measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= 1.001 });
+    // Cookie sessions with Redis only check the revocation list, which the session cache answers:
+    // ≈ 0. What remains is per second, not per request: every BFF's cache heartbeats (`set`, two
+    // per quarter of SESSION_CACHE_MAX_STALE each), about 0.01 per request at 1 500 req/s.
+    const most = s.id === 'bff-redis' ? 1 : 0.02;
+    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: most === 1 ? '≤ 1' : `≈ 0 (≤ ${most})`, measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= most + 0.001 });
   }
   for (const m of mem) {
     const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
@@ -754,7 +776,7 @@ function markdown(r: {
     row([t.label, fmtInt(t.rpsMedian), t.rpsRounds.map(fmtInt).join(' / '), fmt(t.ratioHttp, 2), fmt(t.ratioUndici, 2), fmt(t.p50Ms, 2), fmt(t.p99Ms, 2),
       fmt(t.p99Ratio, 2), `${t.errors} / ${fmtInt(t.requests)}`, pct(t.validShare, 2), fmt(t.cpuUsPerReq), fmt(t.redisCmdsPerReq, 3), fmt(t.rssMb, 1)]);
   }
-  for (const s of r.skipped) row([`oidc-bff, ${s.store} store`, `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
+  for (const s of r.skipped) row([storeLabel(s.store), `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
   out.push('');
   out.push('Cookie header a signed-in browser sends to /api: ' + r.cookieHeaders.map((c) => `${c.store} store ${fmtInt(c.medianBytes)} bytes median, ${fmtInt(c.maxBytes)} max, ${c.cookies} cookie(s)`).join('; ') + '.', '');
   out.push('CPU of the other processes per request (same rounds): ' + r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') + '.', '');

@@ -70,7 +70,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
   // Cookie sessions keep no session state on the server, but with Redis configured they share
   // its refresh locks, grace records, records of ended sessions and jti replay records.
-  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix }, log), metrics, deps.tracing) : undefined);
+  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix, sessionCache: sessionCache(config) }, log), metrics, deps.tracing) : undefined);
   // Without any shared store: rate limits and the records of ended cookie sessions stay in this process.
   const localStore = sideStore ?? createMemoryStore(now);
   const sealer = createSealer(config.session.secrets, deploymentOf(config));

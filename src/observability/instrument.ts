@@ -96,10 +96,22 @@ export function timedStore(store: SessionStore, metrics: Metrics, tracing?: Trac
     ping: timed('ping', store.ping),
     // Served from memory: nothing waited on Redis, so nothing to time.
     ...(store.cachedValue ? { cachedValue: store.cachedValue.bind(store) } : {}),
+    ...(store.trackedGet ? { trackedGet: timedWhenUncached(store, store.trackedGet.bind(store), timed('get', store.trackedGet.bind(store))) } : {}),
     ...(store.caughtUp ? { caughtUp: store.caughtUp.bind(store) } : {}),
     ...(store.cacheStats ? { cacheStats: store.cacheStats.bind(store) } : {}),
     close: () => store.close(),
   };
+}
+
+/**
+ * While the store's cache serves, a tracked read is answered from memory almost every time:
+ * timing it would record a Redis call per request that never happened (its few reads of Redis
+ * are the cache's misses). While the cache is off, every call is a GET, timed like one.
+ */
+function timedWhenUncached<A extends unknown[], R>(store: SessionStore, untimed: (...args: A) => Promise<R>, timed: (...args: A) => Promise<R>) {
+  if (!store.cacheStats) return timed;
+  const stats = store.cacheStats.bind(store);
+  return (...args: A): Promise<R> => (stats().serving ? untimed(...args) : timed(...args));
 }
 
 /** Wraps each timed store call in a client span of the request being served (none outside one). */

@@ -6,10 +6,16 @@ import { NearCache } from './near-cache.js';
 import type { SessionCacheStats } from './store.js';
 
 const CHANNEL = '__redis__:invalidate';
-// Every key under this prefix (after REDIS_KEY_PREFIX) is tracked: sessions and heartbeats. One
-// prefix, so that Redis reports the changes of one event-loop pass in one message.
-const TRACKED = 's:';
-const HEARTBEATS = 's:hb:';
+/** Sessions (server store): cached values only, read with getAndTouch. */
+const SESSIONS = 's:';
+/** The revocation list of cookie sessions: cached values and cached absence, read with get. */
+export const REVOCATIONS = 'r:';
+// Every key under these prefixes (after REDIS_KEY_PREFIX) is tracked. Redis reports the changes
+// of one event-loop pass in one message per prefix, so each prefix gets its own heartbeat key
+// (`<prefix>hb:<instance>:<seq>`), written together: a heartbeat proves the channel once its key
+// has come back under every prefix, which does not depend on the order Redis sends prefixes in.
+const TRACKED = [SESSIONS, REVOCATIONS] as const;
+const HEARTBEAT = 'hb:';
 const MAX_SETUP_BACKOFF_MS = 60_000;
 // Reads a session and its remaining time to live in one round trip, changing nothing: a
 // cache-filling read must not count as a change, or every other instance would drop its copy
@@ -27,18 +33,29 @@ export interface TrackedReadsOptions {
 
 type Reader = Redis & { readWithTtl(key: string): Promise<[string | null, number]> };
 
+/** A heartbeat on its way: when it was sent, and the tracked prefixes it has not come back under yet. */
+interface Heartbeat {
+  readonly sentAt: number;
+  readonly awaiting: Set<string>;
+}
+
 /**
- * Zero-round-trip session reads, kept coherent across instances by Redis server-assisted
- * client-side caching (CLIENT TRACKING, broadcast mode, RESP2 redirect):
+ * Zero-round-trip reads of sessions and of the revocation list, kept coherent across instances
+ * by Redis server-assisted client-side caching (CLIENT TRACKING, broadcast mode, RESP2 redirect):
  *
  * - `reader`, a connection of its own, makes the cache-filling reads; Redis tracks every key
- *   under `<prefix>s:` for it (NOLOOP: its own expiry slides do not count) and sends each
- *   change of such a key — a logout, a refresh, an expiry, on any instance or by any client —
- *   to `subscriber`, which drops it from the cache.
- * - Every quarter of `maxStaleMs` the main connection writes a heartbeat key of its own
- *   (`s:hb:<instance>:<seq>`); its invalidation coming back proves that every change Redis made
- *   before it has arrived (see NearCache). A channel that stops proving itself turns the cache
- *   off within `maxStaleMs` and empties it; after twice that the connections are rebuilt.
+ *   under `<prefix>s:` and `<prefix>r:` for it (NOLOOP: its own expiry slides do not count) and
+ *   sends each change of such a key — a logout, a refresh, a revocation, an expiry, on any
+ *   instance or by any client — to `subscriber`, which drops it from the cache.
+ * - Every quarter of `maxStaleMs` the main connection writes a heartbeat key of its own under
+ *   each tracked prefix (`s:hb:<instance>:<seq>`, `r:hb:<instance>:<seq>`); both coming back
+ *   prove that every change Redis made before them has arrived (see NearCache). A channel that
+ *   stops proving itself turns the cache off within `maxStaleMs` and empties it; after twice
+ *   that the connections are rebuilt.
+ * - One cache, one cap and one proof serve both prefixes. Sessions are cached when found;
+ *   revocation keys also when absent (the common case: nobody revoked the session), which is
+ *   safe to remember because they are looked up only for sessions that opened, never for
+ *   names a client picks.
  * - The subscriber's id is checked from the reader (`CLIENT LIST ID`): after a Sentinel
  *   failover both must be on the same server, or no proof can be trusted.
  *
@@ -57,8 +74,8 @@ export class TrackedReads {
   private tracking = false;
   private trackingSince = 0;
   private setups = 0;
-  /** Heartbeats of the current channel still on their way: sequence number → when sent. */
-  private heartbeats = new Map<number, number>();
+  /** Heartbeats of the current channel still on their way, by sequence number (in sending order). */
+  private heartbeats = new Map<number, Heartbeat>();
   private heartbeatSeq = 0;
   private lastProof = Number.NEGATIVE_INFINITY;
   private unavailable = false;
@@ -88,10 +105,43 @@ export class TrackedReads {
 
   /** The value of `key` if the cache may serve it now (no round trip), else undefined; counted. */
   cached(key: string): string | undefined {
+    return this.lookup(key) ?? undefined;
+  }
+
+  /** The cached answer for `key` (null: known absent), or undefined when Redis must be read; counted. */
+  private lookup(key: string): string | null | undefined {
     const value = this.cache.lookup(key);
     if (value === undefined) this.misses++;
     else this.hits++;
     return value;
+  }
+
+  /**
+   * The value of a revocation-list key (`r:…`): from the cache when it may be served — absent
+   * included — else read on the tracked connection, or with `direct` while tracking is down,
+   * without caching. Any other key is always read with `direct`: nothing would tell us it changed.
+   */
+  get(
+    key: string,
+    guard: (op: () => Promise<string | null>) => Promise<string | undefined>,
+    direct: () => Promise<string | null>,
+  ): Promise<string | undefined> {
+    if (!key.startsWith(REVOCATIONS)) return guard(direct);
+    const hit = this.lookup(key);
+    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
+    if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
+    const read = this.cache.beginRead(key);
+    const readAt = this.clock();
+    return guard(() => this.reader.get(key)).then(
+      (value) => {
+        this.cache.fill(key, read, value ?? null, readAt);
+        return value;
+      },
+      (err: unknown) => {
+        this.cache.abandon(key, read);
+        throw err;
+      },
+    );
   }
 
   stats(): SessionCacheStats {
@@ -110,7 +160,8 @@ export class TrackedReads {
     direct: () => Promise<string | null>,
   ): Promise<string | undefined> {
     const hit = this.cache.lookup(key);
-    if (hit !== undefined) return Promise.resolve(hit);
+    // null: a revocation key known to be absent (get) — nothing to slide.
+    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
     if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
     const read = this.cache.beginRead(key);
     const readAt = this.clock();
@@ -197,7 +248,8 @@ export class TrackedReads {
       await this.checkRedirectTarget(this.subscriberId);
       // OFF first: a reader whose connection survived keeps its old redirect otherwise.
       await this.reader.call('CLIENT', 'TRACKING', 'OFF');
-      await this.reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', this.subscriberId, 'BCAST', 'PREFIX', this.options.keyPrefix + TRACKED, 'NOLOOP');
+      const prefixes = TRACKED.flatMap((p) => ['PREFIX', this.options.keyPrefix + p]);
+      await this.reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', this.subscriberId, 'BCAST', ...prefixes, 'NOLOOP');
       if (setup !== this.setups || this.closed) return;
       this.tracking = true;
       this.trackingSince = this.clock();
@@ -267,14 +319,17 @@ export class TrackedReads {
   private heartbeat(): void {
     if (!this.tracking) return;
     const now = this.clock();
-    for (const [seq, sentAt] of this.heartbeats) {
-      if (now - sentAt <= 4 * this.options.maxStaleMs) break;
+    for (const [seq, beat] of this.heartbeats) {
+      if (now - beat.sentAt <= 4 * this.options.maxStaleMs) break;
       this.heartbeats.delete(seq); // lost with its message; Map keeps sending order
     }
     const seq = ++this.heartbeatSeq;
-    this.heartbeats.set(seq, now);
+    this.heartbeats.set(seq, { sentAt: now, awaiting: new Set(TRACKED) });
     const ttl = Math.max(1000, 2 * this.options.maxStaleMs);
-    this.main.set(`${HEARTBEATS}${this.instance}:${seq}`, '1', 'PX', ttl).catch(() => undefined);
+    // One write per prefix, pipelined: one round trip.
+    const pipeline = this.main.pipeline();
+    for (const p of TRACKED) pipeline.set(`${p}${HEARTBEAT}${this.instance}:${seq}`, '1', 'PX', ttl);
+    pipeline.exec().catch(() => undefined);
   }
 
   private onInvalidation(channel: Buffer, keys: Buffer[] | Buffer | null): void {
@@ -285,21 +340,27 @@ export class TrackedReads {
       return;
     }
     const prefix = this.options.keyPrefix;
-    const ours = `${prefix}${HEARTBEATS}${this.instance}:`;
+    const ours = `${HEARTBEAT}${this.instance}:`;
     let proven: number | undefined;
     // Every change in the message is applied before any heartbeat in it counts as proof.
     for (const raw of Array.isArray(keys) ? keys : [keys]) {
       const key = raw.toString();
-      if (key.startsWith(ours)) {
-        const sentAt = this.heartbeats.get(Number(key.slice(ours.length)));
-        if (sentAt !== undefined && (proven === undefined || sentAt > proven)) proven = sentAt;
-      } else if (key.startsWith(prefix)) {
-        this.cache.invalidate(key.slice(prefix.length));
+      if (!key.startsWith(prefix)) continue;
+      const name = key.slice(prefix.length);
+      const tracked = TRACKED.find((p) => name.startsWith(p));
+      if (tracked === undefined || !name.startsWith(ours, tracked.length)) {
+        this.cache.invalidate(name);
+        continue;
       }
+      // Our heartbeat came back under this prefix; it proves the channel once it has under every one.
+      const beat = this.heartbeats.get(Number(name.slice(tracked.length + ours.length)));
+      if (beat === undefined) continue;
+      beat.awaiting.delete(tracked);
+      if (beat.awaiting.size === 0 && (proven === undefined || beat.sentAt > proven)) proven = beat.sentAt;
     }
     if (proven === undefined) return;
-    for (const [seq, sentAt] of this.heartbeats) {
-      if (sentAt > proven) break;
+    for (const [seq, beat] of this.heartbeats) {
+      if (beat.sentAt > proven) break;
       this.heartbeats.delete(seq);
     }
     this.lastProof = proven;

@@ -55,6 +55,9 @@ export function createMemoryStore(now: () => number = Date.now, sweepEveryMs = 6
     async get(key) {
       return live(key)?.value;
     },
+    async trackedGet(key) {
+      return live(key)?.value;
+    },
     async set(key, value, ttlMs) {
       entries.set(key, { value, expiresAt: now() + ttlMs });
     },

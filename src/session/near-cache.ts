@@ -13,6 +13,9 @@ export interface NearCacheOptions {
   clock?: () => number;
 }
 
+/** A cached answer: the value, or null for "the key does not exist" (revocation checks, see TrackedReads.get). */
+export type Cached = string | null;
+
 interface PendingRead {
   readonly epoch: number;
 }
@@ -30,7 +33,7 @@ interface PendingRead {
  * - Losing the proof, or the channel, drops every entry: messages may have been lost with it.
  */
 export class NearCache {
-  private readonly entries: RecentMap<string>;
+  private readonly entries: RecentMap<Cached>;
   private readonly pending = new Map<string, PendingRead>();
   private readonly clock: () => number;
   private provenAt = Number.NEGATIVE_INFINITY;
@@ -41,8 +44,8 @@ export class NearCache {
     this.entries = new RecentMap(options.maxEntries, options.refreshEveryMs, this.clock);
   }
 
-  /** The cached value of `key` if it may be served now, else undefined (the caller reads Redis). */
-  lookup(key: string): string | undefined {
+  /** The cached answer for `key` if it may be served now, else undefined (the caller reads Redis). */
+  lookup(key: string): Cached | undefined {
     return this.isProven(this.clock()) ? this.entries.get(key) : undefined;
   }
 
@@ -53,8 +56,11 @@ export class NearCache {
     return read;
   }
 
-  /** Caches the reply of a read begun with {@link beginRead}, unless the key changed meanwhile. */
-  fill(key: string, read: PendingRead, value: string | undefined, readAt: number): void {
+  /**
+   * Caches the reply of a read begun with {@link beginRead}, unless the key changed meanwhile.
+   * `null` caches the absence of the key; `undefined` caches nothing (a missing session).
+   */
+  fill(key: string, read: PendingRead, value: Cached | undefined, readAt: number): void {
     if (this.pending.get(key) !== read) return;
     this.pending.delete(key);
     if (value === undefined || read.epoch !== this.epoch || !this.isProven(this.clock())) return;

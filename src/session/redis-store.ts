@@ -175,6 +175,9 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
       ? (key, ttlMs) => tracked.getAndTouch(key, px(ttlMs), (op) => read(key, op), () => redis.getex(key, 'PX', px(ttlMs)))
       : (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
     get: (key) => read(key, () => redis.get(key)),
+    trackedGet: tracked
+      ? (key) => tracked.get(key, (op) => read(key, op), () => redis.get(key))
+      : (key) => read(key, () => redis.get(key)),
     set: (key, value, ttlMs) => write(key, () => run(() => redis.set(key, value, 'PX', px(ttlMs)))).then(() => undefined),
     replaceIf: (key, expected, value, ttlMs) =>
       write(key, () => run(() => redis.replaceIf(key, expected, value, px(ttlMs)))).then((r) => (r === 1 ? 'ok' : r === 0 ? 'missing' : 'changed')),
@@ -185,7 +188,7 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     releaseLock: (key, token) => run(() => redis.releaseLock(key, token)).then(() => undefined),
     take: (key) => write(key, () => read(key, () => redis.getdel(key))),
     increment: (key, ttlMs) => run(() => redis.incrementWindow(key, px(ttlMs))),
-    setIfAbsent: (key, value, ttlMs) => run(() => redis.set(key, value, 'PX', px(ttlMs), 'NX')).then((r) => r === 'OK'),
+    setIfAbsent: (key, value, ttlMs) => write(key, () => run(() => redis.set(key, value, 'PX', px(ttlMs), 'NX'))).then((r) => r === 'OK'),
     remainingTtl: (key) => run(() => redis.pttl(key)).then((ms) => (ms >= 0 ? ms : undefined)),
     indexAdd: (key, member, expiresAtMs) => run(() => redis.indexAdd(key, expiresAtMs, member, Date.now())).then(() => undefined),
     indexRemove: (key, member) => run(() => redis.zrem(key, member)).then(() => undefined),

@@ -29,6 +29,7 @@ export function createRevocations(store: SessionStore, maxAgeMs: number, now: ()
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;
   const sidKey = (sid: string) => `r:sid:${digest(sid)}`;
   const subNoSidKey = (sub: string) => `r:subnosid:${digest(sub)}`;
+  // Read on every request: from memory where the store keeps the revocation list coherent there.
   const read = (key: string) => (store.trackedGet ? store.trackedGet(key) : store.get(key));
   const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user, IdP session or handle, not listed.' });
 

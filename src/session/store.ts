@@ -18,9 +18,11 @@ export interface SessionStore {
   cachedValue?(key: string): string | undefined;
   get(key: string): Promise<string | undefined>;
   /**
-   * The same answer as get(key), but for the revocation records (keys under `r:`) a store with a
-   * session cache may answer from memory, absence included, kept coherent within the cache's
-   * staleness bound. Stores without one leave it out.
+   * The same answer as {@link get}, for the reads a cookie session makes on every request (the
+   * revocation list, keys under `r:`): the Redis store answers them from memory — absence
+   * included — while its cache may serve them, kept coherent like the session cache (a change
+   * on any instance is seen here within SESSION_CACHE_MAX_STALE, Redis is read whenever that
+   * is not proven). Other keys, and stores without a cache, read as {@link get} does.
    */
   trackedGet?(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;

@@ -56,6 +56,23 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
       assert.equal(await t.store.get('s:r'), undefined);
     });
 
+    it('trackedGet gives the answer get gives, absent or present, through this store\'s writes and an expiry', async () => {
+      const read = (key: string) => (t.store.trackedGet ?? t.store.get)(key);
+      for (let i = 0; i < 3; i++) assert.equal(await read('r:sub:tracked'), undefined);
+      await t.store.set('r:sub:tracked', '1000', 60_000);
+      assert.equal(await read('r:sub:tracked'), '1000');
+      assert.equal(await read('r:sub:tracked'), '1000');
+      await t.store.set('r:sub:tracked', '2000', 60_000);
+      assert.equal(await read('r:sub:tracked'), '2000');
+      await t.store.delete('r:sub:tracked');
+      assert.equal(await read('r:sub:tracked'), undefined);
+      assert.equal(await read('r:sid:tracked'), undefined);
+      assert.equal(await t.store.setIfAbsent('r:sid:tracked', '3000', 60_000), true);
+      assert.equal(await read('r:sid:tracked'), '3000');
+      await t.expire('r:sid:tracked', 60_001);
+      assert.equal(await read('r:sid:tracked'), undefined);
+    });
+
     it('a lock is held by one taker at a time and released only by its token', async () => {
       const token = await t.store.acquireLock('l:a', 60_000);
       assert.ok(token);

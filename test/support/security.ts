@@ -154,10 +154,10 @@ export async function startStoreHarness(kind: StoreKind, options: HarnessOptions
 
 /**
  * Keys holding sealed values (sessions, transactions) created since `before`; indexes (`i:`),
- * rate counters (`rl:`) and the session cache's heartbeats (`s:hb:`) are left out.
+ * rate counters (`rl:`) and the session cache's heartbeats (`s:hb:`, `r:hb:`) are left out.
  */
 export async function newKeys(redis: TestRedis, before: ReadonlySet<string>): Promise<string[]> {
-  const skipped = ['i:', 'rl:', 's:hb:'].map((p) => redis.prefix + p);
+  const skipped = ['i:', 'rl:', 's:hb:', 'r:hb:'].map((p) => redis.prefix + p);
   return (await redis.keys()).filter((k) => !before.has(k) && !skipped.some((p) => k.startsWith(p)));
 }
 

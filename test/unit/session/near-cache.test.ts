@@ -128,3 +128,32 @@ describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES, without chu
     assert.ok(t.cache.size <= 3);
   });
 });
+
+describe('revocation cache: a key known to be absent is served as absent, under the same rules as a value', () => {
+  it('caches a read that found nothing when asked to (null), and serves it only while proven', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const read = t.cache.beginRead('r:sub:a');
+    t.cache.fill('r:sub:a', read, null, t.now());
+    assert.equal(t.cache.lookup('r:sub:a'), null, 'the absence was not cached');
+    t.advance(MAX_STALE + 1);
+    assert.equal(t.cache.lookup('r:sub:a'), undefined, 'an absence was served past the bound');
+  });
+
+  it('a revocation that overtook the read of its absence is not hidden by it', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    const read = t.cache.beginRead('r:sub:a');
+    t.cache.invalidate('r:sub:a');
+    t.cache.fill('r:sub:a', read, null, t.now());
+    assert.equal(t.cache.lookup('r:sub:a'), undefined);
+  });
+
+  it('drops a cached absence when the key is written', () => {
+    const t = cacheAt();
+    t.cache.prove(t.now());
+    t.cache.fill('r:sub:a', t.cache.beginRead('r:sub:a'), null, t.now());
+    t.cache.invalidate('r:sub:a');
+    assert.equal(t.cache.lookup('r:sub:a'), undefined);
+  });
+});
