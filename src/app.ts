@@ -55,6 +55,8 @@ export interface BffApp {
   idp: OidcClient;
   /** The server store; undefined for cookie sessions. */
   store: SessionStore | undefined;
+  /** The store every instance shares: the server store, or Redis under cookie sessions; undefined without Redis. */
+  sharedStore: SessionStore | undefined;
   readiness: Readiness;
   /** Releases the store, the upstream pool and the discovery timer; flushes and stops the trace export. */
   close(): Promise<void>;
@@ -64,7 +66,7 @@ export interface BffApp {
 export function createApp(config: Config, deps: AppDeps): BffApp {
   const now = deps.now ?? Date.now;
   // The store is created below; the session cache's counters are read from it at scrape time.
-  const metrics = createMetrics(config.session.store === 'redis' && config.session.cache ? { sessionCache: () => store?.cacheStats?.() } : {});
+  const metrics = createMetrics(config.session.cache && (config.session.store === 'redis' || config.redis.connection) ? { sessionCache: () => sideStore?.cacheStats?.() } : {});
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
@@ -106,6 +108,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     metrics,
     idp,
     store,
+    sharedStore: sideStore,
     readiness,
     async close() {
       idp.close();

@@ -83,7 +83,7 @@ describe('cookie sessions with Redis: a copied pre-logout cookie is anonymous on
       const copy = copyCookies(ua, a);
       for (const h of [a, b]) assert.equal(await statusWith(`${h.url}/api/before`, copy), 200, 'control: the copy works before the logout');
       await kind.end(a, ua, `http://127.0.0.1:${admin.port}`);
-      await b.bff.store?.caughtUp?.();
+      await b.bff.sharedStore?.caughtUp?.();
       for (const h of [a, b]) {
         assert.equal(await statusWith(`${h.url}/session`, copy), 401, `${h === a ? 'A' : 'B'} /session`);
         assert.equal(await statusWith(`${h.url}/api/after`, copy), 401, `${h === a ? 'A' : 'B'} /api`);
