@@ -29,7 +29,8 @@ const SUB = /^[^\p{Cc}]{1,255}$/u;
 export function createAdminApp({ config, log, directory, extra, limit }: AdminDeps): Koa<BffState> {
   const app = new Koa<BffState>();
   app.silent = true;
-  app.use(requestContext(config, log));
+  // The admin listener believes no X-Forwarded-For: its limits count the connection's address.
+  app.use(requestContext(config, log, undefined, { hops: 0 }));
   app.use(errorHandler(config, log));
   if (extra) app.use(extra);
 

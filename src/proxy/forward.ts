@@ -60,7 +60,6 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
   const client = createUpstreamClient(upstream, timeoutMs);
   const forwardedProto = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
   const forwardedHost = config.publicUrl.host;
-  const trustProxy = config.server.proxyHops > 0;
   // The resource server's latest DPoP nonce (RFC 9449 9): sent in every following proof.
   let dpopNonce: string | undefined;
 
@@ -108,7 +107,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
       isOwnCookie: cookies.isOwn,
       dropHeaders: DROP,
       forwarded: { for: ctx.ip, proto: forwardedProto, host: forwardedHost },
-      trustProxy,
+      trustProxy: ctx.state.viaProxy === true,
       requestId: ctx.state.requestId,
     });
     const body = requestBody(ctx.req, maxBodyBytes);
