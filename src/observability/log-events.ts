@@ -35,6 +35,7 @@ export const LOG_EVENTS = {
   'backchannel.completed': 'info',
   'backchannel.rejected': 'warn',
   'admin.audit': 'info',
+  'admin.auth_failed': 'warn',
   'logout.refused': 'warn',
   'logout.revocation_failed': 'warn',
   'csrf.rejected': 'warn',
@@ -82,5 +83,7 @@ export interface LogFields {
   host?: string;
   port?: number;
   store?: string;
+  /** The client's address (ctx.ip, as TRUST_PROXY allows); only on events about a client's misuse. */
+  client?: string;
   err?: { type: string; message: string; code?: string; stack?: string };
 }
