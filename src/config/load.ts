@@ -53,6 +53,14 @@ export interface Config {
     readonly maxConcurrency: number;
     /** In flight at once for one session or address; 0 = no per-client cap. */
     readonly maxConcurrencyPerClient: number;
+    /** Connections in each route's upstream pool. */
+    readonly upstreamConnections: number;
+    /** In flight at once on one route for one user or address: their most of the route's pool. */
+    readonly upstreamConnectionsPerClient: number;
+    /** A request body that stops arriving for this long ends the call (408). */
+    readonly bodyIdleTimeoutMs: number;
+    /** A client that stops reading a response for this long has it cut. */
+    readonly writeIdleTimeoutMs: number;
     /** OIDC_DPOP: tokens are bound to a per-session DPoP key at the token endpoint (RFC 9449). */
     readonly dpop: boolean;
   };
@@ -259,6 +267,10 @@ const envSchema = z.object({
   API_MAX_BODY: count('API_MAX_BODY', 0),
   API_MAX_CONCURRENCY: count('API_MAX_CONCURRENCY', 1),
   API_MAX_CONCURRENCY_PER_CLIENT: count('API_MAX_CONCURRENCY_PER_CLIENT', 0),
+  API_UPSTREAM_CONNECTIONS: count('API_UPSTREAM_CONNECTIONS', 1),
+  API_UPSTREAM_CONNECTIONS_PER_CLIENT: count('API_UPSTREAM_CONNECTIONS_PER_CLIENT', 1),
+  API_BODY_IDLE_TIMEOUT: seconds('API_BODY_IDLE_TIMEOUT', 1),
+  API_WRITE_IDLE_TIMEOUT: seconds('API_WRITE_IDLE_TIMEOUT', 1),
   RATE_LIMIT_PER_MINUTE: count('RATE_LIMIT_PER_MINUTE', 0),
   LOGIN_MAX_PENDING_PER_CLIENT: count('LOGIN_MAX_PENDING_PER_CLIENT', 0),
   SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
@@ -386,6 +398,9 @@ function crossChecks(e: Env): string[] {
   if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   problems.push(...forwardAuthProblems(e));
+  if (e.API_UPSTREAM_CONNECTIONS_PER_CLIENT > e.API_UPSTREAM_CONNECTIONS) {
+    problems.push(`API_UPSTREAM_CONNECTIONS_PER_CLIENT (${e.API_UPSTREAM_CONNECTIONS_PER_CLIENT}) must not exceed API_UPSTREAM_CONNECTIONS (${e.API_UPSTREAM_CONNECTIONS})`);
+  }
   return problems;
 }
 
@@ -512,7 +527,16 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },
-    api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT, dpop: e.OIDC_DPOP },
+    api: {
+      routes: routes.routes,
+      maxConcurrency: e.API_MAX_CONCURRENCY,
+      maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT,
+      upstreamConnections: e.API_UPSTREAM_CONNECTIONS,
+      upstreamConnectionsPerClient: e.API_UPSTREAM_CONNECTIONS_PER_CLIENT,
+      bodyIdleTimeoutMs: e.API_BODY_IDLE_TIMEOUT * 1000,
+      writeIdleTimeoutMs: e.API_WRITE_IDLE_TIMEOUT * 1000,
+      dpop: e.OIDC_DPOP,
+    },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     loginMaxPendingPerClient: e.LOGIN_MAX_PENDING_PER_CLIENT,
     session: {

@@ -48,6 +48,8 @@ export const LOG_EVENTS = {
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
+  'proxy.body_timeout': 'info',
+  'proxy.client_slow_reader': 'warn',
   'gateway.authorized': 'debug',
   'gateway.untrusted_caller': 'warn',
   'store.ready': 'info',
