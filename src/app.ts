@@ -88,7 +88,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
 
-  const app = new Koa<BffState>({ proxy: config.server.proxyHops > 0, maxIpsCount: config.server.proxyHops });
+  // Koa's own X-Forwarded-For handling stays off: requestContext sets ctx.ip by TRUST_PROXY.
+  const app = new Koa<BffState>();
   app.silent = true; // every error is logged by errorHandler, once
   app.use(requestContext(config, log, metrics));
   // Tracing on: a server span per request, before errorHandler so that it sees the final status;

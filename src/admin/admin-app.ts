@@ -29,7 +29,8 @@ const SUB = /^[^\p{Cc}]{1,255}$/u;
 export function createAdminApp({ config, log, directory, extra, limit }: AdminDeps): Koa<BffState> {
   const app = new Koa<BffState>();
   app.silent = true;
-  app.use(requestContext(config, log));
+  // The admin listener believes no X-Forwarded-For: its limits count the connection's address.
+  app.use(requestContext(config, log, undefined, { hops: 0 }));
   app.use(errorHandler(config, log));
   if (extra) app.use(extra);
 
@@ -37,14 +38,10 @@ export function createAdminApp({ config, log, directory, extra, limit }: AdminDe
   if (!token) return app; // API off: every /admin path is a 404
 
   const router = new Router<BffState>({ prefix: '/admin' });
+  // Every call is audited, refusals included (the limiter's 429 and a wrong token's 401).
   const audit: Step = async (ctx, next) => {
     let outcome = 'ok';
     try {
-      if (!bearerMatches(ctx.get('authorization'), token)) {
-        ctx.set('WWW-Authenticate', 'Bearer');
-        throw new BffError('unauthenticated', { description: 'A valid admin bearer token is required.' });
-      }
-      if (!directory) throw new BffError('backchannel_unavailable', { description: 'Cookie sessions have no server-side directory to administer.' });
       await next();
     } catch (err) {
       outcome = err instanceof BffError ? err.code : 'error';
@@ -54,6 +51,17 @@ export function createAdminApp({ config, log, directory, extra, limit }: AdminDe
       log.event('admin.audit', { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, reason: outcome, ...(sub ? { sub } : {}) });
     }
   };
+  // After the limiter: a wrong token spends the address's budget like any call, so guessing
+  // the token ends in 429 (RATE_LIMIT_PER_MINUTE), and every miss is its own warning.
+  const authenticate: Step = async (ctx, next) => {
+    if (!bearerMatches(ctx.get('authorization'), token)) {
+      log.event('admin.auth_failed', { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, client: ctx.ip });
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new BffError('unauthenticated', { description: 'A valid admin bearer token is required.' });
+    }
+    if (!directory) throw new BffError('backchannel_unavailable', { description: 'Cookie sessions have no server-side directory to administer.' });
+    await next();
+  };
   const subOf = (q: unknown): string => {
     if (typeof q !== 'string' || !SUB.test(q)) throw new BffError('invalid_request', { description: 'Give the user as ?sub=…' });
     return q;
@@ -61,6 +69,7 @@ export function createAdminApp({ config, log, directory, extra, limit }: AdminDe
 
   router.use(audit);
   if (limit) router.use(limit);
+  router.use(authenticate);
   router.get('/sessions', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { sessions: await directory!.list(subOf(ctx.query['sub'])) };

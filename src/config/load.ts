@@ -15,6 +15,12 @@ export type RedisConnection =
   | { kind: 'sentinel'; nodes: Array<{ host: string; port: number }>; name: string; password: string | undefined; tls: boolean }
   | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
 
+/**
+ * Who may name the client in X-Forwarded-For (TRUST_PROXY): a number of proxy hops in front
+ * (0 = nobody), or the addresses and CIDR blocks of the trusted proxies themselves.
+ */
+export type ProxyTrust = { readonly hops: number } | { readonly proxies: readonly string[] };
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** The parsed, validated, frozen configuration. Nothing else in the service reads `process.env`. */
@@ -47,11 +53,21 @@ export interface Config {
     readonly maxConcurrency: number;
     /** In flight at once for one session or address; 0 = no per-client cap. */
     readonly maxConcurrencyPerClient: number;
+    /** Connections in each route's upstream pool. */
+    readonly upstreamConnections: number;
+    /** In flight at once on one route for one user or address: their most of the route's pool. */
+    readonly upstreamConnectionsPerClient: number;
+    /** A request body that stops arriving for this long ends the call (408). */
+    readonly bodyIdleTimeoutMs: number;
+    /** A client that stops reading a response for this long has it cut. */
+    readonly writeIdleTimeoutMs: number;
     /** OIDC_DPOP: tokens are bound to a per-session DPoP key at the token endpoint (RFC 9449). */
     readonly dpop: boolean;
   };
   /** Requests per minute per client address on the rate-limited routes; 0 = off. */
   readonly rateLimitPerMinute: number;
+  /** Login transactions one client address may start per transaction lifetime (10 min); 0 = off. */
+  readonly loginMaxPendingPerClient: number;
   readonly session: {
     readonly store: SessionStoreKind;
     readonly secrets: readonly string[];
@@ -89,8 +105,8 @@ export interface Config {
     readonly port: number;
     readonly adminHost: string;
     readonly adminPort: number;
-    /** Number of trusted proxy hops in front of the BFF; 0 = trust no X-Forwarded-* header. */
-    readonly proxyHops: number;
+    /** Who may name the client in X-Forwarded-For: a hop count (0 = nobody) or the trusted proxies' addresses. */
+    readonly trustProxy: ProxyTrust;
     readonly shutdownTimeoutMs: number;
   };
   readonly adminToken: string | undefined;
@@ -251,7 +267,12 @@ const envSchema = z.object({
   API_MAX_BODY: count('API_MAX_BODY', 0),
   API_MAX_CONCURRENCY: count('API_MAX_CONCURRENCY', 1),
   API_MAX_CONCURRENCY_PER_CLIENT: count('API_MAX_CONCURRENCY_PER_CLIENT', 0),
+  API_UPSTREAM_CONNECTIONS: count('API_UPSTREAM_CONNECTIONS', 1),
+  API_UPSTREAM_CONNECTIONS_PER_CLIENT: count('API_UPSTREAM_CONNECTIONS_PER_CLIENT', 1),
+  API_BODY_IDLE_TIMEOUT: seconds('API_BODY_IDLE_TIMEOUT', 1),
+  API_WRITE_IDLE_TIMEOUT: seconds('API_WRITE_IDLE_TIMEOUT', 1),
   RATE_LIMIT_PER_MINUTE: count('RATE_LIMIT_PER_MINUTE', 0),
+  LOGIN_MAX_PENDING_PER_CLIENT: count('LOGIN_MAX_PENDING_PER_CLIENT', 0),
   SESSION_STORE: z.enum(['', 'redis', 'cookie', 'memory'], { message: 'SESSION_STORE must be redis, cookie or memory' }),
   REDIS_URL: z.string().trim(),
   REDIS_SENTINELS: hostPorts('REDIS_SENTINELS'),
@@ -303,11 +324,13 @@ const envSchema = z.object({
   ADMIN_PORT: port('ADMIN_PORT'),
   ADMIN_HOST: z.string().trim().min(1, 'ADMIN_HOST must not be empty'),
   ADMIN_TOKEN: z.string(),
-  TRUST_PROXY: z.string().trim().toLowerCase().transform((raw, ctx) => {
-    if (raw === 'true') return 1;
-    if (raw === 'false' || raw === '') return 0;
-    if (/^\d+$/.test(raw)) return Number(raw);
-    ctx.addIssue({ code: 'custom', message: `TRUST_PROXY must be true, false or a number of proxy hops, got "${raw}"` });
+  TRUST_PROXY: z.string().trim().toLowerCase().transform((raw, ctx): ProxyTrust => {
+    if (raw === 'true') return { hops: 1 };
+    if (raw === 'false' || raw === '') return { hops: 0 };
+    if (/^\d+$/.test(raw)) return { hops: Number(raw) };
+    const proxies = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (proxies.length && proxies.every(isIpOrCidr)) return { proxies };
+    ctx.addIssue({ code: 'custom', message: `TRUST_PROXY must be true, false, a number of proxy hops, or comma-separated IPs or CIDR blocks of the trusted proxies, got "${raw}"` });
     return z.NEVER;
   }),
   SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT'),
@@ -375,6 +398,9 @@ function crossChecks(e: Env): string[] {
   if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   problems.push(...forwardAuthProblems(e));
+  if (e.API_UPSTREAM_CONNECTIONS_PER_CLIENT > e.API_UPSTREAM_CONNECTIONS) {
+    problems.push(`API_UPSTREAM_CONNECTIONS_PER_CLIENT (${e.API_UPSTREAM_CONNECTIONS_PER_CLIENT}) must not exceed API_UPSTREAM_CONNECTIONS (${e.API_UPSTREAM_CONNECTIONS})`);
+  }
   return problems;
 }
 
@@ -506,8 +532,18 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },
-    api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT, dpop: e.OIDC_DPOP },
+    api: {
+      routes: routes.routes,
+      maxConcurrency: e.API_MAX_CONCURRENCY,
+      maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT,
+      upstreamConnections: e.API_UPSTREAM_CONNECTIONS,
+      upstreamConnectionsPerClient: e.API_UPSTREAM_CONNECTIONS_PER_CLIENT,
+      bodyIdleTimeoutMs: e.API_BODY_IDLE_TIMEOUT * 1000,
+      writeIdleTimeoutMs: e.API_WRITE_IDLE_TIMEOUT * 1000,
+      dpop: e.OIDC_DPOP,
+    },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    loginMaxPendingPerClient: e.LOGIN_MAX_PENDING_PER_CLIENT,
     session: {
       store,
       secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],
@@ -540,7 +576,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       port: e.PORT,
       adminHost: e.ADMIN_HOST,
       adminPort: e.ADMIN_PORT,
-      proxyHops: e.TRUST_PROXY,
+      trustProxy: e.TRUST_PROXY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
     },
     adminToken: e.ADMIN_TOKEN || undefined,

@@ -11,6 +11,8 @@ export interface BffState {
   page?: boolean;
   /** The client hung up before it got its answer (logged and counted as 499). */
   clientClosed?: boolean;
+  /** The request came through a trusted proxy (TRUST_PROXY): its X-Forwarded-* headers apply. */
+  viaProxy?: boolean;
   /** Set by an API route's token step: what the upstream receives in Authorization. */
   upstreamAuth?: UpstreamAuth;
 }

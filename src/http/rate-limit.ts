@@ -2,22 +2,23 @@ import { BffError } from '../errors/bff-error.js';
 import type { SessionStore } from '../session/store.js';
 import type { Step } from './context.js';
 
-const WINDOW_MS = 60_000;
+const MINUTE_MS = 60_000;
 
 /**
- * Fixed-window rate limit per client address (Koa's ctx.ip, which honours TRUST_PROXY hops)
- * and per route name, counted in the shared store so every instance sees the same budget.
- * Over the limit: 429 `rate_limited` with Retry-After. `perMinute` 0 turns it off.
+ * Fixed-window rate limit per client address (ctx.ip, as TRUST_PROXY allows: see
+ * client-address.ts) and per route name, counted in the shared store so every instance sees
+ * the same budget. Over the limit: 429 `rate_limited` with Retry-After. `limit` 0 turns it
+ * off; `windowMs` is a minute unless said otherwise.
  */
-export function rateLimit(store: SessionStore, name: string, perMinute: number, now: () => number): Step {
-  if (perMinute <= 0) return (_ctx, next) => next();
+export function rateLimit(store: SessionStore, name: string, limit: number, now: () => number, windowMs = MINUTE_MS): Step {
+  if (limit <= 0) return (_ctx, next) => next();
   return async (ctx, next) => {
     const t = now();
-    const window = Math.floor(t / WINDOW_MS);
-    const count = await store.increment(`rl:${name}:${clientKey(ctx.ip)}:${window}`, WINDOW_MS);
-    if (count > perMinute) {
-      ctx.set('Retry-After', String(Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - t) / 1000))));
-      throw new BffError('rate_limited', { detail: `${name}: ${count} requests this minute from one address` });
+    const window = Math.floor(t / windowMs);
+    const count = await store.increment(`rl:${name}:${clientKey(ctx.ip)}:${window}`, windowMs);
+    if (count > limit) {
+      ctx.set('Retry-After', String(Math.max(1, Math.ceil(((window + 1) * windowMs - t) / 1000))));
+      throw new BffError('rate_limited', { detail: `${name}: ${count} requests from one address within ${windowMs / 1000} s` });
     }
     await next();
   };

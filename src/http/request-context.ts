@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/load.js';
+import type { Config, ProxyTrust } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { clientAddressResolver } from './client-address.js';
 import type { Step } from './context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -20,15 +21,21 @@ export function routeLabeller(config: Config): (path: string) => string {
 }
 
 /**
- * First step of every request: a request id (the trusted proxy's X-Request-Id when
- * TRUST_PROXY is on and it is well-formed, otherwise a fresh one), echoed in the response;
- * when the response ends, one access-log line and the request metrics.
+ * First step of every request: the client's address (ctx.ip, as TRUST_PROXY allows; see
+ * client-address.ts), a request id (the trusted proxy's X-Request-Id when the request came
+ * through one and it is well-formed, otherwise a fresh one), echoed in the response; when the
+ * response ends, one access-log line and the request metrics. `trust` overrides TRUST_PROXY
+ * (the admin listener believes no forwarding header).
  */
-export function requestContext(config: Config, log: EventLogger, metrics?: Metrics): Step {
-  const trustIncoming = config.server.proxyHops > 0;
+export function requestContext(config: Config, log: EventLogger, metrics?: Metrics, trust: ProxyTrust = config.server.trustProxy): Step {
+  const resolveClient = clientAddressResolver(trust);
   const routeOf = routeLabeller(config);
   return async (ctx, next) => {
-    const incoming = trustIncoming ? ctx.get('x-request-id') : '';
+    const client = resolveClient(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for') || undefined);
+    // Every later ctx.ip (rate limits, the per-client gates, X-Forwarded-For upstream) reads this.
+    ctx.request.ip = client.address;
+    ctx.state.viaProxy = client.viaProxy;
+    const incoming = client.viaProxy ? ctx.get('x-request-id') : '';
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);

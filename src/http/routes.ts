@@ -9,7 +9,7 @@ import { backchannelLogout } from '../oidc/backchannel-logout.js';
 import { callback } from '../oidc/callback.js';
 import { login } from '../oidc/login.js';
 import { logoutApi, logoutNavigation } from '../oidc/logout.js';
-import type { Transactions } from '../oidc/transactions.js';
+import { TRANSACTION_TTL_MS, type Transactions } from '../oidc/transactions.js';
 import type { EventLogger } from '../observability/logger.js';
 import { checkCsrf } from '../proxy/csrf.js';
 import type { ApiRouter } from '../proxy/api-router.js';
@@ -70,7 +70,10 @@ export function routes(p: RouteParts): Step {
   const router = new Router<BffState>();
 
   const limited = (name: string) => rateLimit(p.limiterStore, name, config.rateLimitPerMinute, p.now);
-  router.get(paths.login, limited('login'), page, login(p));
+  // Each login stores a transaction for TRANSACTION_TTL_MS: one address may start only so many
+  // per that lifetime, so what it can make the store hold is bounded (at most twice the cap).
+  const pendingLogins = rateLimit(p.limiterStore, 'login-pending', config.loginMaxPendingPerClient, p.now, TRANSACTION_TTL_MS);
+  router.get(paths.login, limited('login'), pendingLogins, page, login(p));
   router.get(paths.callback, limited('callback'), page, callback(p));
   router.get(paths.session, sessionEndpoint(config, sessions));
   router.post(paths.refresh, limited('refresh'), session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));

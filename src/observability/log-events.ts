@@ -36,6 +36,7 @@ export const LOG_EVENTS = {
   'backchannel.completed': 'info',
   'backchannel.rejected': 'warn',
   'admin.audit': 'info',
+  'admin.auth_failed': 'warn',
   'logout.refused': 'warn',
   'logout.revocation_failed': 'warn',
   'csrf.rejected': 'warn',
@@ -48,6 +49,8 @@ export const LOG_EVENTS = {
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
+  'proxy.body_timeout': 'info',
+  'proxy.client_slow_reader': 'warn',
   'gateway.authorized': 'debug',
   'gateway.untrusted_caller': 'warn',
   'store.ready': 'info',
@@ -83,5 +86,7 @@ export interface LogFields {
   host?: string;
   port?: number;
   store?: string;
+  /** The client's address (ctx.ip, as TRUST_PROXY allows); only on events about a client's misuse. */
+  client?: string;
   err?: { type: string; message: string; code?: string; stack?: string };
 }

@@ -12,7 +12,7 @@ import { requireScopes, sendUserToken, type RouteTokens } from '../tokens/route-
 import { ConcurrencyGate } from './concurrency-gate.js';
 import { createForwarder, type Forwarder, type ForwarderDeps } from './forward.js';
 
-export interface ApiRouterDeps extends Omit<ForwarderDeps, 'gate'> {
+export interface ApiRouterDeps extends Omit<ForwarderDeps, 'gate' | 'routeGate'> {
   config: Config;
   sessions: Sessions;
   refresher: TokenRefresher;
@@ -33,7 +33,11 @@ export interface ApiRouter {
  */
 export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   const { config, sessions, refresher, routeTokens, csrf } = deps;
-  const gate = new ConcurrencyGate(config.api.maxConcurrency, config.api.maxConcurrencyPerClient);
+  const { maxConcurrency, maxConcurrencyPerClient, upstreamConnectionsPerClient } = config.api;
+  const gate = new ConcurrencyGate(maxConcurrency, maxConcurrencyPerClient);
+  // With several routes, one admits at most half of the instance's slots: calls stuck on it
+  // (a hanging upstream, a crowd of trickling uploads) leave the other half to the rest.
+  const routeShare = config.api.routes.length > 1 ? Math.max(1, Math.floor(maxConcurrency / 2)) : maxConcurrency;
   const forwarders: Forwarder[] = [];
   const session = requireSession(sessions);
   const maybeSession = optionalSession(sessions);
@@ -44,7 +48,8 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
   };
 
   const pipeline = (route: ApiRoute): Step => {
-    const forwarder = createForwarder(route, { ...deps, gate, beforeResponse });
+    const routeGate = new ConcurrencyGate(routeShare, upstreamConnectionsPerClient, `route ${route.path}`);
+    const forwarder = createForwarder(route, { ...deps, gate, routeGate, beforeResponse });
     forwarders.push(forwarder);
     const fresh = ensureFreshToken(sessions, refresher, false, route.resource);
     const scopes = requireScopes(route, config);

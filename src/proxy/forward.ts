@@ -14,7 +14,7 @@ import { upstreamProof, type DpopKey } from '../tokens/dpop.js';
 import type { ConcurrencyGate } from './concurrency-gate.js';
 import { CSRF_HEADER } from './csrf.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { bodyLimitError, requestBody } from './request-body.js';
+import { clientBodyError, requestBody } from './request-body.js';
 import { streamResponse } from './stream-response.js';
 import { createUpstreamClient, UpstreamTimeoutError, type UpstreamCall } from './upstream-client.js';
 import { checkUpstreamPath } from './upstream-path.js';
@@ -35,7 +35,10 @@ export interface ForwarderDeps {
   config: Config;
   cookies: CookieNames;
   log: EventLogger;
+  /** The instance's slots (API_MAX_CONCURRENCY…). */
   gate: ConcurrencyGate;
+  /** This route's slots: its share of the instance, and each client's share of its pool. */
+  routeGate: ConcurrencyGate;
   metrics?: Metrics | undefined;
   tracing?: Tracing | undefined;
   /** Runs just before the response headers go out (the refresher's carryNewest). */
@@ -53,14 +56,14 @@ const DROP = [CSRF_HEADER, 'expect'] as const;
  * Koa's body handling) so that a client hanging up mid-response only ends that stream, never
  * the process.
  */
-export function createForwarder(route: ApiRoute, { config, cookies, log, gate, metrics, tracing, beforeResponse }: ForwarderDeps): Forwarder {
+export function createForwarder(route: ApiRoute, { config, cookies, log, gate, routeGate, metrics, tracing, beforeResponse }: ForwarderDeps): Forwarder {
   const { upstream, timeoutMs, maxBodyBytes } = route;
+  const { bodyIdleTimeoutMs, writeIdleTimeoutMs } = config.api;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const prefixLength = route.path.length;
-  const client = createUpstreamClient(upstream, timeoutMs);
+  const client = createUpstreamClient(upstream, { timeoutMs, connections: config.api.upstreamConnections });
   const forwardedProto = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
   const forwardedHost = config.publicUrl.host;
-  const trustProxy = config.server.proxyHops > 0;
   // The resource server's latest DPoP nonce (RFC 9449 9): sent in every following proof.
   let dpopNonce: string | undefined;
 
@@ -68,11 +71,18 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
     // A signed-in user counts as one client whatever sessions or addresses they use (logging in
     // again does not buy more slots); anonymous calls count per address (TRUST_PROXY must be right).
     const owner = ctx.state.session ? `u:${ctx.state.session.sub}` : `a:${clientKey(ctx.ip)}`;
-    gate.enter(owner);
+    routeGate.enter(owner);
+    try {
+      gate.enter(owner);
+    } catch (err) {
+      routeGate.leave(owner);
+      throw err;
+    }
     try {
       await forward(ctx);
     } finally {
       gate.leave(owner);
+      routeGate.leave(owner);
     }
   };
 
@@ -108,10 +118,10 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
       isOwnCookie: cookies.isOwn,
       dropHeaders: DROP,
       forwarded: { for: ctx.ip, proto: forwardedProto, host: forwardedHost },
-      trustProxy,
+      trustProxy: ctx.state.viaProxy === true,
       requestId: ctx.state.requestId,
     });
-    const body = requestBody(ctx.req, maxBodyBytes);
+    const body = requestBody(ctx.req, maxBodyBytes, bodyIdleTimeoutMs);
 
     // A client that hangs up before the upstream answers frees the upstream connection too.
     const calls: { current?: UpstreamCall } = {};
@@ -137,20 +147,21 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
         response = await send(ctx, target, headers, null, calls);
       }
     } catch (err) {
-      metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
       span?.end(undefined, err);
       ctx.res.off('close', onClose);
-      const limit = bodyLimitError(err);
-      if (limit) {
-        // The rest of the body is still on its way: close the connection after the 413.
+      // The client's doing (a body too large or stalled, a hang-up) is not an upstream failure.
+      const bodyError = clientBodyError(err);
+      if (bodyError) {
+        // The rest of the body is unread (or still on its way): close the connection after the 413/408.
         ctx.set('Connection', 'close');
-        throw limit;
+        throw bodyError;
       }
       if (clientGone || err instanceof ClientGoneError) {
         ctx.state.clientClosed = true;
         log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
         return;
       }
+      metrics?.dependency('upstream', ctx.method, (performance.now() - started) / 1000, false);
       throw upstreamError(err);
     }
     ctx.res.off('close', onClose);
@@ -175,11 +186,16 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, m
       await drain(response);
       return;
     }
-    const outcome = await streamResponse(response, res);
+    const outcome = await streamResponse(response, res, writeIdleTimeoutMs);
     if (outcome.ok) return;
-    // Headers are gone already: all that is left is to say what happened.
-    if (outcome.clientGone) log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
-    else log.event('proxy.upstream_unreachable', { request_id: ctx.state.requestId, reason: 'response body failed', err: errorFields(outcome.error, false) });
+    // Headers are gone already: all that is left is to say what happened, and whose doing it was.
+    if (outcome.slowReader) {
+      log.event('proxy.client_slow_reader', { request_id: ctx.state.requestId, path: ctx.path, reason: `the client read nothing for ${writeIdleTimeoutMs} ms`, client: ctx.ip });
+    } else if (outcome.clientGone) {
+      log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
+    } else {
+      log.event('proxy.upstream_unreachable', { request_id: ctx.state.requestId, reason: 'response body failed', err: errorFields(outcome.error, false) });
+    }
   };
 
   return { step, close: async () => client.close() };

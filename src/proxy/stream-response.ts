@@ -1,37 +1,60 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 
-/** How streaming a response body to the client ended. */
-export type StreamOutcome = { ok: true } | { ok: false; clientGone: boolean; error: unknown };
+/**
+ * How streaming a response body to the client ended: whole, cut because the client hung up
+ * or stopped reading (`slowReader`: for longer than the write-idle bound), or cut by the
+ * upstream's failure.
+ */
+export type StreamOutcome = { ok: true } | { ok: false; clientGone: boolean; slowReader: boolean; error: unknown };
 
 /**
  * Pipes the upstream body to the client and settles when either side is done, destroying the
  * other on failure: a client that hangs up cancels the upstream body, an upstream that fails
- * cuts the client's response. Hand-rolled rather than stream.pipeline, which allocates an
- * AbortController and a DOMException per call on this, the hottest path.
+ * cuts the client's response. A client that reads nothing for `writeIdleMs` while the BFF has
+ * bytes for it (API_WRITE_IDLE_TIMEOUT) is cut too: it holds an upstream connection, and an
+ * upstream with a send timeout of its own would otherwise cut it first and be blamed. Hand-rolled
+ * rather than stream.pipeline, which allocates an AbortController and a DOMException per call
+ * on this, the hottest path.
  */
-export function streamResponse(body: Readable, res: ServerResponse): Promise<StreamOutcome> {
+export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs: number): Promise<StreamOutcome> {
   return new Promise((resolve) => {
     // A client that is gone already would never emit 'close' again: settle at once.
     if (res.destroyed) {
       body.destroy();
-      resolve({ ok: false, clientGone: true, error: undefined });
+      resolve({ ok: false, clientGone: true, slowReader: false, error: undefined });
       return;
     }
     let settled = false;
+    let stalled: NodeJS.Timeout | undefined;
     const settle = (outcome: StreamOutcome) => {
+      clearTimeout(stalled);
       if (settled) return;
       settled = true;
       resolve(outcome);
     };
+    // The pipe pauses the upstream body exactly when the client's socket stops taking bytes.
+    const waitForReader = () => {
+      if (stalled) stalled.refresh();
+      else stalled = setTimeout(() => {
+        settle({ ok: false, clientGone: true, slowReader: true, error: undefined });
+        body.destroy();
+        res.destroy();
+      }, writeIdleMs);
+    };
+    const readerBack = () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+    };
+    body.on('pause', waitForReader).on('resume', readerBack);
     body.on('error', (error) => {
       res.destroy();
-      settle({ ok: false, clientGone: false, error });
+      settle({ ok: false, clientGone: false, slowReader: false, error });
     });
     res.once('close', () => {
       if (res.writableFinished) return settle({ ok: true });
       body.destroy();
-      settle({ ok: false, clientGone: true, error: undefined });
+      settle({ ok: false, clientGone: true, slowReader: false, error: undefined });
     });
     body.pipe(res);
   });

@@ -3,10 +3,10 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
-/** The upstream took too long: to accept the connection, to answer, or between body chunks. */
+/** The upstream took too long: to free a pooled connection, to accept one, to answer, or between body chunks. */
 export class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
-  constructor(readonly phase: 'connect' | 'response headers' | 'response body', readonly timeoutMs: number) {
+  constructor(readonly phase: 'connection pool' | 'connect' | 'response headers' | 'response body', readonly timeoutMs: number) {
     super(`upstream ${phase} took longer than ${timeoutMs} ms`);
   }
 }
@@ -43,16 +43,25 @@ const IDLE_SOCKET_MS = 4_000;
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_CONNECT_MS = 10_000;
 
+export interface UpstreamClientOptions {
+  /** The route's timeout: from the call to the response headers (upload time excepted), and between body chunks. */
+  timeoutMs: number;
+  /** Connections in the pool (API_UPSTREAM_CONNECTIONS); further calls wait for one. */
+  connections: number;
+}
+
 /**
  * node:http with a keep-alive Agent per upstream: on this hot path it costs about two thirds of
  * what undici's Pool.request does per call (bench: the bare node:http hop vs the undici hop).
- * Timeouts are the upstream's alone: connecting (at most 10 s), the response headers once the
- * request is fully sent, and the gaps between body chunks while the client is reading — a slow
- * client upload or a client that stops reading is not blamed on the upstream.
+ * Timeouts are the upstream's alone: one budget of `timeoutMs` from the call to the response
+ * headers — waiting for a free pooled connection, connecting (at most 10 s) and waiting once
+ * the request is fully sent all spend it, the client's upload does not — and the gaps between
+ * body chunks while the client is reading. A slow client upload or a client that stops
+ * reading is not blamed on the upstream.
  */
-export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamClient {
+export function createUpstreamClient(origin: URL, { timeoutMs, connections }: UpstreamClientOptions): UpstreamClient {
   const secure = origin.protocol === 'https:';
-  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections, scheduling: 'lifo' });
   // Node's Agent destroys a socket that times out while in its free list; active ones are ours to time.
   agent.on('free', (socket: Socket) => socket.setTimeout(IDLE_SOCKET_MS));
   const send = secure ? https.request : http.request;
@@ -63,13 +72,23 @@ export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamCl
   const attempt = (r: UpstreamRequest, mayRetry: boolean, state: { current?: http.ClientRequest; aborted: boolean }): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       let settled = false;
+      let headersTimer: NodeJS.Timeout | undefined;
+      // Until the Agent hands out a connection, the call waits for the pool: Node starts no
+      // timer for that, and a destroyed queued request reports nothing until a socket frees.
+      const queued = performance.now();
+      let waitedMs = 0;
+      const poolTimer = setTimeout(() => {
+        const err = new UpstreamTimeoutError('connection pool', timeoutMs);
+        fail(err);
+        req.destroy(err);
+      }, timeoutMs);
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
+        clearTimeout(poolTimer);
         clearTimeout(headersTimer);
         reject(err);
       };
-      let headersTimer: NodeJS.Timeout | undefined;
       const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: r.headers }, (response) => {
         settled = true;
         clearTimeout(headersTimer);
@@ -79,19 +98,25 @@ export function createUpstreamClient(origin: URL, timeoutMs: number): UpstreamCl
       state.current = req;
       if (state.aborted) req.destroy();
       req.once('socket', (socket: Socket) => {
+        clearTimeout(poolTimer);
+        waitedMs = performance.now() - queued;
         socket.setTimeout(0); // the idle timeout of a pooled connection does not apply while it serves us
         if (!socket.connecting) return;
-        const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), connectMs);
+        const left = Math.max(1, Math.min(connectMs, timeoutMs - waitedMs));
+        const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), left);
         socket.once('connect', () => clearTimeout(connectTimer)).once('close', () => clearTimeout(connectTimer));
       });
       req.once('finish', () => {
-        if (!settled) headersTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('response headers', timeoutMs)), timeoutMs);
+        // What the wait for a pooled connection spent is gone from the budget.
+        const left = Math.max(1, timeoutMs - waitedMs);
+        if (!settled) headersTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('response headers', timeoutMs)), left);
       });
       req.once('error', (err: NodeJS.ErrnoException) => {
         const replay = mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers)
           && req.reusedSocket && err.code === 'ECONNRESET';
         if (replay && !settled) {
           settled = true;
+          clearTimeout(poolTimer);
           clearTimeout(headersTimer);
           attempt(r, false, state).then(resolve, reject);
         } else {

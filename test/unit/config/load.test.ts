@@ -15,7 +15,7 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.equal(c.oidc.clientAuth, 'client_secret_basic');
     assert.equal(c.session.refreshSkewMs, 30_000);
     assert.equal(c.secure, true);
-    assert.equal(c.server.proxyHops, 0);
+    assert.deepEqual(c.server.trustProxy, { hops: 0 });
     assert.equal(c.oidc.postLogoutRedirectUri, 'https://app.example.test/');
   });
 
@@ -92,10 +92,13 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.equal(c.server.port, 3000);
   });
 
-  it('takes TRUST_PROXY as true or a hop count', () => {
-    assert.equal(loadConfig({ ...VALID, TRUST_PROXY: 'true' }, random).server.proxyHops, 1);
-    assert.equal(loadConfig({ ...VALID, TRUST_PROXY: '2' }, random).server.proxyHops, 2);
-    assert.ok(problemsOf({ ...VALID, TRUST_PROXY: 'maybe' }).some((p) => p.includes('TRUST_PROXY')));
+  it('takes TRUST_PROXY as true, a hop count, or a list of trusted proxy addresses and CIDR blocks', () => {
+    assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: 'true' }, random).server.trustProxy, { hops: 1 });
+    assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: '2' }, random).server.trustProxy, { hops: 2 });
+    assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: '10.0.0.0/8, 192.0.2.1,fd00::/8' }, random).server.trustProxy, { proxies: ['10.0.0.0/8', '192.0.2.1', 'fd00::/8'] });
+    for (const bad of ['maybe', '10.0.0.0/33', '10.0.0.1:80', '10.0.0.1,proxy.internal']) {
+      assert.ok(problemsOf({ ...VALID, TRUST_PROXY: bad }).some((p) => p.includes('TRUST_PROXY')), bad);
+    }
   });
 });
 

@@ -39,7 +39,7 @@ const bodyOf = async (res: NodeJS.ReadableStream) => {
 describe('upstream client: keep-alive connections the upstream closed', () => {
   it('retries an idempotent request without a body once on a fresh connection', async () => {
     const upstream = await startFlakyUpstream();
-    const client = createUpstreamClient(upstream.origin, 5_000);
+    const client = createUpstreamClient(upstream.origin, { timeoutMs: 5_000, connections: 256 });
     try {
       const first = await client.call({ method: 'GET', path: '/a', headers: {}, body: null }).response;
       assert.equal(await bodyOf(first), 'ok');
@@ -55,7 +55,7 @@ describe('upstream client: keep-alive connections the upstream closed', () => {
 
   it('never replays a POST: the error reaches the caller', async () => {
     const upstream = await startFlakyUpstream();
-    const client = createUpstreamClient(upstream.origin, 5_000);
+    const client = createUpstreamClient(upstream.origin, { timeoutMs: 5_000, connections: 256 });
     try {
       await bodyOf(await client.call({ method: 'POST', path: '/a', headers: { 'content-length': '0' }, body: null }).response);
       await assert.rejects(client.call({ method: 'POST', path: '/b', headers: { 'content-length': '0' }, body: null }).response, { code: 'ECONNRESET' });
@@ -72,7 +72,7 @@ describe('upstream client: an upstream that never answers', () => {
     const server = net.createServer(() => undefined); // accepts, reads, never writes
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 200);
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { timeoutMs: 200, connections: 256 });
     try {
       await assert.rejects(client.call({ method: 'GET', path: '/', headers: {}, body: null }).response, (err) => err instanceof UpstreamTimeoutError);
     } finally {
@@ -93,7 +93,7 @@ async function rawUpstream(reply: string) {
 describe('upstream client: answers the proxy cannot carry', () => {
   it('settles a 101 Switching Protocols as an error instead of hanging', async () => {
     const upstream = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-    const client = createUpstreamClient(upstream.origin, 5_000);
+    const client = createUpstreamClient(upstream.origin, { timeoutMs: 5_000, connections: 256 });
     try {
       await assert.rejects(client.call({ method: 'GET', path: '/', headers: {}, body: null }).response, (err) => err instanceof UpstreamNoResponseError);
     } finally {
@@ -125,7 +125,7 @@ describe('upstream client: a slow client is not blamed on the upstream', () => {
   });
 
   it('an upload that pauses longer than the timeout still gets its answer', async () => {
-    const client = createUpstreamClient(origin, 100);
+    const client = createUpstreamClient(origin, { timeoutMs: 100, connections: 256 });
     const body = new PassThrough();
     try {
       const call = client.call({ method: 'POST', path: '/upload', headers: { 'transfer-encoding': 'chunked' }, body });
@@ -140,7 +140,7 @@ describe('upstream client: a slow client is not blamed on the upstream', () => {
   });
 
   it('a response the client stops reading for longer than the timeout arrives whole', async () => {
-    const client = createUpstreamClient(origin, 100);
+    const client = createUpstreamClient(origin, { timeoutMs: 100, connections: 256 });
     try {
       const response = await client.call({ method: 'GET', path: '/big', headers: {}, body: null }).response;
       response.pause();
