@@ -38,6 +38,10 @@ export interface Config {
     readonly usePar: boolean;
     readonly allowHttp: boolean;
     readonly timeoutSeconds: number;
+    /** OIDC_CLOCK_TOLERANCE: the one clock tolerance of every ID token and logout token time check. */
+    readonly clockToleranceSeconds: number;
+    /** OIDC_ID_TOKEN_MAX_AGE: how old (by iat) an ID token may be at the callback. */
+    readonly idTokenMaxAgeSeconds: number;
     readonly redirectUri: string;
     readonly postLogoutRedirectUri: string;
   };
@@ -239,11 +243,18 @@ const envSchema = z.object({
       ctx.addIssue({ code: 'custom', message: `OIDC_AUTH_PARAMS must not set ${reserved.join(', ')}: the BFF sets those itself` });
       return z.NEVER;
     }
+    const maxAge = params.get('max_age');
+    if (maxAge !== null && !/^\d{1,10}$/.test(maxAge)) {
+      ctx.addIssue({ code: 'custom', message: `OIDC_AUTH_PARAMS max_age must be a number of seconds, got "${maxAge}"` });
+      return z.NEVER;
+    }
     return [...params.entries()];
   }),
   OIDC_USE_PAR: bool('OIDC_USE_PAR'),
   OIDC_ALLOW_HTTP: bool('OIDC_ALLOW_HTTP'),
   OIDC_TIMEOUT: seconds('OIDC_TIMEOUT', 1),
+  OIDC_CLOCK_TOLERANCE: seconds('OIDC_CLOCK_TOLERANCE'),
+  OIDC_ID_TOKEN_MAX_AGE: seconds('OIDC_ID_TOKEN_MAX_AGE', 10),
   API_UPSTREAM: optionalUrl('API_UPSTREAM'),
   API_ROUTES: z.string().trim(),
   OIDC_DPOP: bool('OIDC_DPOP'),
@@ -498,6 +509,8 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       usePar: e.OIDC_USE_PAR,
       allowHttp: e.OIDC_ALLOW_HTTP,
       timeoutSeconds: e.OIDC_TIMEOUT,
+      clockToleranceSeconds: e.OIDC_CLOCK_TOLERANCE,
+      idTokenMaxAgeSeconds: e.OIDC_ID_TOKEN_MAX_AGE,
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
     },

@@ -23,6 +23,8 @@ export const LOG_EVENTS = {
   'callback.code_rejected': 'warn',
   'callback.response_invalid': 'warn',
   'callback.idp_unreachable': 'error',
+  'callback.id_token_invalid': 'warn',
+  'callback.authentication_insufficient': 'warn',
   'session.ended': 'info',
   'session.expired': 'info',
   'session.cookie_invalid': 'info',

@@ -3,6 +3,7 @@ import type { CookieIo } from '../http/cookie-io.js';
 import { expiredCookie, readCookie, serializeCookie } from '../http/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
+import type { RequestedAuthentication } from './id-token-checks.js';
 import { TRANSACTION_TTL_MS, type Transactions } from './transactions.js';
 
 /** Pending logins kept per browser; starting another drops the oldest, so the cookie stays bounded. */
@@ -18,6 +19,8 @@ interface Entry {
   r: string;
   /** The DPoP key the code is bound to (OIDC_DPOP). */
   k?: webcrypto.JsonWebKey;
+  /** The acr_values / max_age asked for. */
+  q?: RequestedAuthentication;
   /** Expiry, epoch ms. */
   e: number;
 }
@@ -58,7 +61,7 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
 
   return {
     async begin(state, tx, io) {
-      const entry: Entry = { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, ...(tx.dpopKey ? { k: tx.dpopKey } : {}), e: now() + TRANSACTION_TTL_MS };
+      const entry: Entry = { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, ...(tx.dpopKey ? { k: tx.dpopKey } : {}), ...(tx.requested ? { q: tx.requested } : {}), e: now() + TRANSACTION_TTL_MS };
       write(io, [...read(io), entry].slice(-MAX_PENDING_LOGINS));
     },
     async take(state, io) {
@@ -67,7 +70,7 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
       const found = entries.find((e) => e.h === h);
       if (!found) return undefined;
       write(io, entries.filter((e) => e !== found));
-      return { codeVerifier: found.v, nonce: found.n, returnTo: found.r, ...(found.k ? { dpopKey: found.k } : {}) };
+      return { codeVerifier: found.v, nonce: found.n, returnTo: found.r, ...(found.k ? { dpopKey: found.k } : {}), ...(found.q ? { requested: found.q } : {}) };
     },
   };
 }

@@ -4,6 +4,7 @@ import { readCookie, serializeCookie } from '../http/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
 import type { SessionStore } from '../session/store.js';
+import type { RequestedAuthentication } from './id-token-checks.js';
 
 /** What /login remembers for /callback. */
 export interface LoginTransaction {
@@ -12,6 +13,8 @@ export interface LoginTransaction {
   returnTo: string;
   /** OIDC_DPOP: the private key the authorization code is bound to; it becomes the session's. */
   dpopKey?: webcrypto.JsonWebKey;
+  /** The acr_values / max_age the authorization request asked for: the ID token must honour them. */
+  requested?: RequestedAuthentication;
 }
 
 /** A login transaction expires after this long (the SPEC's 10 minutes). */
@@ -72,7 +75,11 @@ export function createServerTransactions(store: SessionStore, sealer: Sealer, co
       const expected = Buffer.from(stored.b, 'base64url');
       const actual = hash(binding);
       if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-      return { codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo, ...(stored.dpopKey ? { dpopKey: stored.dpopKey } : {}) };
+      return {
+        codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo,
+        ...(stored.dpopKey ? { dpopKey: stored.dpopKey } : {}),
+        ...(stored.requested ? { requested: stored.requested } : {}),
+      };
     },
   };
 }
