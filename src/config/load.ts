@@ -43,7 +43,10 @@ export interface Config {
     /** OIDC_ID_TOKEN_MAX_AGE: how old (by iat) an ID token may be at the callback. */
     readonly idTokenMaxAgeSeconds: number;
     readonly redirectUri: string;
+    /** The default post-logout target (POST_LOGOUT_REDIRECT_URI). */
     readonly postLogoutRedirectUri: string;
+    /** post_logout_redirect_uri sent to the IdP: PUBLIC_URL + LOGOUT_CALLBACK_PATH. */
+    readonly logoutCallbackUri: string;
   };
   readonly api: {
     /** The upstream APIs under API_PATH, longest path first (API_ROUTES, plus the API_UPSTREAM shorthand). */
@@ -84,6 +87,7 @@ export interface Config {
     readonly session: string;
     readonly refresh: string;
     readonly logout: string;
+    readonly logoutCallback: string;
     readonly backchannelLogout: string;
     readonly api: string;
   };
@@ -303,6 +307,7 @@ const envSchema = z.object({
   SESSION_PATH: path('SESSION_PATH'),
   REFRESH_PATH: path('REFRESH_PATH'),
   LOGOUT_PATH: path('LOGOUT_PATH'),
+  LOGOUT_CALLBACK_PATH: path('LOGOUT_CALLBACK_PATH'),
   BACKCHANNEL_LOGOUT_PATH: path('BACKCHANNEL_LOGOUT_PATH'),
   BACKCHANNEL_LOGOUT_MAX_AGE: seconds('BACKCHANNEL_LOGOUT_MAX_AGE', 10),
   API_PATH: path('API_PATH'),
@@ -382,8 +387,11 @@ function crossChecks(e: Env): string[] {
   if (e.POST_LOGOUT_REDIRECT_URI && !isHttpUrl(e.POST_LOGOUT_REDIRECT_URI)) {
     problems.push(`POST_LOGOUT_REDIRECT_URI must be an absolute http(s) URL, got "${e.POST_LOGOUT_REDIRECT_URI}"`);
   }
-  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
-  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
+  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.LOGOUT_CALLBACK_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
+  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, LOGOUT_CALLBACK_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
+  if (e.POST_LOGOUT_REDIRECT_URI && isHttpUrl(e.POST_LOGOUT_REDIRECT_URI) && new URL(e.POST_LOGOUT_REDIRECT_URI).href === new URL(e.LOGOUT_CALLBACK_PATH, e.PUBLIC_URL).href) {
+    problems.push('POST_LOGOUT_REDIRECT_URI must not be PUBLIC_URL + LOGOUT_CALLBACK_PATH: that is where the IdP returns, the target comes after it');
+  }
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   problems.push(...forwardAuthProblems(e));
   return problems;
@@ -420,7 +428,7 @@ function forwardAuthProblems(e: Env): string[] {
   if (!own) return [];
   if (own === '/') return ['FORWARD_AUTH_PATH must not be / (every path lies below it)'];
   if (own === e.API_PATH || own.startsWith(`${e.API_PATH}/`)) return [`FORWARD_AUTH_PATH must not lie under API_PATH (${e.API_PATH})`];
-  const others = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH, '/healthz', '/readyz'];
+  const others = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.LOGOUT_CALLBACK_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH, '/healthz', '/readyz'];
   return others
     .filter((p) => p === own || p.startsWith(`${own}/`))
     .map((p) => `FORWARD_AUTH_PATH ${own} would shadow ${p}: choose a path that no other route equals or lies under`);
@@ -513,6 +521,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       idTokenMaxAgeSeconds: e.OIDC_ID_TOKEN_MAX_AGE,
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
+      logoutCallbackUri: publicOrigin + e.LOGOUT_CALLBACK_PATH,
     },
     api: { routes: routes.routes, maxConcurrency: e.API_MAX_CONCURRENCY, maxConcurrencyPerClient: e.API_MAX_CONCURRENCY_PER_CLIENT, dpop: e.OIDC_DPOP },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
@@ -539,6 +548,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       session: e.SESSION_PATH,
       refresh: e.REFRESH_PATH,
       logout: e.LOGOUT_PATH,
+      logoutCallback: e.LOGOUT_CALLBACK_PATH,
       backchannelLogout: e.BACKCHANNEL_LOGOUT_PATH,
       api: e.API_PATH,
     },

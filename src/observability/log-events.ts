@@ -34,6 +34,8 @@ export const LOG_EVENTS = {
   'refresh.no_refresh_token': 'info',
   'refresh.wait_timeout': 'warn',
   'logout.completed': 'info',
+  'logout.returned': 'info',
+  'logout.state_invalid': 'warn',
   'backchannel.completed': 'info',
   'backchannel.rejected': 'warn',
   'admin.audit': 'info',

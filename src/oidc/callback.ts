@@ -60,7 +60,9 @@ export function callback({ config, idp, transactions, sessions, log, now = Date.
     const claims = result.claims();
     if (!claims) throw new BffError('idp_error', { event: 'callback.response_invalid', detail: 'no ID token in the token response' });
     // openid-client checked signature, iss, aud, exp, nbf and nonce; iat and the requested authentication are ours to check.
-    const bounds = { nowSeconds: Math.floor(now() / 1000), toleranceSeconds: config.oidc.clockToleranceSeconds };
+    // Against the wall clock, the one openid-client checks exp and nbf with, so that every time check of the token agrees
+    // (the injected clock moves the BFF's own timers; the IdP's clock is not ours to move).
+    const bounds = { nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: config.oidc.clockToleranceSeconds };
     const iatProblem = idTokenIatProblem(claims, config.oidc.idTokenMaxAgeSeconds, bounds);
     if (iatProblem) throw new BffError('id_token_invalid', { event: 'callback.id_token_invalid', detail: iatProblem });
     const authProblem = tx.requested && authenticationProblem(claims, tx.requested, bounds);
