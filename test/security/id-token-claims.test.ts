@@ -170,6 +170,32 @@ describe('requested acr_values and max_age are checked in the ID token (OIDC Cor
   });
 });
 
+describe('with cookie sessions, the requested acr_values / max_age travel in the login cookie and are enforced too', () => {
+  const faults = idpFaults();
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ idpFetch: faults.fetch, env: { SESSION_STORE: 'cookie' }, idp: { acrValues: ['urn:example:mfa'] } });
+  });
+  after(async () => h?.close());
+
+  it('refuses an ID token without the requested acr, and accepts one with it', async () => {
+    const refused = h.browser();
+    assert.equal((await refused.get(await callbackUrlOf(h, refused, '?acr_values=urn:example:gold'), { headers: json })).status, 403);
+    const accepted = h.browser();
+    assert.equal((await accepted.get(await callbackUrlOf(h, accepted, '?acr_values=urn:example:mfa'), { headers: json })).status, 302);
+  });
+
+  it('refuses an ID token whose auth_time is older than the requested max_age', async () => {
+    const ua = h.browser();
+    const cb = await callbackUrlOf(h, ua, '?max_age=60');
+    faults.set(idTokenReissued(h, () => ({ auth_time: nowSeconds() - 3600 })));
+    const res = await ua.get(cb, { headers: json });
+    faults.clear();
+    assert.equal(res.status, 403);
+    assertNoSession(res);
+  });
+});
+
 describe('acr_values set by OIDC_AUTH_PARAMS are enforced like those the SPA asked for', () => {
   let h: Harness;
   before(async () => {
