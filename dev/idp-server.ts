@@ -10,7 +10,7 @@
 //   IDP_CLIENT_SECRET             its secret (required unless IDP_CLIENT_AUTH=none)
 //   IDP_CLIENT_AUTH               client_secret_basic (default), client_secret_post or none
 //   IDP_REDIRECT_URI              comma-separated redirect URIs (default http://localhost:3000/callback)
-//   IDP_POST_LOGOUT_REDIRECT_URI  comma-separated post-logout redirect URIs (default http://localhost:3000/)
+//   IDP_POST_LOGOUT_REDIRECT_URI  comma-separated post-logout redirect URIs (default http://localhost:3000/logout/callback)
 //
 // Development and demos only: it accepts any password and keeps everything in memory.
 import { startIdp } from './idp.js';
@@ -28,7 +28,7 @@ if (!['client_secret_basic', 'client_secret_post', 'none'].includes(clientAuth))
 const clientSecret = env['IDP_CLIENT_SECRET'] ?? '';
 if (clientAuth !== 'none' && !clientSecret) fail(2, `IDP_CLIENT_SECRET is required with IDP_CLIENT_AUTH=${clientAuth}`);
 const redirectUris = envList(env, 'IDP_REDIRECT_URI', 'http://localhost:3000/callback');
-const postLogoutRedirectUris = envList(env, 'IDP_POST_LOGOUT_REDIRECT_URI', 'http://localhost:3000/');
+const postLogoutRedirectUris = envList(env, 'IDP_POST_LOGOUT_REDIRECT_URI', 'http://localhost:3000/logout/callback');
 
 const idp = await startIdp({
   port,

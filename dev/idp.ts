@@ -48,6 +48,12 @@ export interface IdpOptions {
   backchannelLogout?: boolean;
   /** RFC 8707 resource servers the IdP knows: resource indicator → the scopes it accepts. Their access tokens are JWTs. */
   resources?: Record<string, { scope: string }>;
+  /**
+   * Authentication context classes this IdP offers (acr_values_supported). The automatic login
+   * authenticates at the first requested one it offers, and with no acr when none is offered
+   * (acr_values is a voluntary request: an IdP may ignore it).
+   */
+  acrValues?: string[];
   /** RFC 9449: the token endpoint demands DPoP nonces (DPoP itself is always accepted). */
   dpopNonce?: boolean;
   /** The client_credentials grant for the registered clients. */
@@ -162,6 +168,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     // Put scope claims into the ID token too (like most hosted IdPs), so a BFF can show the user without /userinfo.
     conformIdTokenClaims: false,
     scopes: ['openid', 'offline_access', 'profile', 'email'],
+    acrValues: options.acrValues ?? [],
     responseTypes: ['code'],
     pkce: { required: () => true },
     // The default only issues refresh tokens for offline_access, which it drops unless prompt=consent.
@@ -261,7 +268,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     }
   });
 
-  if (!interactive) provider.use(autoInteraction(provider));
+  if (!interactive) provider.use(autoInteraction(provider, options.acrValues));
   if (options.tokenExchange) registerTokenExchange(provider, options.resources ?? {});
 
   server.on('request', provider.callback());
@@ -297,13 +304,14 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
 }
 
 // Logs in as login_hint (or alice) and grants whatever is asked, mirroring lib/actions/interaction.js submit.
-export function autoInteraction(provider: Provider): Koa.Middleware {
+export function autoInteraction(provider: Provider, acrValues: readonly string[] = []): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' || !ctx.path.startsWith(AUTO_INTERACTION_PATH)) return next();
     const { prompt, params, session, grantId } = await provider.interactionDetails(ctx.req, ctx.res);
     let result: object;
     if (prompt.name === 'login') {
-      result = { login: { accountId: params['login_hint'] || 'alice' } };
+      const acr = (params['acr_values'] ?? '').split(' ').find((value) => acrValues.includes(value));
+      result = { login: { accountId: params['login_hint'] || 'alice', ...(acr ? { acr } : {}) } };
     } else if (prompt.name === 'consent') {
       const grant = (grantId && await provider.Grant.find(grantId))
         || new provider.Grant({ accountId: session?.accountId ?? '', clientId: params['client_id'] ?? '' });

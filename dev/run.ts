@@ -77,7 +77,7 @@ async function main(): Promise<void> {
         client_secret: config.oidc.clientSecret ?? '',
         token_endpoint_auth_method: config.oidc.clientAuth,
         redirect_uris: [config.oidc.redirectUri],
-        post_logout_redirect_uris: [config.oidc.postLogoutRedirectUri],
+        post_logout_redirect_uris: [config.oidc.logoutCallbackUri],
       }],
     });
     closers.push(idp.close);

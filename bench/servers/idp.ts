@@ -41,7 +41,7 @@ const provider: Provider = new OidcProvider(issuer, {
       client_id: requiredEnv('BENCH_CLIENT_ID'),
       client_secret: requiredEnv('BENCH_CLIENT_SECRET'),
       redirect_uris: redirectUris,
-      post_logout_redirect_uris: redirectUris.map((u) => `${new URL(u).origin}/`),
+      post_logout_redirect_uris: redirectUris.map((u) => `${new URL(u).origin}/logout/callback`),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

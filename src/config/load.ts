@@ -44,8 +44,15 @@ export interface Config {
     readonly usePar: boolean;
     readonly allowHttp: boolean;
     readonly timeoutSeconds: number;
+    /** OIDC_CLOCK_TOLERANCE: the one clock tolerance of every ID token and logout token time check. */
+    readonly clockToleranceSeconds: number;
+    /** OIDC_ID_TOKEN_MAX_AGE: how old (by iat) an ID token may be at the callback. */
+    readonly idTokenMaxAgeSeconds: number;
     readonly redirectUri: string;
+    /** The default post-logout target (POST_LOGOUT_REDIRECT_URI). */
     readonly postLogoutRedirectUri: string;
+    /** post_logout_redirect_uri sent to the IdP: PUBLIC_URL + LOGOUT_CALLBACK_PATH. */
+    readonly logoutCallbackUri: string;
   };
   readonly api: {
     /** The upstream APIs under API_PATH, longest path first (API_ROUTES, plus the API_UPSTREAM shorthand). */
@@ -96,6 +103,7 @@ export interface Config {
     readonly session: string;
     readonly refresh: string;
     readonly logout: string;
+    readonly logoutCallback: string;
     readonly backchannelLogout: string;
     readonly api: string;
   };
@@ -255,11 +263,18 @@ const envSchema = z.object({
       ctx.addIssue({ code: 'custom', message: `OIDC_AUTH_PARAMS must not set ${reserved.join(', ')}: the BFF sets those itself` });
       return z.NEVER;
     }
+    const maxAge = params.get('max_age');
+    if (maxAge !== null && !/^\d{1,10}$/.test(maxAge)) {
+      ctx.addIssue({ code: 'custom', message: `OIDC_AUTH_PARAMS max_age must be a number of seconds, got "${maxAge}"` });
+      return z.NEVER;
+    }
     return [...params.entries()];
   }),
   OIDC_USE_PAR: bool('OIDC_USE_PAR'),
   OIDC_ALLOW_HTTP: bool('OIDC_ALLOW_HTTP'),
   OIDC_TIMEOUT: seconds('OIDC_TIMEOUT', 1),
+  OIDC_CLOCK_TOLERANCE: seconds('OIDC_CLOCK_TOLERANCE'),
+  OIDC_ID_TOKEN_MAX_AGE: seconds('OIDC_ID_TOKEN_MAX_AGE', 10),
   API_UPSTREAM: optionalUrl('API_UPSTREAM'),
   API_ROUTES: z.string().trim(),
   OIDC_DPOP: bool('OIDC_DPOP'),
@@ -313,6 +328,7 @@ const envSchema = z.object({
   SESSION_PATH: path('SESSION_PATH'),
   REFRESH_PATH: path('REFRESH_PATH'),
   LOGOUT_PATH: path('LOGOUT_PATH'),
+  LOGOUT_CALLBACK_PATH: path('LOGOUT_CALLBACK_PATH'),
   BACKCHANNEL_LOGOUT_PATH: path('BACKCHANNEL_LOGOUT_PATH'),
   BACKCHANNEL_LOGOUT_MAX_AGE: seconds('BACKCHANNEL_LOGOUT_MAX_AGE', 10),
   API_PATH: path('API_PATH'),
@@ -394,8 +410,11 @@ function crossChecks(e: Env): string[] {
   if (e.POST_LOGOUT_REDIRECT_URI && !isHttpUrl(e.POST_LOGOUT_REDIRECT_URI)) {
     problems.push(`POST_LOGOUT_REDIRECT_URI must be an absolute http(s) URL, got "${e.POST_LOGOUT_REDIRECT_URI}"`);
   }
-  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
-  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
+  const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.LOGOUT_CALLBACK_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
+  if (new Set(paths).size !== paths.length) problems.push('LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, LOGOUT_CALLBACK_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ');
+  if (e.POST_LOGOUT_REDIRECT_URI && isHttpUrl(e.POST_LOGOUT_REDIRECT_URI) && new URL(e.POST_LOGOUT_REDIRECT_URI).href === new URL(e.LOGOUT_CALLBACK_PATH, e.PUBLIC_URL).href) {
+    problems.push('POST_LOGOUT_REDIRECT_URI must not be PUBLIC_URL + LOGOUT_CALLBACK_PATH: that is where the IdP returns, the target comes after it');
+  }
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   problems.push(...forwardAuthProblems(e));
   if (e.API_UPSTREAM_CONNECTIONS_PER_CLIENT > e.API_UPSTREAM_CONNECTIONS) {
@@ -435,7 +454,7 @@ function forwardAuthProblems(e: Env): string[] {
   if (!own) return [];
   if (own === '/') return ['FORWARD_AUTH_PATH must not be / (every path lies below it)'];
   if (own === e.API_PATH || own.startsWith(`${e.API_PATH}/`)) return [`FORWARD_AUTH_PATH must not lie under API_PATH (${e.API_PATH})`];
-  const others = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH, '/healthz', '/readyz'];
+  const others = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.LOGOUT_CALLBACK_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH, '/healthz', '/readyz'];
   return others
     .filter((p) => p === own || p.startsWith(`${own}/`))
     .map((p) => `FORWARD_AUTH_PATH ${own} would shadow ${p}: choose a path that no other route equals or lies under`);
@@ -529,8 +548,11 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       usePar: e.OIDC_USE_PAR,
       allowHttp: e.OIDC_ALLOW_HTTP,
       timeoutSeconds: e.OIDC_TIMEOUT,
+      clockToleranceSeconds: e.OIDC_CLOCK_TOLERANCE,
+      idTokenMaxAgeSeconds: e.OIDC_ID_TOKEN_MAX_AGE,
       redirectUri: publicOrigin + e.CALLBACK_PATH,
       postLogoutRedirectUri: e.POST_LOGOUT_REDIRECT_URI || `${publicOrigin}/`,
+      logoutCallbackUri: publicOrigin + e.LOGOUT_CALLBACK_PATH,
     },
     api: {
       routes: routes.routes,
@@ -567,6 +589,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       session: e.SESSION_PATH,
       refresh: e.REFRESH_PATH,
       logout: e.LOGOUT_PATH,
+      logoutCallback: e.LOGOUT_CALLBACK_PATH,
       backchannelLogout: e.BACKCHANNEL_LOGOUT_PATH,
       api: e.API_PATH,
     },

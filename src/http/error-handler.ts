@@ -11,6 +11,8 @@ import { createViews } from './views.js';
 const TITLES: Partial<Record<ErrorCode, string>> = {
   invalid_state: 'This sign-in attempt cannot be completed',
   login_failed: 'Sign-in failed',
+  id_token_invalid: 'Sign-in failed',
+  insufficient_user_authentication: 'A stronger sign-in is required',
   logout_refused: 'Sign-out refused',
   access_denied: 'Sign-in was cancelled',
   idp_error: 'The identity provider had a problem',

@@ -9,6 +9,7 @@ import { backchannelLogout } from '../oidc/backchannel-logout.js';
 import { callback } from '../oidc/callback.js';
 import { login } from '../oidc/login.js';
 import { logoutApi, logoutNavigation } from '../oidc/logout.js';
+import { logoutCallback } from '../oidc/logout-callback.js';
 import { TRANSACTION_TTL_MS, type Transactions } from '../oidc/transactions.js';
 import type { EventLogger } from '../observability/logger.js';
 import { checkCsrf } from '../proxy/csrf.js';
@@ -79,6 +80,7 @@ export function routes(p: RouteParts): Step {
   router.post(paths.refresh, limited('refresh'), session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
   router.post(paths.logout, csrf, logoutApi(p));
   router.get(paths.logout, page, logoutNavigation(p));
+  router.get(paths.logoutCallback, page, logoutCallback(p));
   router.post(paths.backchannelLogout, backchannelLogout(p));
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));

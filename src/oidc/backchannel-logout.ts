@@ -20,7 +20,6 @@ export interface BackchannelDeps {
 }
 
 const MAX_BODY = 16 * 1024;
-const CLOCK_TOLERANCE_SECONDS = 60;
 
 /**
  * POST /backchannel-logout: the IdP tells us a user's IdP session ended. A valid logout token
@@ -37,6 +36,7 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     return keys.get;
   };
   const maxAgeSeconds = config.session.backchannelMaxAgeSeconds;
+  const toleranceSeconds = config.oidc.clockToleranceSeconds;
   const refuse = (reason: string) =>
     new BffError('invalid_request', { event: 'backchannel.rejected', detail: reason, description: `The logout token was refused: ${reason}.` });
 
@@ -55,7 +55,7 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     try {
       claims = await verifyLogoutToken(token, {
         issuer: server.issuer, clientId: config.oidc.clientId, keys: keysFor(server.jwks_uri),
-        maxAgeSeconds, clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS, now,
+        maxAgeSeconds, clockToleranceSeconds: toleranceSeconds, now,
       });
     } catch (err) {
       if (err instanceof LogoutTokenError) throw refuse(err.reason);
@@ -63,7 +63,7 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     }
     // Remembered for longer than a token can be accepted: a replay is refused, not re-applied.
     const replayKey = `j:${createHash('sha256').update(`${server.issuer} ${claims.jti}`).digest('base64url')}`;
-    if (!(await store.setIfAbsent(replayKey, '1', (maxAgeSeconds + 2 * CLOCK_TOLERANCE_SECONDS) * 1000))) throw refuse('jti replayed');
+    if (!(await store.setIfAbsent(replayKey, '1', (maxAgeSeconds + 2 * toleranceSeconds) * 1000))) throw refuse('jti replayed');
 
     const match = { ...(claims.sub ? { sub: claims.sub } : {}), ...(claims.sid ? { idpSid: claims.sid } : {}) };
     let ended: number;

@@ -8,6 +8,7 @@ import type { Revocations } from '../session/revocations.js';
 import type { Sessions, TokenSet } from '../session/session.js';
 import type { OidcClient } from './client.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
+import { authenticationProblem, idTokenIatProblem } from './id-token-checks.js';
 import { classifyIdp } from './idp-failure.js';
 import type { Transactions } from './transactions.js';
 
@@ -25,7 +26,8 @@ export interface CallbackDeps {
  * GET /callback: the browser returns from the IdP. The transaction must have been started by
  * this browser and is used once; openid-client checks `iss` (RFC 9207), state, exchanges the
  * code with the PKCE verifier and validates the ID token (signature against the JWKS, iss,
- * aud, exp, iat, nonce). Then a session starts under a brand-new id (no fixation) and the
+ * aud, exp, nonce); we add iat (id-token-checks.ts) and the acr / auth_time the login asked
+ * for. Then a session starts under a brand-new id (no fixation) and the
  * browser goes to its returnTo.
  */
 export function callback({ config, idp, transactions, sessions, revocations, log, now = Date.now }: CallbackDeps): Step {
@@ -61,6 +63,14 @@ export function callback({ config, idp, transactions, sessions, revocations, log
     }
     const claims = result.claims();
     if (!claims) throw new BffError('idp_error', { event: 'callback.response_invalid', detail: 'no ID token in the token response' });
+    // openid-client checked signature, iss, aud, exp, nbf and nonce; iat and the requested authentication are ours to check.
+    // Against the wall clock, the one openid-client checks exp and nbf with, so that every time check of the token agrees
+    // (the injected clock moves the BFF's own timers; the IdP's clock is not ours to move).
+    const bounds = { nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: config.oidc.clockToleranceSeconds };
+    const iatProblem = idTokenIatProblem(claims, config.oidc.idTokenMaxAgeSeconds, bounds);
+    if (iatProblem) throw new BffError('id_token_invalid', { event: 'callback.id_token_invalid', detail: iatProblem });
+    const authProblem = tx.requested && authenticationProblem(claims, tx.requested, bounds);
+    if (authProblem) throw new BffError('insufficient_user_authentication', { event: 'callback.authentication_insufficient', detail: authProblem });
 
     const previous = await sessions.load(io);
     if (previous) await sessions.destroy(previous, io);

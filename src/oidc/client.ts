@@ -92,7 +92,9 @@ async function discover(config: Config, customFetch: oidc.CustomFetch | undefine
     throw new Error(`the IdP signs ID tokens only with ${supported.join(', ')}; oidc-bff needs an asymmetric algorithm (RS256, PS256, ES256, EdDSA…)`);
   }
   const client = await clientAuthentication(config.oidc, server);
-  const configuration = new oidc.Configuration({ ...server }, clientId, { id_token_signed_response_alg: alg, ...client.metadata }, client.auth);
+  // openid-client's own exp / nbf / auth_time checks use the same tolerance as ours (its default is 30 s).
+  const metadata = { id_token_signed_response_alg: alg, ...client.metadata, [oidc.clockTolerance]: config.oidc.clockToleranceSeconds };
+  const configuration = new oidc.Configuration({ ...server }, clientId, metadata, client.auth);
   configuration.timeout = timeoutSeconds;
   if (customFetch) configuration[oidc.customFetch] = customFetch;
   if (config.oidc.allowHttp) oidc.allowInsecureRequests(configuration);

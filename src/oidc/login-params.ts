@@ -7,6 +7,8 @@ const RULES: Record<string, RegExp> = {
   prompt: /^(?:none|login|consent|select_account)(?: (?:none|login|consent|select_account))*$/,
   login_hint: /^[^\p{Cc}]{1,256}$/u,
   acr_values: /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/,
+  // Seconds; the callback then demands an auth_time at most this old (OIDC Core 3.1.2.1).
+  max_age: /^\d{1,10}$/,
   ui_locales: /^[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*$/,
 };
 const MAX_LENGTH = 256;

@@ -8,6 +8,7 @@ import type { OidcClient } from './client.js';
 import { classifyIdpFailure } from './idp-failure.js';
 import { loginResources } from '../config/api-routes.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
+import { requestedAuthentication } from './id-token-checks.js';
 import { pickLoginParams } from './login-params.js';
 import { safeReturnTo } from './return-to.js';
 import type { Transactions } from './transactions.js';
@@ -70,7 +71,10 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
       throw classifyIdpFailure(err, 'login.par_failed');
     }
     // Remembered only once the IdP accepted the request: a failed PAR leaves nothing behind.
-    await transactions.begin(state, { codeVerifier, nonce, returnTo, ...(dpopJwk ? { dpopKey: dpopJwk } : {}) }, cookieIo(ctx));
+    // What was asked of the IdP, from the final request (OIDC_AUTH_PARAMS included), is what /callback checks.
+    const requested = requestedAuthentication(request);
+    const tx = { codeVerifier, nonce, returnTo, ...(dpopJwk ? { dpopKey: dpopJwk } : {}), ...(Object.keys(requested).length ? { requested } : {}) };
+    await transactions.begin(state, tx, cookieIo(ctx));
     ctx.set('Cache-Control', 'no-store');
     log.event('login.started', { request_id: ctx.state.requestId, reason: usePar ? 'par' : 'query' });
     ctx.redirect(url.href);

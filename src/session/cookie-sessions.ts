@@ -65,9 +65,10 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
     for (const name of presentChunkNames(cookieMap(io.header), base)) if (!written.has(name)) io.set(expiredCookie(name, cookies.attributes));
   };
 
+  // Only the chunks this request carried: an answer to a request without them (a cross-site
+  // navigation under SameSite=Strict) must not delete the browser's live session cookie.
   const clear = (io: CookieIo) => {
-    const present = presentChunkNames(cookieMap(io.header), base);
-    for (const name of present.length ? present : [base]) io.set(expiredCookie(name, cookies.attributes));
+    for (const name of presentChunkNames(cookieMap(io.header), base)) io.set(expiredCookie(name, cookies.attributes));
   };
 
   // A browser sends the same sealed cookie until it is re-issued (at most every minute): what it

@@ -172,7 +172,9 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       io.set(clearCookie);
     },
     clear(io) {
-      io.set(clearCookie);
+      // Only a cookie this request carried: an answer to a request without it (a cross-site
+      // navigation under SameSite=Strict) must not delete the browser's live session cookie.
+      if (readCookie(io.header, cookies.session) !== undefined) io.set(clearCookie);
     },
     expiresAt: (s) => Math.floor((s.createdAt + maxAgeMs) / 1000),
     idleExpiresAt: (s) => Math.floor(Math.min(now() + idleTimeoutMs, s.createdAt + maxAgeMs) / 1000),

@@ -70,7 +70,7 @@ export interface Sessions {
   propagate(session: Session, io: CookieIo): void;
   /** Ends the session (server state, if any) and deletes its cookies. */
   destroy(session: Session, io: CookieIo): Promise<void>;
-  /** Deletes the session cookies of this browser, whatever they hold. */
+  /** Deletes the session cookies this request carried, whatever they hold (never one it did not carry). */
   clear(io: CookieIo): void;
   /** Seconds since epoch at which the session ends whatever the activity. */
   expiresAt(session: Session): number;

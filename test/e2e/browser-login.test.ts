@@ -202,7 +202,7 @@ for (const store of ['memory', 'cookie'] as const) describe(`e2e: a real browser
     assert.equal(idp.counts.refresh - refreshesBefore, 1, 'the browser kept a cookie with the refreshed tokens');
 
     // 6. Logout: the BFF ends its session and hands back the IdP's end-session URL.
-    const logout = await pageFetch(page, '/logout', { method: 'POST', headers: { 'X-CSRF': '1' } });
+    const logout = await pageFetch(page, '/logout?returnTo=/signed-out', { method: 'POST', headers: { 'X-CSRF': '1' } });
     assert.equal(logout.status, 200, logout.text);
     const { logoutUrl } = json(logout);
     assert.equal(typeof logoutUrl, 'string');
@@ -213,8 +213,10 @@ for (const store of ['memory', 'cookie'] as const) describe(`e2e: a real browser
     const signOut = page.locator('button[name="logout"]');
     await signOut.waitFor();
     await signOut.click();
-    await page.waitForURL(`${url}/`);
-    assert.equal(page.url(), `${url}/`);
+    // Back through /logout/callback: the state the IdP returns is checked (the Lax binding cookie survives
+    // the IdP's cross-site redirect in a real browser), and only then is the browser sent to returnTo.
+    await page.waitForURL(`${url}/signed-out`);
+    assert.equal(page.url(), `${url}/signed-out`);
 
     const signedOut = await pageFetch(page, '/session');
     assert.equal(signedOut.status, 401, signedOut.text);

@@ -29,12 +29,13 @@ describe('logout ends the session, revokes the refresh token and ends the IdP se
     await h?.close();
   });
 
-  it('POST /logout answers 200 {logoutUrl} with id_token_hint and post_logout_redirect_uri, and the session is gone', async () => {
+  it('POST /logout answers 200 {logoutUrl} with id_token_hint, state and post_logout_redirect_uri, and the session is gone', async () => {
     const res = await ua.post(`${h.url}/logout`, { headers: csrf });
     assert.equal(res.status, 200);
     const url = new URL(res.json<{ logoutUrl: string }>().logoutUrl);
     assert.equal(url.origin + url.pathname, `${h.idp.issuer}/session/end`);
-    assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${h.url}/`);
+    assert.equal(url.searchParams.get('post_logout_redirect_uri'), `${h.url}/logout/callback`);
+    assert.ok(url.searchParams.get('state'));
     assert.ok(h.idp.issued.has(url.searchParams.get('id_token_hint')!));
     assert.ok(res.setCookies.some((c) => c.startsWith('bff-session=;') && c.includes('Max-Age=0')));
     assert.equal((await ua.get(`${h.url}/session`)).status, 401);

@@ -37,7 +37,7 @@ async function startGatewayStack(options: { clock: TestClock; faults?: IdpFaults
     ...(options.faults ? { idpFetch: options.faults.fetch } : {}),
     env: { PUBLIC_URL: url, FORWARD_AUTH_PATH: '/auth', ...options.env },
     idp: {
-      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/callback`], post_logout_redirect_uris: [`${url}/`] }],
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/callback`], post_logout_redirect_uris: [`${url}/logout/callback`] }],
       ...(options.rotateRefreshToken ? { rotateRefreshToken: true } : {}),
     },
   });

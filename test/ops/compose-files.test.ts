@@ -144,7 +144,7 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.equal(idp['IDP_CLIENT_SECRET'], setting('OIDC_CLIENT_SECRET'));
       const origin = new URL(setting('PUBLIC_URL')).origin;
       assert.ok((idp['IDP_REDIRECT_URI'] ?? '').split(',').includes(origin + setting('CALLBACK_PATH')), 'redirect_uri = PUBLIC_URL + CALLBACK_PATH');
-      assert.ok((idp['IDP_POST_LOGOUT_REDIRECT_URI'] ?? '').split(',').includes(setting('POST_LOGOUT_REDIRECT_URI') || `${origin}/`));
+      assert.ok((idp['IDP_POST_LOGOUT_REDIRECT_URI'] ?? '').split(',').includes(origin + setting('LOGOUT_CALLBACK_PATH')), 'post_logout_redirect_uri = PUBLIC_URL + LOGOUT_CALLBACK_PATH');
     });
 
     it('on where the API and Redis are', () => {

@@ -48,7 +48,7 @@ describe('graceful shutdown of the production entry (src/main.ts) on SIGTERM', f
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/callback`),
-        post_logout_redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/`),
+        post_logout_redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/logout/callback`),
       }],
     });
     upstream = await startSlowUpstream();

@@ -53,7 +53,7 @@ describe('session cookie attributes: HttpOnly, SameSite=Lax, Path=/, Secure and 
           client_id: CLIENT_ID,
           client_secret: CLIENT_SECRET,
           redirect_uris: [`${HTTPS_ORIGIN}/callback`],
-          post_logout_redirect_uris: [`${HTTPS_ORIGIN}/`],
+          post_logout_redirect_uris: [`${HTTPS_ORIGIN}/logout/callback`],
         }],
       },
     });

@@ -12,6 +12,16 @@ interface SessionBody {
   claims?: { sub?: string };
 }
 
+/**
+ * New keys after a logout, besides the one logout transaction it leaves for the IdP's return
+ * (`o:`, sealed, 10 minutes: a post-logout target, no session); more than one of those is kept.
+ */
+async function storedAfterLogout(redis: TestRedis, before: Set<string>): Promise<string[]> {
+  const keys = await newKeys(redis, before);
+  const logoutTransactions = keys.filter((k) => k.startsWith(`${redis.prefix}o:`));
+  return logoutTransactions.length === 1 ? keys.filter((k) => k !== logoutTransactions[0]) : keys;
+}
+
 describe('no session fixation: a login always issues a new session id, and logout deletes server state', () => {
   for (const kind of STORE_KINDS) {
     describe(`with the ${kind} store`, () => {
@@ -136,7 +146,7 @@ describe('no session fixation: a login always issues a new session id, and logou
         assert.equal(cleared?.attributes.get('max-age'), '0');
 
         if (redis) {
-          assert.deepEqual(await newKeys(redis, keysBefore), [], 'the session is still stored after logout');
+          assert.deepEqual(await storedAfterLogout(redis, keysBefore), [], 'the session is still stored after logout');
           assert.equal(await redis.client.exists(sessionKeys[0]!), 0);
         }
         const upstreamBefore = h.upstream.received.length;
@@ -170,7 +180,7 @@ describe('no session fixation: a login always issues a new session id, and logou
 
         const replay = await sessionOf(holding(cookie));
         assert.equal(replay.status, 401, 'the session is back after logout: the in-flight refresh wrote it again');
-        if (redis) assert.deepEqual(await newKeys(redis, keysBefore), [], 'the session is stored again after logout');
+        if (redis) assert.deepEqual(await storedAfterLogout(redis, keysBefore), [], 'the session is stored again after logout');
       });
     });
   }

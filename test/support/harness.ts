@@ -66,7 +66,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const redirectUris = [`${url}/callback`];
   const idp = shared?.idp ?? (await startIdp({
     clients: [{
-      client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/`],
+      client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/logout/callback`],
       ...(options.backchannel ? { backchannel_logout_uri: `${url}/backchannel-logout` } : {}),
       ...options.client,
     }],

@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
@@ -26,6 +26,17 @@ export const forge = {
     const { payload } = decodeJwt(jwt);
     const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
     return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+  },
+  /**
+   * Claims changed and signed again with the IdP's own key (an IdP whose clock is off, or that
+   * ignores what was asked): the signature is valid, only the claims are wrong. `undefined` deletes a claim.
+   */
+  reissued(jwt: string, signingKey: Record<string, unknown>, claims: Record<string, unknown>): string {
+    const { header, payload } = decodeJwt(jwt);
+    const merged: Record<string, unknown> = { ...payload, ...claims };
+    for (const name of Object.keys(merged)) if (merged[name] === undefined) delete merged[name];
+    const input = `${b64(header)}.${b64(merged)}`;
+    return `${input}.${sign('sha256', Buffer.from(input), createPrivateKey({ key: signingKey as never, format: 'jwk' })).toString('base64url')}`;
   },
   /** Original signature, one claim changed. */
   edited(jwt: string, claims: Record<string, unknown>): string {

@@ -19,6 +19,24 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.equal(c.oidc.postLogoutRedirectUri, 'https://app.example.test/');
   });
 
+  it('has one clock tolerance and an ID token age bound, and the post-logout return route, with their defaults', () => {
+    const c = loadConfig(VALID, random);
+    assert.equal(c.oidc.clockToleranceSeconds, 60);
+    assert.equal(c.oidc.idTokenMaxAgeSeconds, 600);
+    assert.equal(c.oidc.logoutCallbackUri, 'https://app.example.test/logout/callback');
+    const tuned = loadConfig({ ...VALID, OIDC_CLOCK_TOLERANCE: '2m', OIDC_ID_TOKEN_MAX_AGE: '300', LOGOUT_CALLBACK_PATH: '/bye/back' }, random);
+    assert.equal(tuned.oidc.clockToleranceSeconds, 120);
+    assert.equal(tuned.oidc.idTokenMaxAgeSeconds, 300);
+    assert.equal(tuned.oidc.logoutCallbackUri, 'https://app.example.test/bye/back');
+  });
+
+  it('refuses a post-logout setup that would loop or collide, and a non-numeric max_age in OIDC_AUTH_PARAMS', () => {
+    assert.ok(problemsOf({ ...VALID, LOGOUT_CALLBACK_PATH: '/logout' }).some((p) => p.includes('must differ')));
+    assert.ok(problemsOf({ ...VALID, POST_LOGOUT_REDIRECT_URI: 'https://app.example.test/logout/callback' }).some((p) => p.includes('LOGOUT_CALLBACK_PATH')));
+    assert.ok(problemsOf({ ...VALID, OIDC_AUTH_PARAMS: 'max_age=soon' }).some((p) => p.includes('max_age')));
+    assert.ok(problemsOf({ ...VALID, OIDC_CLOCK_TOLERANCE: '-5' }).some((p) => p.includes('OIDC_CLOCK_TOLERANCE')));
+  });
+
   it('is frozen all the way down', () => {
     const c = loadConfig(VALID, random);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.session) && Object.isFrozen(c.session.secrets));
