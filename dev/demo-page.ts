@@ -1,7 +1,7 @@
 // The demo SPA of `npm run dev`: one static page at `/`, mounted through createApp's `extra` step.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Step } from '../src/http/context.js';
+import type { Step } from '../src/web/context.js';
 
 const PAGE = new URL('./demo-page.html', import.meta.url);
 

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { BffState, Step } from '../http/context.js';
+import type { BffState, Step } from '../web/context.js';
 import { errorHandler } from '../http/error-handler.js';
 import { requestContext } from '../http/request-context.js';
 import type { EventLogger } from '../observability/logger.js';

@@ -1,6 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { ClientAuthMethod } from './load.js';
 import {
   certificateThumbprintSha1,
   jwkThumbprint,
@@ -12,6 +11,9 @@ import {
   type Read,
 } from './private-key.js';
 import type { SettingName } from './schema.js';
+
+/** OIDC_CLIENT_AUTH: how the BFF authenticates to the IdP's token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'none';
 
 /** private_key_jwt: the key that signs client assertions, and how its JOSE header names it. */
 export interface ClientAssertionKey {

@@ -3,23 +3,19 @@ import { isIP } from 'node:net';
 import { readApiRoutes, shorthandRoute, type ApiRoute } from './api-routes.js';
 import {
   clientAssertionKey, clientCertificateProblems, clientCredentialFields, clientCredentialProblems, idpTls, SECRET_METHODS,
-  type ClientAssertionKey, type IdpTls,
+  type ClientAssertionKey, type ClientAuthMethod, type IdpTls,
 } from './client-credentials.js';
+import type { ProxyTrust } from '../web/client-address.js';
 import { SETTINGS, type SettingName } from './schema.js';
 
+export type { ClientAuthMethod };
 export type SessionStoreKind = 'redis' | 'cookie' | 'memory';
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'none';
 /** How to reach Redis: one of the three topologies ioredis speaks. */
 export type RedisConnection =
   | { kind: 'url'; url: string; password?: undefined; tls?: undefined }
   | { kind: 'sentinel'; nodes: Array<{ host: string; port: number }>; name: string; password: string | undefined; tls: boolean }
   | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
 
-/**
- * Who may name the client in X-Forwarded-For (TRUST_PROXY): a number of proxy hops in front
- * (0 = nobody), or the addresses and CIDR blocks of the trusted proxies themselves.
- */
-export type ProxyTrust = { readonly hops: number } | { readonly proxies: readonly string[] };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 

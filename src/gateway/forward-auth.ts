@@ -2,7 +2,7 @@ import { checkUpstreamPath } from '../proxy/upstream-path.js';
 import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { Step } from '../http/context.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import { CSRF_HEADER, crossSiteProblem, csrfProblem } from '../proxy/csrf.js';
 import { cookieNames } from '../session/cookie-names.js';

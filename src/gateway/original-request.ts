@@ -1,4 +1,4 @@
-import type { BffContext } from '../http/context.js';
+import type { BffContext } from '../web/context.js';
 import { oneLine } from '../observability/logger.js';
 
 /** Methods that change nothing (RFC 9110 §9.2.1); any other needs the anti-CSRF header. */

@@ -1,4 +1,4 @@
-import type { Step } from '../http/context.js';
+import type { Step } from '../web/context.js';
 
 /**
  * Wraps the forward-auth pipeline so that its answer, 200 or error, carries at most one

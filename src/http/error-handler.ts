@@ -4,8 +4,8 @@ import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { errorFields } from '../observability/logger.js';
-import { StoreUnavailableError } from '../session/store.js';
-import type { BffContext, Step } from './context.js';
+import { StoreUnavailableError } from '../store/store.js';
+import type { BffContext, Step } from '../web/context.js';
 import { createViews } from './views.js';
 
 const TITLES: Partial<Record<ErrorCode, string>> = {

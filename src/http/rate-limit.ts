@@ -1,6 +1,7 @@
+import { clientKey } from '../web/address-match.js';
 import { BffError } from '../errors/bff-error.js';
-import type { SessionStore } from '../session/store.js';
-import type { Step } from './context.js';
+import type { SessionStore } from '../store/store.js';
+import type { Step } from '../web/context.js';
 
 const MINUTE_MS = 60_000;
 
@@ -24,17 +25,3 @@ export function rateLimit(store: SessionStore, name: string, limit: number, now:
   };
 }
 
-/**
- * The address a budget belongs to: an IPv4 address, or an IPv6 /64 (one subscriber usually
- * holds a whole /64, so counting single IPv6 addresses would give unlimited budgets).
- */
-export function clientKey(ip: string): string {
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4) return v4[1]!;
-  if (!ip.includes(':')) return ip;
-  const [head = '', tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g || '0').join(':')}::/64`;
-}

@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Config, ProxyTrust } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { clientAddressResolver } from './client-address.js';
-import type { Step } from './context.js';
+import { routeLabeller } from '../observability/route-label.js';
+import { clientAddressResolver, type ProxyTrust } from '../web/client-address.js';
+import type { Step } from '../web/context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const CLIENT_CLOSED = 499;
 
-/** Bounded route labels for metrics: the configured paths by name, the API prefix, or `other`. */
-export function routeLabeller(config: Config): (path: string) => string {
-  const { paths } = config;
-  const exact = new Map<string, string>([
-    [paths.login, 'login'], [paths.callback, 'callback'], [paths.session, 'session'], [paths.refresh, 'refresh'],
-    [paths.logout, 'logout'], [paths.logoutCallback, 'logout_callback'], [paths.backchannelLogout, 'backchannel_logout'], ['/healthz', 'healthz'], ['/readyz', 'readyz'],
-    ['/metrics', 'metrics'],
-  ]);
-  const api = `${paths.api}/`;
-  return (path) => exact.get(path) ?? (path === paths.api || path.startsWith(api) ? 'api' : path.startsWith('/admin/') ? 'admin' : 'other');
-}
 
 /**
  * First step of every request: the client's address (ctx.ip, as TRUST_PROXY allows; see

@@ -3,8 +3,8 @@ import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { forwardAuthRoute } from '../gateway/forward-auth.js';
-import { healthz, readyz, type Readiness } from '../observability/health.js';
-import type { OidcClient } from '../oidc/client.js';
+import { healthz, readyz, type Readiness } from './health.js';
+import type { OidcClient } from '../idp/client.js';
 import { backchannelLogout } from '../oidc/backchannel-logout.js';
 import { callback } from '../oidc/callback.js';
 import { login } from '../oidc/login.js';
@@ -19,12 +19,12 @@ import { sessionEndpoint } from '../session/session-endpoint.js';
 import type { SessionDirectory } from '../session/directory.js';
 import type { Revocations } from '../session/revocations.js';
 import type { Sessions } from '../session/session.js';
-import type { SessionStore } from '../session/store.js';
+import type { SessionStore } from '../store/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
-import type { BffState, Step } from './context.js';
-import { queryProblem } from './query-guard.js';
+import type { BffState, Step } from '../web/context.js';
+import { queryProblem } from '../web/query-guard.js';
 import { rateLimit } from './rate-limit.js';
 
 export interface RouteParts {

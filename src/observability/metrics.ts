@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SessionCacheStats } from '../session/store.js';
 import type { LogEvent } from './log-events.js';
 
 /**
@@ -97,4 +96,13 @@ function sessionCacheMetrics(registry: Registry, read: () => SessionCacheStats |
       this.set(read()?.serving ? 1 : 0);
     },
   });
+}
+
+/** Counters of a session cache (the Redis store's), read at scrape time. */
+export interface SessionCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+  /** The invalidation channel is set up and has proven itself within the bound. */
+  readonly serving: boolean;
 }

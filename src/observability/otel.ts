@@ -2,8 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config/load.js';
-import type { Step } from '../http/context.js';
-import { routeLabeller } from '../http/request-context.js';
+import type { Step } from '../web/context.js';
+import { routeLabeller } from './route-label.js';
 import type { EventLogger } from './logger.js';
 import { errorFields } from './logger.js';
 

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { Step } from '../http/context.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { SessionDirectory } from '../session/directory.js';
-import type { SessionStore } from '../session/store.js';
-import type { OidcClient } from './client.js';
+import type { SessionStore } from '../store/store.js';
+import type { OidcClient } from '../idp/client.js';
 import { LogoutTokenError, verifyLogoutToken } from './logout-token.js';
 
 export interface BackchannelDeps {

@@ -1,15 +1,16 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import { cookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
+import { cookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Revocations } from '../session/revocations.js';
-import type { Sessions, TokenSet } from '../session/session.js';
-import type { OidcClient } from './client.js';
+import type { Sessions } from '../session/session.js';
+import { tokenSet } from '../tokens/token-set.js';
+import type { OidcClient } from '../idp/client.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
 import { authenticationProblem, idTokenIatProblem } from './id-token-checks.js';
-import { classifyIdp } from './idp-failure.js';
+import { classifyIdp } from '../idp/failure.js';
 import type { Transactions } from './transactions.js';
 
 export interface CallbackDeps {
@@ -97,25 +98,6 @@ export function callback({ config, idp, transactions, sessions, revocations, log
   };
 }
 
-export function tokenSet(r: oidc.TokenEndpointResponse, nowMs: number, previous?: TokenSet): TokenSet {
-  const t: TokenSet = {
-    accessToken: r.access_token,
-    tokenType: r.token_type ?? 'Bearer',
-    expiresAt: typeof r.expires_in === 'number' ? nowMs + r.expires_in * 1000 : 0,
-  };
-  if (typeof r.expires_in === 'number') t.lifetimeMs = r.expires_in * 1000;
-  // A refresh response may omit the refresh token (no rotation) or the ID token: keep the old ones.
-  const refreshToken = r.refresh_token ?? previous?.refreshToken;
-  const idToken = r.id_token ?? previous?.idToken;
-  const scope = r.scope ?? previous?.scope;
-  if (refreshToken) t.refreshToken = refreshToken;
-  if (idToken) t.idToken = idToken;
-  if (scope) t.scope = scope;
-  // Resource tokens outlive a refresh of the session's own token; the DPoP key outlives every refresh.
-  if (previous?.resources) t.resources = previous.resources;
-  if (previous?.dpopKey) t.dpopKey = previous.dpopKey;
-  return t;
-}
 
 function callbackError(err: unknown): BffError {
   if (err instanceof oidc.AuthorizationResponseError) {

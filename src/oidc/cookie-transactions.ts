@@ -1,6 +1,6 @@
 import { createHash, type webcrypto } from 'node:crypto';
-import type { CookieIo } from '../http/cookie-io.js';
-import { expiredCookie, readCookie, serializeCookie } from '../http/cookies.js';
+import type { CookieIo } from '../web/cookie-io.js';
+import { expiredCookie, readCookie, serializeCookie } from '../web/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
 import type { RequestedAuthentication } from './id-token-checks.js';

@@ -1,11 +1,11 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import { cookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
+import { cookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
-import type { OidcClient } from './client.js';
-import { classifyIdpFailure } from './idp-failure.js';
+import type { OidcClient } from '../idp/client.js';
+import { classifyIdpFailure } from '../idp/failure.js';
 import { loginResources } from '../config/api-routes.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop } from '../tokens/dpop.js';
 import { requestedAuthentication } from './id-token-checks.js';

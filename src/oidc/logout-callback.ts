@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
-import { cookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
+import { cookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { Transactions } from './transactions.js';
 

@@ -2,12 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import { cookieIo, type CookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
+import { cookieIo, type CookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import type { Session, Sessions } from '../session/session.js';
-import type { OidcClient } from './client.js';
+import type { OidcClient } from '../idp/client.js';
 import { postLogoutTarget } from './logout-target.js';
 import type { Transactions } from './transactions.js';
 

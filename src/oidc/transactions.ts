@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual, type webcrypto } from 'node:crypto';
-import type { CookieIo } from '../http/cookie-io.js';
-import { readCookie, serializeCookie } from '../http/cookies.js';
+import type { CookieIo } from '../web/cookie-io.js';
+import { readCookie, serializeCookie } from '../web/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
-import type { SessionStore } from '../session/store.js';
+import type { SessionStore } from '../store/store.js';
 import type { RequestedAuthentication } from './id-token-checks.js';
 
 /** What /login remembers for /callback. */

@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { Step } from '../http/context.js';
+import type { Step } from '../web/context.js';
 
 /** The anti-CSRF header: a custom header forces a CORS preflight, which a cross-site page cannot pass. */
 export const CSRF_HEADER = 'x-csrf';

@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 import type { ApiRoute } from '../config/api-routes.js';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { BffContext, Step } from '../http/context.js';
-import { clientKey } from '../http/rate-limit.js';
+import type { BffContext, Step } from '../web/context.js';
+import { clientKey } from '../web/address-match.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -241,4 +241,11 @@ function drain(response: IncomingMessage): Promise<void> {
     response.once('end', resolve).once('error', () => resolve()).once('close', () => resolve());
     response.resume();
   });
+}
+
+declare module '../web/context.js' {
+  interface BffState {
+    /** Set by an API route's token step: what the upstream receives in Authorization. */
+    upstreamAuth?: UpstreamAuth;
+  }
 }

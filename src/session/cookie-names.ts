@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import type { CookieAttributes } from '../http/cookies.js';
+import type { CookieAttributes } from '../web/cookies.js';
 
 /** Names and attributes of the BFF's own cookies, derived once from the configuration. */
 export interface CookieNames {

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { CookieIo } from '../http/cookie-io.js';
+import type { CookieIo } from '../web/cookie-io.js';
 import type { EventLogger } from '../observability/logger.js';
-import { expiredCookie, serializeCookie } from '../http/cookies.js';
+import { expiredCookie, serializeCookie } from '../web/cookies.js';
 import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
 import type { CookieNames } from './cookie-names.js';
-import { RecentMap } from './recent-map.js';
+import { RecentMap } from '../store/recent-map.js';
 import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 import type { Sealer } from './seal.js';
 import type { Revocations } from './revocations.js';

@@ -1,7 +1,7 @@
 import { BffError } from '../errors/bff-error.js';
-import { cookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
-import type { Sessions } from './session.js';
+import { cookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
+import type { Session, Sessions } from './session.js';
 
 /** Loads the browser's session into ctx.state.session, or refuses with 401 `unauthenticated`. */
 export function requireSession(sessions: Sessions): Step {
@@ -20,4 +20,11 @@ export function optionalSession(sessions: Sessions): Step {
     if (session) ctx.state.session = session;
     await next();
   };
+}
+
+declare module '../web/context.js' {
+  interface BffState {
+    /** Set by requireSession / loadSession. */
+    session?: Session;
+  }
 }

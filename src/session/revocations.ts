@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BffError } from '../errors/bff-error.js';
 import type { SessionDirectory } from './directory.js';
 import type { Session } from './session.js';
-import type { SessionStore } from './store.js';
+import type { SessionStore } from '../store/store.js';
 
 /**
  * Records of ended sessions, read on every request of a cookie session and at the end of every

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
-import { readCookie, serializeCookie, expiredCookie } from '../http/cookies.js';
+import { readCookie, serializeCookie, expiredCookie } from '../web/cookies.js';
 import type { CookieNames } from './cookie-names.js';
 import type { Sealer } from './seal.js';
-import { StoreUnavailableError, type SessionStore } from './store.js';
+import { StoreUnavailableError, type SessionStore } from '../store/store.js';
 import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
-import { RecentMap } from './recent-map.js';
+import { RecentMap } from '../store/recent-map.js';
 import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
 
 /** 256 random bits, base64url: the only shape of session id we ever issue. */

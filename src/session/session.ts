@@ -1,5 +1,5 @@
 import type { webcrypto } from 'node:crypto';
-import type { CookieIo } from '../http/cookie-io.js';
+import type { CookieIo } from '../web/cookie-io.js';
 
 /** An access token for one RFC 8707 resource, obtained with the session's refresh token. */
 export interface ResourceToken {

@@ -1,5 +1,5 @@
-import { cookieIo } from '../http/cookie-io.js';
-import type { Step } from '../http/context.js';
+import { cookieIo } from '../web/cookie-io.js';
+import type { Step } from '../web/context.js';
 import type { Sessions } from '../session/session.js';
 import type { TokenRefresher } from './refresh.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Sealer } from '../session/seal.js';
 import type { TokenSet } from '../session/session.js';
-import type { SessionStore } from '../session/store.js';
+import type { SessionStore } from '../store/store.js';
 
 /**
  * Short-lived records `(session, token set it replaced) → new token set`, written by every

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import type { Step } from '../http/context.js';
+import type { Step } from '../web/context.js';
 import { sessionInfo } from '../session/session-endpoint.js';
 import type { Sessions } from '../session/session.js';
 

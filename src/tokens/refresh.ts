@@ -2,14 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { CookieIo } from '../http/cookie-io.js';
+import type { CookieIo } from '../web/cookie-io.js';
 import type { EventLogger } from '../observability/logger.js';
-import type { OidcClient } from '../oidc/client.js';
-import { tokenSet } from '../oidc/callback.js';
-import { classifyIdp } from '../oidc/idp-failure.js';
+import type { OidcClient } from '../idp/client.js';
+import { tokenSet } from './token-set.js';
+import { classifyIdp } from '../idp/failure.js';
 import type { Session, Sessions, TokenSet } from '../session/session.js';
 import { dpopKey, tokenEndpointDpop } from './dpop.js';
-import type { SessionStore } from '../session/store.js';
+import type { SessionStore } from '../store/store.js';
 import { tokenSetId, type GraceRecords } from './grace.js';
 
 export interface TokenRefresher {

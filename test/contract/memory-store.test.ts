@@ -1,4 +1,4 @@
-import { createMemoryStore } from '../../src/session/memory-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
 import { testClock } from '../support/clock.js';
 import { sessionStoreContract } from './session-store.contract.js';
 

@@ -1,4 +1,4 @@
-import { createRedisStore } from '../../src/session/redis-store.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
 import { captureLogs } from '../support/log-capture.js';
 import { startTestRedis, whenStoreReady } from '../support/redis.js';
 import { sessionStoreContract } from './session-store.contract.js';

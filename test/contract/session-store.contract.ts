@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { SessionStore } from '../../src/session/store.js';
+import type { SessionStore } from '../../src/store/store.js';
 
 export interface StoreUnderTest {
   store: SessionStore;

@@ -1,10 +1,10 @@
 import { createCookieSessions } from '../../src/session/cookie-sessions.js';
 import { cookieNames } from '../../src/session/cookie-names.js';
-import { createMemoryStore } from '../../src/session/memory-store.js';
-import { createRedisStore } from '../../src/session/redis-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
 import { createSealer } from '../../src/session/seal.js';
 import { createServerSessions } from '../../src/session/server-sessions.js';
-import type { SessionStore } from '../../src/session/store.js';
+import type { SessionStore } from '../../src/store/store.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { testClock } from '../support/clock.js';
 import { captureLogs } from '../support/log-capture.js';

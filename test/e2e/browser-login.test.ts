@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import type { Step } from '../../src/http/context.js';
+import type { Step } from '../../src/web/context.js';
 import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 import { testClock } from '../support/clock.js';
 import { startHarness, type Harness } from '../support/harness.js';

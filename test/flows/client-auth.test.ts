@@ -8,7 +8,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { CustomFetch } from 'openid-client';
 import { startIdp } from '../../dev/idp.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createOidcClient } from '../../src/oidc/client.js';
+import { createOidcClient } from '../../src/idp/client.js';
 import { CLIENT_DN, createTestPki, writeClientKey, type ClientKeyFile, type TestPki } from '../support/certs.js';
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness, type HarnessOptions } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';

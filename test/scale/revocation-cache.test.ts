@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { TrackedReads } from '../../src/session/invalidation-tracking.js';
-import { createRedisStore } from '../../src/session/redis-store.js';
+import { TrackedReads } from '../../src/store/redis-cache/invalidation-tracking.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
 import { cookieSessionHandle } from '../../src/session/cookie-sessions.js';
 import { createRevocations, type Revocations } from '../../src/session/revocations.js';
 import type { Session } from '../../src/session/session.js';
-import type { SessionStore } from '../../src/session/store.js';
+import type { SessionStore } from '../../src/store/store.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';
 import { logoutClaims, postLogoutToken, signLogoutToken } from '../support/logout-token.js';

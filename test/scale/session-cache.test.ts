@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { TrackedReads } from '../../src/session/invalidation-tracking.js';
-import { createRedisStore } from '../../src/session/redis-store.js';
-import type { SessionStore } from '../../src/session/store.js';
+import { TrackedReads } from '../../src/store/redis-cache/invalidation-tracking.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
+import type { SessionStore } from '../../src/store/store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { captureLogs } from '../support/log-capture.js';

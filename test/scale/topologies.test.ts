@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { createRedisStore } from '../../src/session/redis-store.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
 import { testClock } from '../support/clock.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';

@@ -1,4 +1,4 @@
-import type { CookieIo } from '../../src/http/cookie-io.js';
+import type { CookieIo } from '../../src/web/cookie-io.js';
 
 /**
  * A browser's cookie jar reduced to what Sessions see: each request gets a CookieIo whose

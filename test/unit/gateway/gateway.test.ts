@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { answerHeaders } from '../../../src/gateway/answer.js';
 import { lastPerName } from '../../../src/gateway/set-cookie.js';
-import { addressMatcher } from '../../../src/gateway/trusted-gateway.js';
+import { addressMatcher } from '../../../src/web/address-match.js';
 import type { Session } from '../../../src/session/session.js';
 
 describe('gateway: trusted addresses', () => {

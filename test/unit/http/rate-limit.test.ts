@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { clientKey } from '../../../src/http/rate-limit.js';
+import { clientKey } from '../../../src/web/address-match.js';
 
 describe('rate-limit budgets belong to an IPv4 address or an IPv6 /64', () => {
   const cases: Array<[string, string]> = [

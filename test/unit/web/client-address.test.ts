@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { clientAddressResolver, parseAddress, type ProxyTrust } from '../../../src/http/client-address.js';
+import { clientAddressResolver, parseAddress, type ProxyTrust } from '../../../src/web/client-address.js';
 import { readCorpus } from '../../support/corpus.js';
 
 const corpus = readCorpus(new URL('../../fixtures/client-address-corpus.txt', import.meta.url), 'refused');

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { EventLogger } from '../observability/logger.js';
-import { errorFields } from '../observability/logger.js';
+import type { EventLogger } from '../../observability/logger.js';
+import { errorFields } from '../../observability/logger.js';
 import { NearCache } from './near-cache.js';
-import type { SessionCacheStats } from './store.js';
+import type { SessionCacheStats } from '../store.js';
 
 const CHANNEL = '__redis__:invalidate';
 /** Sessions (server store): cached values only, read with getAndTouch. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RecentMap } from '../../../src/session/recent-map.js';
+import { RecentMap } from '../../../src/store/recent-map.js';
 
 describe('RecentMap: bounded, and a live entry is never evicted to admit another', () => {
   let now = 0;

@@ -1,3 +1,6 @@
+import type { SessionCacheStats } from '../observability/metrics.js';
+
+export type { SessionCacheStats };
 /**
  * The storage port under sessions and login transactions: a key → sealed string map with
  * expiry. Everything above it (sealing, ids, cookies, timeouts) is done once, in
@@ -68,13 +71,6 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-export interface SessionCacheStats {
-  readonly hits: number;
-  readonly misses: number;
-  readonly entries: number;
-  /** The invalidation channel is set up and has proven itself within the bound. */
-  readonly serving: boolean;
-}
 
 export class StoreUnavailableError extends Error {
   constructor(cause: unknown) {

@@ -5,7 +5,7 @@ import { BffError } from '../errors/bff-error.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import { clientAuthentication } from './client-auth.js';
-import { createIdpTransport } from './idp-transport.js';
+import { createIdpTransport } from './transport.js';
 
 /** Asymmetric ID token algorithms we accept, in order of preference. HS* and `none` never. */
 const ID_TOKEN_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519', 'RS384', 'PS384', 'ES384', 'RS512', 'PS512', 'ES512'];

@@ -1,9 +1,9 @@
 import type { CustomFetch } from 'openid-client';
-import type { SessionStore } from '../session/store.js';
-import type { EventLogger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import type { Tracing } from './otel.js';
-import { currentTraceparent } from './trace-context.js';
+import type { SessionStore } from '../store/store.js';
+import type { EventLogger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/otel.js';
+import { currentTraceparent } from '../observability/trace-context.js';
 
 /** Every catalogue event is also counted, whether or not its level is logged. */
 export function countingLogger(log: EventLogger, metrics: Metrics): EventLogger {

@@ -1,4 +1,4 @@
-import { RecentMap } from './recent-map.js';
+import { RecentMap } from '../recent-map.js';
 
 export interface NearCacheOptions {
   /**

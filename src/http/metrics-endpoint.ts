@@ -1,5 +1,5 @@
-import type { Step } from '../http/context.js';
-import type { Metrics } from './metrics.js';
+import type { Step } from '../web/context.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** GET /metrics on the admin listener: the Prometheus text exposition of our registry. */
 export function metricsEndpoint(metrics: Metrics): Step {

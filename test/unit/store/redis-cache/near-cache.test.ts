@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { NearCache } from '../../../src/session/near-cache.js';
+import { NearCache } from '../../../../src/store/redis-cache/near-cache.js';
 
 const MAX_STALE = 1000;
 const REFRESH_EVERY = 5000;

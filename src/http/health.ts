@@ -1,6 +1,6 @@
-import type { Step } from '../http/context.js';
-import type { OidcClient } from '../oidc/client.js';
-import type { SessionStore } from '../session/store.js';
+import type { Step } from '../web/context.js';
+import type { OidcClient } from '../idp/client.js';
+import type { SessionStore } from '../store/store.js';
 
 export interface Readiness {
   /** Flipped on SIGTERM so the load balancer stops sending new requests before we stop listening. */

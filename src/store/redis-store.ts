@@ -3,7 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConnection } from '../config/load.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
-import { TrackedReads } from './invalidation-tracking.js';
+import { TrackedReads } from './redis-cache/invalidation-tracking.js';
 import { StoreUnavailableError, type SessionStore } from './store.js';
 
 export interface RedisStoreOptions {

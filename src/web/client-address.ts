@@ -1,8 +1,11 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ProxyTrust } from '../config/load.js';
-import { addressMatcher } from '../gateway/trusted-gateway.js';
+import { addressMatcher } from './address-match.js';
 
-export type { ProxyTrust };
+/**
+ * Who may name the client in X-Forwarded-For: a number of proxy hops in front of the BFF
+ * (0 = nobody), or the addresses and CIDR blocks of the trusted proxies themselves.
+ */
+export type ProxyTrust = { readonly hops: number } | { readonly proxies: readonly string[] };
 
 /** The client of one request, and whether a trusted proxy's forwarding headers apply to it. */
 export interface ClientAddress {

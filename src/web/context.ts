@@ -1,20 +1,18 @@
 import type { ParameterizedContext, Next } from 'koa';
-import type { UpstreamAuth } from '../proxy/forward.js';
-import type { Session } from '../session/session.js';
 
-/** What the middleware steps put on `ctx.state`. */
+/**
+ * What the middleware steps put on `ctx.state`. The base layer declares its own slots; each
+ * feature adds the slot it sets where it sets it (declaration merging: see require-session.ts,
+ * forward.ts), so the base layer imports no feature.
+ */
 export interface BffState {
   requestId: string;
-  /** Set by requireSession / loadSession. */
-  session?: Session;
   /** Browser-facing routes answer errors with an HTML page unless the client prefers JSON. */
   page?: boolean;
   /** The client hung up before it got its answer (logged and counted as 499). */
   clientClosed?: boolean;
   /** The request came through a trusted proxy (TRUST_PROXY): its X-Forwarded-* headers apply. */
   viaProxy?: boolean;
-  /** Set by an API route's token step: what the upstream receives in Authorization. */
-  upstreamAuth?: UpstreamAuth;
 }
 
 export type BffContext = ParameterizedContext<BffState>;
