@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
   insufficient_scope: { status: 403, description: 'Your session lacks a permission (scope) that this API requires.' },
   untrusted_gateway: { status: 403, description: 'This endpoint answers only the configured API gateway (FORWARD_AUTH_TRUSTED_IPS).' },
+  method_not_allowed: { status: 405, description: 'This method is never forwarded to the API (TRACE, TRACK and CONNECT would echo or tunnel the request, credentials included).' },
   payload_too_large: { status: 413, description: 'The request body is larger than this API accepts.' },
   too_many_in_flight: { status: 429, description: 'Too many of your requests are still in progress. Please wait for them to finish and try again.' },
   rate_limited: { status: 429, description: 'Too many requests from your address. Please wait a moment and try again.' },

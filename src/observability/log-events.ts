@@ -40,6 +40,7 @@ export const LOG_EVENTS = {
   'csrf.rejected': 'warn',
   'proxy.path_refused': 'warn',
   'proxy.scope_refused': 'info',
+  'proxy.method_refused': 'warn',
   'token.client_ok': 'info',
   'token.client_failed': 'error',
   'token.exchange_ok': 'debug',
