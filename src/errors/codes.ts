@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
   csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
   insufficient_scope: { status: 403, description: 'Your session lacks a permission (scope) that this API requires.' },
+  dpop_not_forwardable: { status: 403, description: 'This API gets DPoP-bound tokens, which only the BFF itself can send (with a proof for each request): call it through the BFF, not through the gateway.' },
   untrusted_gateway: { status: 403, description: 'This endpoint answers only the configured API gateway (FORWARD_AUTH_TRUSTED_IPS).' },
   method_not_allowed: { status: 405, description: 'This method is never forwarded to the API (TRACE, TRACK and CONNECT would echo or tunnel the request, credentials included).' },
   payload_too_large: { status: 413, description: 'The request body is larger than this API accepts.' },

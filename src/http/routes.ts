@@ -21,6 +21,7 @@ import type { SessionStore } from '../session/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
+import type { RouteTokens } from '../tokens/route-tokens.js';
 import type { BffState, Step } from './context.js';
 import { queryProblem } from './query-guard.js';
 import { rateLimit } from './rate-limit.js';
@@ -34,6 +35,8 @@ export interface RouteParts {
   directory: SessionDirectory | undefined;
   transactions: Transactions;
   refresher: TokenRefresher;
+  /** Tokens the BFF obtains for a route itself: forward-auth applies a route's token policy as /api/* does. */
+  routeTokens: RouteTokens;
   api: ApiRouter;
   readiness: Readiness;
   now: () => number;

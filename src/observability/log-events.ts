@@ -50,6 +50,7 @@ export const LOG_EVENTS = {
   'proxy.client_aborted': 'debug',
   'gateway.authorized': 'debug',
   'gateway.untrusted_caller': 'warn',
+  'gateway.route_refused': 'warn',
   'store.ready': 'info',
   'store.unavailable': 'error',
   'store.recovered': 'info',
