@@ -1,6 +1,7 @@
 // An in-process OpenID provider (oidc-provider) for tests and the dev runner.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
@@ -65,6 +66,8 @@ export interface IdpOptions {
    * `mtls_endpoint_aliases` of the token, revocation and PAR endpoints (tls_client_auth).
    */
   mtls?: MtlsOptions;
+  /** Serve the IdP itself over https with this key and certificate (PEM): the issuer is https://… */
+  tls?: { key: string; cert: string };
 }
 
 export interface IdpCounts {
@@ -136,13 +139,13 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   const par = options.par ?? true;
 
   // The issuer must contain the port, so listen first and attach the provider afterwards.
-  const server = http.createServer();
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }) : http.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
-  const issuer = options.issuer ?? `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const issuer = options.issuer ?? `${options.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
   const mtls = options.mtls ? await startMtlsListener(options.mtls, options.host ?? '127.0.0.1') : undefined;
 

@@ -98,7 +98,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.use(errorHandler(config, log, metrics));
   if (!deps.tracing) app.use(traceContext);
   const limiterStore = localStore;
-  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, api, readiness, now, limiterStore }));
+  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, routeTokens, api, readiness, now, limiterStore }));
   if (deps.extra) app.use(deps.extra);
 
   const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics), limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now) });

@@ -75,7 +75,7 @@ export const SETTINGS = [
   { name: 'API_PATH', default: '/api', doc: 'Path prefix of the API: API_UPSTREAM is forwarded from here, and every API_ROUTES route lies under it (the matched prefix is removed).' },
   { name: 'FORWARD_AUTH_PATH', default: '', doc: "Path of the gateway forward-auth endpoint (nginx auth_request, Envoy ext_authz, Traefik forwardAuth), e.g. /auth, also below it (Envoy's path_prefix); empty = off." },
   { name: 'FORWARD_AUTH_TRUSTED_IPS', default: '127.0.0.0/8,::1', doc: "Comma-separated IPs or CIDRs of the gateways allowed to call FORWARD_AUTH_PATH, matched against the connection's address (never X-Forwarded-For); others get 403." },
-  { name: 'FORWARD_AUTH_IDENTITY_HEADERS', default: 'false', doc: 'Add X-Auth-Request-User (sub) and X-Auth-Request-Email (email claim) to the forward-auth answer, for the gateway to pass upstream.' },
+  { name: 'FORWARD_AUTH_IDENTITY_HEADERS', default: 'false', doc: 'Add X-Auth-Request-User (sub) and X-Auth-Request-Email (email claim, only when email_verified is true) to the forward-auth answer, for the gateway to pass upstream.' },
   { name: 'RATE_LIMIT_PER_MINUTE', default: '300', doc: 'Requests per minute per client address to /login, /callback, /refresh and the admin API (429 above; shared by all instances through Redis); 0 turns it off.' },
   { name: 'LOGIN_MAX_PENDING_PER_CLIENT', default: '100', doc: 'Login transactions one client address may start per 10 minutes (each is stored until used or 10 minutes old, so at most twice this many are stored for one address); 429 above; 0 turns it off. Raise it when many users share one NAT address.' },
   { name: 'HOST', default: '0.0.0.0', doc: 'Address the public listener binds to.' },

@@ -10,6 +10,10 @@ export interface OriginalRequest {
   method: string;
   /** Its path without the query (which may carry secrets), bounded, for the log; '' when unknown. */
   path: string;
+  /** Its whole path without the query, as the gateway sent it (still percent-encoded): what picks the API route. */
+  target: string;
+  /** Every method named by the gateway or used by this request, upper case. */
+  methods: string[];
   /** True when any method named by the gateway or used by this request is unsafe. */
   unsafe: boolean;
 }
@@ -27,14 +31,13 @@ export function originalRequest(ctx: BffContext, basePath: string): OriginalRequ
   const named = [ctx.get('x-original-method'), ctx.get('x-forwarded-method')].map((m) => m.trim().toUpperCase()).filter(Boolean);
   const methods = [...named, ctx.method.toUpperCase()];
   const uri = ctx.get('x-original-uri') || ctx.get('x-forwarded-uri') || ctx.path.slice(basePath.length);
+  const end = uri.search(/[?#]/);
+  const target = end === -1 ? uri : uri.slice(0, end);
   return {
     method: methods[0] ?? ctx.method,
-    path: pathOf(uri),
+    path: oneLine(target, 200),
+    target,
+    methods,
     unsafe: methods.some((m) => !SAFE_METHODS.has(m)),
   };
-}
-
-function pathOf(uri: string): string {
-  const end = uri.search(/[?#]/);
-  return oneLine(end === -1 ? uri : uri.slice(0, end), 200);
 }

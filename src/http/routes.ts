@@ -23,6 +23,7 @@ import type { SessionStore } from '../store/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
+import type { RouteTokens } from '../tokens/route-tokens.js';
 import type { BffState, Step } from '../web/context.js';
 import { queryProblem } from '../web/query-guard.js';
 import { rateLimit } from './rate-limit.js';
@@ -38,6 +39,8 @@ export interface RouteParts {
   revocations: Revocations;
   transactions: Transactions;
   refresher: TokenRefresher;
+  /** Tokens the BFF obtains for a route itself: forward-auth applies a route's token policy as /api/* does. */
+  routeTokens: RouteTokens;
   api: ApiRouter;
   readiness: Readiness;
   now: () => number;

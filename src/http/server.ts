@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
+import { ALLOWED_METHODS } from '../proxy/method-guard.js';
 
 /** Limits of the public listener: 431 above 16 KB of headers, and slow clients are cut off. */
 export const SERVER_LIMITS = {
@@ -85,6 +86,12 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     // What Node would answer by itself, made explicit now that we listen for the event.
     const reason = http.STATUS_CODES[status] ?? 'Bad Request';
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  // CONNECT asks for a tunnel, which this server never opens (Node would just drop the socket):
+  // an explicit 405, as /api/* answers TRACE.
+  server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
+    onClientError?.(405);
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.requestTimeout = SERVER_LIMITS.requestTimeout;

@@ -32,6 +32,12 @@ export interface OidcClient {
   configuration(): oidc.Configuration;
   /** Resolves once discovery has succeeded. */
   whenReady(): Promise<void>;
+  /**
+   * The one way to call the IdP: the configured transport (OIDC_CA_FILE, client certificate)
+   * and the injected fetch. The Configuration uses it; a call made outside openid-client (the
+   * logout-token JWKS) must use it too, or it would not trust a private CA.
+   */
+  readonly fetch: oidc.CustomFetch;
   close(): void;
 }
 
@@ -42,7 +48,8 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const transport = createIdpTransport(config.oidc.tls);
-  const idpFetch = transport ? transport.wrap(options.fetch ?? ((url, init) => fetch(url, init as RequestInit))) : options.fetch;
+  const plain: oidc.CustomFetch = options.fetch ?? ((url, init) => fetch(url, init as RequestInit));
+  const idpFetch = transport ? transport.wrap(plain) : options.fetch;
 
   const attempt = async (n: number): Promise<void> => {
     try {
@@ -70,6 +77,7 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
       return current;
     },
     whenReady: () => (current ? Promise.resolve() : new Promise((resolve) => events.once('ready', resolve))),
+    fetch: idpFetch ?? plain,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -4,10 +4,12 @@ import type { LogEvent } from '../observability/log-events.js';
 
 /**
  * What went wrong in a call to the IdP, in the classes that decide what we do next:
- * - `rejected`: the IdP refused the grant or our client (invalid_grant, invalid_client, or a
- *   4xx without a usable body, as some IdPs send): the code or refresh token is dead.
- * - `unreachable`: network error or timeout: try again later, keep the session.
- * - `server_error`: 5xx: try again later, keep the session.
+ * - `rejected`: the IdP refused the request for good: any 4xx but 408/429 (invalid_grant,
+ *   invalid_client, the invalid_request some certified OPs send for a revoked refresh token, a
+ *   bare 400/403/404): the code or refresh token is dead, retrying cannot help.
+ * - `unreachable`: network error, timeout, or 408: try again later, keep the session.
+ * - `server_error`: 5xx, 429, or an OAuth error that says itself it is transient: try again
+ *   later, keep the session.
  * - `invalid_response`: the IdP answered, but its response failed validation (signature,
  *   issuer, audience, nonce, timestamps): never trusted, never retried blindly.
  */
@@ -22,29 +24,39 @@ export interface IdpFailure {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
- * The OAuth errors that mean the grant or the client is dead. Anything else from the IdP
- * (429, temporarily_unavailable, invalid_request…) keeps the session: logging every user out
- * because the IdP throttles or hiccups would turn an IdP incident into an outage of ours.
+ * OAuth error codes with which an IdP says itself that the failure is passing, whatever the
+ * status it sends them with (RFC 6749 4.1.2.1; RFC 8628 3.5; RFC 9449 8): logging every user
+ * out because the IdP throttles or hiccups would turn an IdP incident into an outage of ours.
  */
-const FATAL_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client']);
+const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error', 'slow_down', 'use_dpop_nonce']);
+
+/**
+ * What an HTTP status alone says. A 4xx is the IdP refusing this request for good, except 408
+ * (the IdP timed the request out) and 429 (it throttles): those, and 5xx, are the IdP's trouble.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-15.5
+ */
+function kindOfStatus(status: number): IdpFailureKind {
+  if (status === 408) return 'unreachable';
+  if (status === 429 || status >= 500) return 'server_error';
+  if (status >= 400) return 'rejected';
+  return 'invalid_response';
+}
 
 export function classifyIdp(err: unknown): IdpFailure {
   if (err instanceof oidc.ResponseBodyError) {
-    return { kind: FATAL_OAUTH_ERRORS.has(err.error) ? 'rejected' : 'server_error', detail: `${err.status} ${err.error}` };
+    const kind = TRANSIENT_OAUTH_ERRORS.has(err.error) ? 'server_error' : kindOfStatus(err.status);
+    return { kind, detail: `${err.status} ${err.error}` };
   }
   if (err instanceof oidc.WWWAuthenticateChallengeError) {
     // 401 with a challenge: our client authentication was refused (invalid_client).
-    return { kind: err.status === 401 ? 'rejected' : 'server_error', detail: `${err.status} WWW-Authenticate challenge` };
+    return { kind: kindOfStatus(err.status), detail: `${err.status} WWW-Authenticate challenge` };
   }
   const code = (err as { code?: unknown }).code;
   if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') return { kind: 'unreachable', detail: 'timeout' };
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
+    // openid-client puts the Response in `cause`: a 4xx/5xx without an OAuth error body (HTML, empty).
     const status = (err as { cause?: { status?: unknown } }).cause?.status;
-    if (typeof status === 'number') {
-      // Some IdPs answer a dead refresh token with a bare 400 (or 401): treated as invalid_grant.
-      const kind = status === 400 || status === 401 ? 'rejected' : status >= 400 ? 'server_error' : 'invalid_response';
-      return { kind, detail: `HTTP ${status} without a usable body` };
-    }
+    if (typeof status === 'number') return { kind: kindOfStatus(status), detail: `HTTP ${status} without a usable body` };
   }
   if (err instanceof TypeError) {
     const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../web/context.js';
@@ -30,9 +30,14 @@ const MAX_BODY = 16 * 1024;
  */
 export function backchannelLogout({ config, idp, directory, store, log, now }: BackchannelDeps): Step {
   let keys: { uri: string; get: JWTVerifyGetKey } | undefined;
+  // Through the IdP's own transport: with OIDC_CA_FILE or a client certificate, jose's default
+  // fetch would not trust the IdP, and every valid logout token would fail as "unreachable".
+  const viaIdp: FetchImplementation = (url, init) => idp.fetch(url, { ...init, body: undefined, headers: Object.fromEntries(init.headers) });
   // One remote key set per jwks_uri: jose refetches it for an unknown kid, at most every 30 s.
   const keysFor = (uri: string) => {
-    if (keys?.uri !== uri) keys = { uri, get: createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: config.oidc.timeoutSeconds * 1000 }) };
+    if (keys?.uri !== uri) {
+      keys = { uri, get: createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: config.oidc.timeoutSeconds * 1000, [customFetch]: viaIdp }) };
+    }
     return keys.get;
   };
   const maxAgeSeconds = config.session.backchannelMaxAgeSeconds;

@@ -11,6 +11,8 @@ import type { TokenRefresher } from '../tokens/refresh.js';
 import { requireScopes, sendUserToken, type RouteTokens } from '../tokens/route-tokens.js';
 import { ConcurrencyGate } from './concurrency-gate.js';
 import { createForwarder, type Forwarder, type ForwarderDeps } from './forward.js';
+import { isRefusedMethod, refuseEchoMethods } from './method-guard.js';
+import { routeTable } from './route-table.js';
 
 export interface ApiRouterDeps extends Omit<ForwarderDeps, 'gate' | 'routeGate'> {
   config: Config;
@@ -32,15 +34,13 @@ export interface ApiRouter {
  * to that route's upstream.
  */
 export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
-  const { config, sessions, refresher, routeTokens, csrf } = deps;
+  const { config, refresher } = deps;
   const { maxConcurrency, maxConcurrencyPerClient, upstreamConnectionsPerClient } = config.api;
   const gate = new ConcurrencyGate(maxConcurrency, maxConcurrencyPerClient);
   // With several routes, one admits at most half of the instance's slots: calls stuck on it
   // (a hanging upstream, a crowd of trickling uploads) leave the other half to the rest.
   const routeShare = config.api.routes.length > 1 ? Math.max(1, Math.floor(maxConcurrency / 2)) : maxConcurrency;
   const forwarders: Forwarder[] = [];
-  const session = requireSession(sessions);
-  const maybeSession = optionalSession(sessions);
 
   // A session refreshed meanwhile by another request of it: this response carries the newer tokens.
   const beforeResponse = (ctx: BffContext) => {
@@ -51,59 +51,54 @@ export function createApiRouter(deps: ApiRouterDeps): ApiRouter {
     const routeGate = new ConcurrencyGate(routeShare, upstreamConnectionsPerClient, `route ${route.path}`);
     const forwarder = createForwarder(route, { ...deps, gate, routeGate, beforeResponse });
     forwarders.push(forwarder);
-    const fresh = ensureFreshToken(sessions, refresher, false, route.resource);
-    const scopes = requireScopes(route, config);
-    const steps: Array<Step | undefined> = (() => {
-      switch (route.token) {
-        case 'user': return [session, csrf, fresh, scopes, sendUserToken(route)];
-        // Fresh token and scopes apply only when there is a session (the steps skip otherwise).
-        case 'user-optional': return [maybeSession, csrf, whenSession(fresh), scopes, sendUserToken(route)];
-        case 'client': return [session, csrf, scopes, routeTokens.sendClientToken(route)];
-        case 'exchange': return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
-        case 'none': return [csrf];
-      }
-    })();
-    return compose<BffContext>([...steps.filter((s): s is Step => s !== undefined), forwarder.step]);
+    return compose<BffContext>([...routePolicy(route, deps), forwarder.step]);
   };
 
-  const table = config.api.routes.map((route) => ({ prefix: route.path, below: `${route.path}/`, run: pipeline(route) }));
-  const canonicalTable = table.map((e) => ({ ...e, prefix: e.prefix.toLowerCase(), below: e.below.toLowerCase() }));
-  const only = table.length === 1 ? table[0] : undefined;
-  // Routes are sorted longest first, so the first match is the most specific.
-  const find = (entries: typeof table, path: string) => entries.findIndex((entry) => matches(path, entry));
+  const runs = new Map(config.api.routes.map((route) => [route, pipeline(route)]));
+  const routeOf = routeTable(config.api.routes);
+  const route: Step = (ctx, next) => {
+    const found = routeOf(ctx.path);
+    return found ? runs.get(found)!(ctx, next) : notFound();
+  };
 
   return {
-    step: only ? (ctx, next) => (matches(ctx.path, only) ? only.run(ctx, next) : notFound()) : (ctx, next) => {
-      const path = ctx.path;
-      const index = find(table, path);
-      // An upstream may read /api/%61dmin, /api/admin;x or /api/ADMIN as /api/admin: such a path
-      // must not slip past the /api/admin route (its scopes, its token) to a shorter one.
-      if (MAY_DISGUISE.test(path) && find(canonicalTable, canonicalPath(path)) !== index) {
-        throw new BffError('invalid_path', { event: 'proxy.path_refused', detail: 'path names another route once normalised' });
-      }
-      return index === -1 ? notFound() : table[index]!.run(ctx, next);
-    },
+    step: (ctx, next) => (isRefusedMethod(ctx.method) ? refuseEchoMethods(ctx, next) : route(ctx, next)),
     close: async () => {
       await Promise.all(forwarders.map((f) => f.close()));
     },
   };
 }
 
-const matches = (path: string, entry: { prefix: string; below: string }) => path === entry.prefix || path.startsWith(entry.below);
-
-const MAY_DISGUISE = /[%;A-Z]/;
-const UNRESERVED_ESCAPE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])/g;
+export interface RoutePolicyDeps {
+  config: Config;
+  sessions: Sessions;
+  refresher: TokenRefresher;
+  routeTokens: RouteTokens;
+  /** The anti-CSRF step: /api/* checks the request itself, forward-auth the gateway's original request. */
+  csrf: Step;
+}
 
 /**
- * The path as lenient servers read it (RFC 3986 6.2.2): escapes of unreserved characters
- * decoded, `;parameters` dropped from each segment, and case folded (case-insensitive servers).
+ * A route's rules, by token policy: session, anti-CSRF, a fresh token (for the route's
+ * resource), required scopes, and the token chosen for the upstream (`ctx.state.upstreamAuth`,
+ * Bearer or DPoP). The /api/* proxy forwards after them; the gateway's forward-auth endpoint
+ * answers after them: one set of rules whichever way a request comes in.
  */
-export function canonicalPath(path: string): string {
-  return path
-    .split('/')
-    .map((segment) => segment.replace(UNRESERVED_ESCAPE, (e) => String.fromCharCode(parseInt(e.slice(1), 16))).split(';')[0]!)
-    .join('/')
-    .toLowerCase();
+export function routePolicy(route: ApiRoute, { config, sessions, refresher, routeTokens, csrf }: RoutePolicyDeps): Step[] {
+  const session = requireSession(sessions);
+  const fresh = ensureFreshToken(sessions, refresher, false, route.resource);
+  const scopes = requireScopes(route, config);
+  const steps: Array<Step | undefined> = (() => {
+    switch (route.token) {
+      case 'user': return [session, csrf, fresh, scopes, sendUserToken(route)];
+      // Fresh token and scopes apply only when there is a session (the steps skip otherwise).
+      case 'user-optional': return [optionalSession(sessions), csrf, whenSession(fresh), scopes, sendUserToken(route)];
+      case 'client': return [session, csrf, scopes, routeTokens.sendClientToken(route)];
+      case 'exchange': return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
+      case 'none': return [csrf];
+    }
+  })();
+  return steps.filter((s): s is Step => s !== undefined);
 }
 
 function notFound(): never {

@@ -79,6 +79,29 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     throw new StoreUnavailableError(new Error('the session kept changing under compare-and-set'));
   };
 
+  /**
+   * Re-seals a session read under an older secret with the current one: one compare-and-set
+   * against the value it was read as, never retried. If the value changed meanwhile, another
+   * request wrote it (a refresh saving rotated tokens, another re-seal) and every write seals
+   * with the current secret: there is nothing left to do, and writing this request's copy
+   * again would put the used refresh token back. The session goes on with what is stored now.
+   * False when the session was deleted meanwhile (a logout wins).
+   */
+  const reseal = async (s: Session): Promise<boolean> => {
+    const expected = readAs.get(s);
+    if (expected === undefined) return true;
+    const value = seal(s);
+    const result = await store.replaceIf(s.key, expected, value, ttl(s.createdAt));
+    if (result === 'ok') readAs.set(s, value);
+    if (result !== 'changed') return result === 'ok';
+    const current = await store.get(s.key);
+    const theirs = current === undefined ? undefined : unsealStored(s.key, current);
+    if (!theirs) return false;
+    s.tokens = theirs.tokens;
+    readAs.set(s, current!);
+    return true;
+  };
+
   const unsealStored = (key: string, sealed: string) => {
     const opened = sealer.unseal(sealed, aad(key));
     return opened ? parseSealedSession(opened.plaintext) : undefined;
@@ -128,7 +151,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       return undefined;
     }
     // Written under an older secret: re-seal with the current one so old secrets can be retired.
-    if (found.stale) await update(session);
+    if (found.stale && !(await reseal(session))) return undefined;
     return session;
   };
 

@@ -7,9 +7,16 @@ import type { UaResponse, UserAgent } from '../support/user-agent.js';
 
 const ACCESS_TTL_MS = 300_000;
 
-/** The gateway's authorization request, as it reaches the BFF (with the browser's cookies). */
+/**
+ * The gateway's authorization request, as it reaches the BFF (with the browser's cookies). Every
+ * gateway names the original path (nginx X-Original-URI, Traefik X-Forwarded-Uri, Envoy below the
+ * endpoint); unless the test does, it is an /api path.
+ */
 function ask(h: Harness, ua: UserAgent, init: { method?: string; path?: string; headers?: Record<string, string> } = {}): Promise<UaResponse> {
-  return ua.request(init.method ?? 'GET', `${h.url}${init.path ?? '/auth'}`, init.headers ? { headers: init.headers } : {});
+  const path = init.path ?? '/auth';
+  const named = path.includes('/api') || Object.keys(init.headers ?? {}).some((name) => /^x-(original|forwarded)-ur[il]$/i.test(name));
+  const headers = { ...(named ? {} : { 'x-original-uri': '/api/things' }), ...init.headers };
+  return ua.request(init.method ?? 'GET', `${h.url}${path}`, { headers });
 }
 const errorOf = (res: UaResponse) => res.json<{ error: string }>().error;
 const tokenOf = (res: UaResponse) => (res.headers.get('authorization') ?? '').replace(/^Bearer /, '');

@@ -127,7 +127,7 @@ describe('gateway examples (syntax checked: Envoy, Traefik and Kong binaries are
     it("runs a pre-function on the API's route that asks the BFF and applies its answer", () => {
       assert.ok(plugin, 'pre-function plugin on the api route');
       for (const needle of ['require("resty.http")', '/auth"', '"X-Original-Method"', '"X-Original-URI"', '"X-CSRF"', '"Sec-Fetch-Site"',
-        'res.status ~= 200', 'kong.response.exit(res.status', 'set_header("Authorization"', 'clear_header(name)', 'clear_header("X-CSRF")']) {
+        'res.status ~= 200', 'kong.response.exit(res.status', '{ "Authorization", "Cookie", "X-Auth-Request-User", "X-Auth-Request-Email" }', 'set_header(name, value)', 'clear_header(name)', 'clear_header("X-CSRF")']) {
         assert.ok(code.includes(needle), `the Lua code has ${needle}`);
       }
       const opened = (code.match(/\b(?:function|if|for|do)\b/g) ?? []).filter((w) => w !== 'do').length;

@@ -28,6 +28,12 @@ export class UserAgent {
   readonly #jar = new Map<string, Map<string, string>>();
   /** Every raw Set-Cookie header seen, in order. */
   readonly setCookies: string[] = [];
+  /** An undici dispatcher for every request: one that trusts a test's private CA, for an https IdP. */
+  readonly #dispatcher: unknown;
+
+  constructor(options: { dispatcher?: unknown } = {}) {
+    this.#dispatcher = options.dispatcher;
+  }
 
   async request(method: string, url: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<UaResponse> {
     const { host } = new URL(url);
@@ -37,7 +43,8 @@ export class UserAgent {
       redirect: 'manual',
       headers: { ...(cookie ? { cookie } : {}), ...init.headers },
       ...(init.body === undefined ? {} : { body: init.body }),
-    });
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+    } as RequestInit);
     const setCookies = res.headers.getSetCookie();
     for (const header of setCookies) this.#store(host, header);
     this.setCookies.push(...setCookies);

@@ -37,28 +37,40 @@ describe('gateway: the headers of a 200 answer', () => {
     key: 'k', sid: 's', sub, claims, createdAt: 0, tokens: { accessToken: 'the-access-token', tokenType: 'Bearer', expiresAt: 0 },
   });
   const isOwn = (name: string) => /^(?:__Host-)?bff-/.test(name);
+  const TOKEN = 'the-access-token';
 
   it('carries the bearer token and the Cookie header without the BFF cookies (whatever their order or prefix)', () => {
-    const h = answerHeaders(session(), 'a=1; __Host-bff-session=x; b=2; bff-session.1=y; bff-login=z; c=3', isOwn, false);
+    const h = answerHeaders(session(), 'a=1; __Host-bff-session=x; b=2; bff-session.1=y; bff-login=z; c=3', isOwn, false, TOKEN);
     assert.equal(h['authorization'], 'Bearer the-access-token');
     assert.equal(h['cookie'], 'a=1; b=2; c=3');
     assert.equal(h['x-envoy-auth-headers-to-remove'], 'x-auth-request-user, x-auth-request-email, x-csrf');
   });
 
   it('has no Cookie (and tells Envoy to drop it) when only BFF cookies were sent; a nameless BFF pair counts as one', () => {
-    const h = answerHeaders(session(), 'bff-session=x; bff-session', isOwn, false);
+    const h = answerHeaders(session(), 'bff-session=x; bff-session', isOwn, false, TOKEN);
     assert.equal(h['cookie'], undefined);
     assert.match(h['x-envoy-auth-headers-to-remove']!, /^cookie, /);
   });
 
   it('adds the identity headers only when asked, and only header-safe values', () => {
-    assert.equal(answerHeaders(session({ email: 'a@example.test' }), undefined, isOwn, false)['x-auth-request-email'], undefined);
-    const h = answerHeaders(session({ email: 'a@example.test' }), undefined, isOwn, true);
+    assert.equal(answerHeaders(session({ email: 'a@example.test', email_verified: true }), undefined, isOwn, false, TOKEN)['x-auth-request-email'], undefined);
+    const h = answerHeaders(session({ email: 'a@example.test', email_verified: true }), undefined, isOwn, true, TOKEN);
     assert.equal(h['x-auth-request-user'], 'user-1');
     assert.equal(h['x-auth-request-email'], 'a@example.test');
-    const odd = answerHeaders(session({ email: 'jöran@exämple.test' }, 'line\r\nbreak'), undefined, isOwn, true);
+    const odd = answerHeaders(session({ email: 'jöran@exämple.test', email_verified: true }, 'line\r\nbreak'), undefined, isOwn, true, TOKEN);
     assert.equal(odd['x-auth-request-user'], undefined);
     assert.equal(odd['x-auth-request-email'], undefined);
     assert.equal(odd['x-envoy-auth-headers-to-remove'], 'cookie, x-auth-request-user, x-auth-request-email, x-csrf');
+  });
+
+  // Issue 16 item 13: an upstream that trusts X-Auth-Request-Email as the user's address must
+  // never get one the IdP did not verify (anyone can register an account with someone else's).
+  it('sends X-Auth-Request-Email only for a verified address (email_verified === true): an unverified one is never vouched for', () => {
+    for (const claims of [{ email: 'ceo@victim.example' }, { email: 'ceo@victim.example', email_verified: false }, { email: 'ceo@victim.example', email_verified: 'true' }]) {
+      const h = answerHeaders(session(claims), undefined, isOwn, true, TOKEN);
+      assert.equal(h['x-auth-request-email'], undefined, JSON.stringify(claims));
+      assert.equal(h['x-auth-request-user'], 'user-1');
+      assert.match(h['x-envoy-auth-headers-to-remove']!, /x-auth-request-email/, 'Envoy drops one the browser sent');
+    }
   });
 });
