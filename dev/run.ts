@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       fail(1, `stopping failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     log.event('service.stopped', {});
-    log.flush();
+    await log.flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     await Promise.all([listening.drain(config.server.shutdownTimeoutMs), admin?.drain(1000)]);
     await bff.close();
     log.event('service.stopped', {});
-    log.flush();
+    await log.flush();
     process.exit(0);
   };
   if (pending) void stop(pending);

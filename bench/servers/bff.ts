@@ -31,6 +31,6 @@ exitWith(async () => {
   bff.readiness.draining = true;
   await listening.drain(Math.min(shutdownMs, 2000));
   await bff.close();
-  log.flush();
+  await log.flush();
 });
 ready({ port: listening.port, store: config.session.store });

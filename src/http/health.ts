@@ -1,6 +1,6 @@
 import type { Step } from '../web/context.js';
 import type { OidcClient } from '../idp/client.js';
-import type { SessionStore } from '../store/store.js';
+import type { StoreHealth } from '../store/store.js';
 
 export interface Readiness {
   /** Flipped on SIGTERM so the load balancer stops sending new requests before we stop listening. */
@@ -14,7 +14,7 @@ export const healthz: Step = (ctx) => {
 };
 
 /** GET /readyz: 200 when logins can be served (IdP metadata loaded, store reachable), else 503 with the reasons. */
-export function readyz(idp: OidcClient, store: SessionStore | undefined, readiness: Readiness, pingTimeoutMs = 1000): Step {
+export function readyz(idp: OidcClient, store: StoreHealth | undefined, readiness: Readiness, pingTimeoutMs = 1000): Step {
   return async (ctx) => {
     const problems: string[] = [];
     if (readiness.draining) problems.push('shutting down');
@@ -26,7 +26,7 @@ export function readyz(idp: OidcClient, store: SessionStore | undefined, readine
   };
 }
 
-async function pingWithin(store: SessionStore, ms: number): Promise<boolean> {
+async function pingWithin(store: StoreHealth, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);

@@ -1,6 +1,6 @@
 import { clientKey } from '../web/address-match.js';
 import { BffError } from '../errors/bff-error.js';
-import type { SessionStore } from '../store/store.js';
+import type { CounterStore } from '../store/store.js';
 import type { Step } from '../web/context.js';
 
 const MINUTE_MS = 60_000;
@@ -11,7 +11,7 @@ const MINUTE_MS = 60_000;
  * the same budget. Over the limit: 429 `rate_limited` with Retry-After. `limit` 0 turns it
  * off; `windowMs` is a minute unless said otherwise.
  */
-export function rateLimit(store: SessionStore, name: string, limit: number, now: () => number, windowMs = MINUTE_MS): Step {
+export function rateLimit(store: CounterStore, name: string, limit: number, now: () => number, windowMs = MINUTE_MS): Step {
   if (limit <= 0) return (_ctx, next) => next();
   return async (ctx, next) => {
     const t = now();

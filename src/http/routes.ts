@@ -19,7 +19,7 @@ import { sessionEndpoint } from '../session/session-endpoint.js';
 import type { SessionDirectory } from '../session/directory.js';
 import type { Revocations } from '../session/revocations.js';
 import type { Sessions } from '../session/session.js';
-import type { SessionStore } from '../store/store.js';
+import type { CounterStore, KeyValueStore, StoreHealth } from '../store/store.js';
 import { ensureFreshToken } from '../tokens/ensure-fresh-token.js';
 import { refreshEndpoint } from '../tokens/refresh-endpoint.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
@@ -32,7 +32,8 @@ export interface RouteParts {
   config: Config;
   log: EventLogger;
   idp: OidcClient;
-  store: SessionStore | undefined;
+  /** The shared store (Redis, or the server store): jti replay records and readiness. */
+  store: (KeyValueStore & StoreHealth) | undefined;
   sessions: Sessions;
   directory: SessionDirectory | undefined;
   /** Records of ended sessions: the callback ends a login that raced a logout of its user or IdP session. */
@@ -45,7 +46,7 @@ export interface RouteParts {
   readiness: Readiness;
   now: () => number;
   /** Where rate-limit counters live: the shared store, or this process for cookie sessions without Redis. */
-  limiterStore: SessionStore;
+  limiterStore: CounterStore;
 }
 
 /**

@@ -7,7 +7,8 @@ export interface EventLogger {
   event(name: LogEvent, fields?: LogFields): void;
   /** True when lines of this event's level are written; lets hot paths skip building fields. */
   enabled(name: LogEvent): boolean;
-  flush(): void;
+  /** Resolves once every line written so far has reached the destination (before process.exit). */
+  flush(): Promise<void>;
 }
 
 // Defence in depth: field names that could only ever hold a credential are censored even if a
@@ -38,7 +39,9 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       return base.isLevelEnabled(LOG_EVENTS[name]);
     },
     flush() {
-      base.flush();
+      // An asynchronous destination may still be writing an earlier chunk: a synchronous flush at
+      // exit could put the last line before it. Wait for the destination instead.
+      return new Promise<void>((resolve) => base.flush(() => resolve()));
     },
   };
 }

@@ -5,7 +5,7 @@ import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { SessionDirectory } from '../session/directory.js';
-import type { SessionStore } from '../store/store.js';
+import type { KeyValueStore } from '../store/store.js';
 import type { OidcClient } from '../idp/client.js';
 import { LogoutTokenError, verifyLogoutToken } from './logout-token.js';
 
@@ -14,7 +14,7 @@ export interface BackchannelDeps {
   idp: OidcClient;
   /** Undefined for cookie sessions without Redis: nothing server-side could be ended. */
   directory: SessionDirectory | undefined;
-  store: SessionStore | undefined;
+  store: KeyValueStore | undefined;
   log: EventLogger;
   now: () => number;
 }

@@ -3,7 +3,7 @@ import type { CookieIo } from '../web/cookie-io.js';
 import { readCookie, serializeCookie } from '../web/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
-import type { SessionStore } from '../store/store.js';
+import type { KeyValueStore } from '../store/store.js';
 import type { RequestedAuthentication } from './id-token-checks.js';
 
 /** What /login remembers for /callback. */
@@ -50,7 +50,7 @@ const hash = (s: string) => createHash('sha256').update(s).digest();
  * comes from one cookie per transaction). Logout transactions use the same records and
  * binding under their own key prefix and sealing context.
  */
-export function createServerTransactions(store: SessionStore, sealer: Sealer, cookies: CookieNames): Transactions {
+export function createServerTransactions(store: KeyValueStore, sealer: Sealer, cookies: CookieNames): Transactions {
   const logins = boundRecords<LoginTransaction>(store, sealer, cookies, 't', 'login');
   const logouts = boundRecords<LogoutTransaction>(store, sealer, cookies, 'o', 'logout');
   return {
@@ -73,7 +73,7 @@ export function createServerTransactions(store: SessionStore, sealer: Sealer, co
 }
 
 /** Records of one kind, sealed in the store under a hash of their state, bound to the browser's binding cookie. */
-function boundRecords<T extends object>(store: SessionStore, sealer: Sealer, cookies: CookieNames, prefix: string, purpose: string) {
+function boundRecords<T extends object>(store: KeyValueStore, sealer: Sealer, cookies: CookieNames, prefix: string, purpose: string) {
   const key = (state: string) => `${prefix}:${hash(state).toString('base64url')}`;
   const aad = (k: string) => `${purpose} ${k}`;
   // The IdP redirects back with a cross-site top-level GET: the binding cookie must be Lax

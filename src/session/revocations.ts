@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BffError } from '../errors/bff-error.js';
 import type { SessionDirectory } from './directory.js';
 import type { Session } from './session.js';
-import type { SessionStore } from '../store/store.js';
+import type { KeyValueStore } from '../store/store.js';
 
 /**
  * Records of ended sessions, read on every request of a cookie session and at the end of every
@@ -23,7 +23,7 @@ export interface Revocations extends SessionDirectory {
 
 const HANDLE = /^[A-Za-z0-9_-]{12}$/;
 
-export function createRevocations(store: SessionStore, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
+export function createRevocations(store: KeyValueStore, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
   const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
   const sessionKey = (handle: string) => `r:ses:${handle}`;
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;

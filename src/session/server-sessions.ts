@@ -3,7 +3,7 @@ import type { Config } from '../config/load.js';
 import { readCookie, serializeCookie, expiredCookie } from '../web/cookies.js';
 import type { CookieNames } from './cookie-names.js';
 import type { Sealer } from './seal.js';
-import { StoreUnavailableError, type SessionStore } from '../store/store.js';
+import { StoreUnavailableError, type IndexStore, type KeyValueStore } from '../store/store.js';
 import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
 import { RecentMap } from '../store/recent-map.js';
@@ -14,7 +14,8 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export interface ServerSessionsDeps {
   config: Config;
-  store: SessionStore;
+  /** Sessions are values; the indexes find them by user and IdP session (back-channel logout, admin). */
+  store: KeyValueStore & IndexStore;
   sealer: Sealer;
   cookies: CookieNames;
   now?: () => number;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Sealer } from '../session/seal.js';
 import type { TokenSet } from '../session/session.js';
-import type { SessionStore } from '../store/store.js';
+import type { KeyValueStore } from '../store/store.js';
 
 /**
  * Short-lived records `(session, token set it replaced) → new token set`, written by every
@@ -24,7 +24,7 @@ export function tokenSetId(sessionKey: string, tokens: TokenSet): string {
 }
 
 /** Kept in the shared store, sealed: every instance sees every refresh. */
-export function storeGrace(store: SessionStore, sealer: Sealer, ttlMs: number): GraceRecords {
+export function storeGrace(store: KeyValueStore, sealer: Sealer, ttlMs: number): GraceRecords {
   const key = (sessionKey: string, tokens: TokenSet) => `g:${tokenSetId(sessionKey, tokens)}`;
   const aad = (k: string) => `grace ${k}`;
   return {

@@ -9,7 +9,7 @@ import { tokenSet } from './token-set.js';
 import { classifyIdp } from '../idp/failure.js';
 import type { Session, Sessions, TokenSet } from '../session/session.js';
 import { dpopKey, tokenEndpointDpop } from './dpop.js';
-import type { SessionStore } from '../store/store.js';
+import type { LockStore } from '../store/store.js';
 import { tokenSetId, type GraceRecords } from './grace.js';
 
 export interface TokenRefresher {
@@ -42,7 +42,7 @@ export interface RefreshDeps {
   sessions: Sessions;
   grace: GraceRecords;
   /** The shared store whose locks make one refresh per session across instances (Redis, also under cookie sessions); none without Redis. */
-  store: SessionStore | undefined;
+  store: LockStore | undefined;
   log: EventLogger;
   now?: () => number;
 }
@@ -136,7 +136,7 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
-  const lockedRefresh = async (store: SessionStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
+  const lockedRefresh = async (store: LockStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
     const lockKey = `${session.key}:lock`;
     const deadline = Date.now() + refreshWaitMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
