@@ -82,7 +82,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics, deps.tracing),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
-  const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs) : memoryGrace(config.session.refreshGraceMs, now);
+  const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs, now) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store: sideStore, log, now });
   const routeTokens = createRouteTokens({ config, idp, log, now });
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
@@ -161,7 +161,7 @@ function sessionsFor(
   const { maxAgeMs } = config.session;
   if (store) {
     const sessions = createServerSessions({ config, store, sealer, cookies, now });
-    const revocations = createRevocations(store, maxAgeMs, now, sessions.logHandle);
+    const revocations = createRevocations(store, deploymentOf(config), maxAgeMs, now, sessions.logHandle);
     const directory: SessionDirectory = {
       ...sessions,
       async endMatching(match) {
@@ -171,7 +171,7 @@ function sessionsFor(
     };
     return { sessions, directory, revocations, transactions: createServerTransactions(store, sealer, cookies) };
   }
-  const revocations = createRevocations(localStore, maxAgeMs, now, cookieSessionHandle);
+  const revocations = createRevocations(localStore, deploymentOf(config), maxAgeMs, now, cookieSessionHandle);
   return {
     sessions: createCookieSessions({ config, sealer, cookies, revocations, log, now }),
     // Back-channel logout and the admin API need records that every instance sees.

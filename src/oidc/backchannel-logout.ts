@@ -70,7 +70,7 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     const replayKey = `j:${createHash('sha256').update(`${server.issuer} ${claims.jti}`).digest('base64url')}`;
     if (!(await store.setIfAbsent(replayKey, '1', (maxAgeSeconds + 2 * toleranceSeconds) * 1000))) throw refuse('jti replayed');
 
-    const match = { ...(claims.sub ? { sub: claims.sub } : {}), ...(claims.sid ? { idpSid: claims.sid } : {}) };
+    const match = { ...(claims.sub ? { sub: claims.sub } : {}), ...(claims.sid ? { idpSid: claims.sid } : {}), issuedAt: claims.iat * 1000 };
     let ended: number;
     try {
       ended = await directory.endMatching(match);

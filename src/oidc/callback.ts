@@ -82,10 +82,11 @@ export function callback({ config, idp, transactions, sessions, revocations, log
       ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
       ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
       authAt,
+      ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time * 1000 } : {}),
     }, io);
     // Checked after the session exists (and is indexed): a back-channel logout recorded before
     // this check is seen here, one recorded after it finds the session in the store's indexes.
-    if (await revocations.isRevoked(session)) {
+    if (await revocations.isRevoked(session, { fresh: true })) {
       await sessions.destroy(session, io);
       throw new BffError('login_failed', {
         event: 'callback.logged_out_meanwhile', detail: 'the IdP ended this user or IdP session while the login completed',

@@ -53,6 +53,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
       f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now(),
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
       ...(s.authAt ? { at: s.authAt } : {}),
+      ...(s.authTime ? { au: s.authTime } : {}),
     };
     const chunks = splitIntoChunks(base, sealer.seal(JSON.stringify(stored), AAD));
     const bytes = chunks.reduce((sum, [name, value]) => sum + name.length + value.length + 3, 0);
@@ -103,6 +104,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
         key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
         ...(stored.at ? { authAt: stored.at } : {}),
+        ...(stored.au ? { authTime: stored.au } : {}),
       };
       if (revocations && (await revocations.isRevoked(session))) return undefined;
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
@@ -118,6 +120,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
         key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now(),
         ...(data.idpSid ? { idpSid: data.idpSid } : {}),
         ...(data.authAt ? { authAt: data.authAt } : {}),
+        ...(data.authTime ? { authTime: data.authTime } : {}),
       };
       write(session, io);
       return session;

@@ -16,7 +16,7 @@ export interface SessionSummary {
  */
 export interface SessionDirectory {
   /** Ends every session of the IdP session `idpSid` and/or of the user `sub` (both given: both must match). */
-  endMatching(match: { sub?: string; idpSid?: string }): Promise<number>;
+  endMatching(match: { sub?: string; idpSid?: string; issuedAt?: number }): Promise<number>;
   list(sub: string): Promise<SessionSummary[]>;
   endByHandle(handle: string): Promise<boolean>;
 }

@@ -15,16 +15,24 @@ import type { KeyValueStore } from '../store/store.js';
  * state; see store.ts `trackedGet`).
  */
 export interface Revocations extends SessionDirectory {
-  /** True when the session was ended: by itself (logout), by user or by IdP session after its login began. */
-  isRevoked(session: Session): Promise<boolean>;
+  /**
+   * True when the session was ended: by itself (logout), by its IdP session (whenever it began:
+   * an IdP session that was logged out never comes back), or by its user after its login began.
+   * `fresh` reads the store itself, not the tracked cache (the once-per-login check).
+   */
+  isRevoked(session: Session, options?: { fresh?: boolean }): Promise<boolean>;
   /** Records that this one session ended (logout of any kind, refresh rejected). */
   endSession(session: Session): Promise<void>;
 }
 
 const HANDLE = /^[A-Za-z0-9_-]{12}$/;
 
-export function createRevocations(store: KeyValueStore, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
-  const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
+/**
+ * @param scope the deployment (issuer, client, public origin): a `sub` is unique only per issuer,
+ *   so records of one deployment never end sessions of another that shares the store.
+ */
+export function createRevocations(store: KeyValueStore, scope: string, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
+  const digest = (v: string) => createHash('sha256').update(`${scope}\n${v}`).digest('base64url');
   const sessionKey = (handle: string) => `r:ses:${handle}`;
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;
   const sidKey = (sid: string) => `r:sid:${digest(sid)}`;
@@ -34,22 +42,23 @@ export function createRevocations(store: KeyValueStore, maxAgeMs: number, now: (
   const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user, IdP session or handle, not listed.' });
 
   return {
-    async isRevoked(s) {
-      // A login whose code exchange began before a logout of its user or IdP session is ended
-      // too: its ID token was issued before that logout (a login racing a back-channel logout).
-      const since = s.authAt ?? s.createdAt;
+    async isRevoked(s, { fresh = false } = {}) {
+      const get = fresh ? (key: string) => store.get(key) : read;
       const [ended, bySub, bySid] = await Promise.all([
-        read(sessionKey(handleOf(s))),
-        read(subKey(s.sub)),
-        read(s.idpSid ? sidKey(s.idpSid) : subNoSidKey(s.sub)),
+        get(sessionKey(handleOf(s))),
+        get(subKey(s.sub)),
+        get(s.idpSid ? sidKey(s.idpSid) : subNoSidKey(s.sub)),
       ]);
-      return ended !== undefined || [bySub, bySid].some((at) => at !== undefined && Number(at) >= since);
+      if (ended !== undefined) return true;
+      if (s.idpSid && bySid !== undefined) return true;
+      return [bySub, s.idpSid ? undefined : bySid].some((record) => record !== undefined && endsLoginOf(record, s));
     },
     async endSession(s) {
       await store.set(sessionKey(handleOf(s)), '1', Math.max(1, s.createdAt + maxAgeMs - now()));
     },
-    async endMatching({ sub, idpSid }) {
-      const at = String(now());
+    async endMatching({ sub, idpSid, issuedAt }) {
+      // When it ended on our clock, and (a logout token) on the IdP's: see endsLoginOf.
+      const at = issuedAt === undefined ? String(now()) : `${now()} ${issuedAt}`;
       if (idpSid) await store.set(sidKey(idpSid), at, maxAgeMs);
       // A sub alone ends all of the user's sessions; with a sid, only those of the user without one.
       if (sub) await store.set(idpSid ? subNoSidKey(sub) : subKey(sub), at, maxAgeMs);
@@ -64,4 +73,16 @@ export function createRevocations(store: KeyValueStore, maxAgeMs: number, now: (
       return true; // whether a browser still holds it is unknowable
     },
   };
+}
+
+/**
+ * Whether a logout of the user (recorded as `<our time>[ <the logout token's iat, ms>]`) ends
+ * this login: its code exchange began before the logout was recorded (a login racing it), or
+ * the user last authenticated at the IdP (`auth_time`) before the IdP sent the logout — which
+ * ends a login whose callback arrives after the logout although its sign-in came before.
+ */
+function endsLoginOf(record: string, s: Session): boolean {
+  const [at, idpAt] = record.split(' ').map(Number);
+  if (at !== undefined && (s.authAt ?? s.createdAt) <= at) return true;
+  return s.authTime !== undefined && idpAt !== undefined && s.authTime <= idpAt;
 }

@@ -16,6 +16,8 @@ export interface SealedSession {
   ua?: string;
   /** Epoch ms at which the login's code exchange began (Session.authAt). */
   at?: number;
+  /** Epoch ms of the authentication at the IdP (Session.authTime). */
+  au?: number;
 }
 
 /** The sealed session in `plaintext`, or undefined when it is not one (wrong shape or version). */

@@ -47,6 +47,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
       ...(s.userAgent ? { ua: s.userAgent } : {}),
       ...(s.authAt ? { at: s.authAt } : {}),
+      ...(s.authTime ? { au: s.authTime } : {}),
     };
     return sealer.seal(JSON.stringify(stored), aad(s.key));
   };
@@ -124,6 +125,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
     ...(stored.ua ? { userAgent: stored.ua } : {}),
     ...(stored.at ? { authAt: stored.at } : {}),
+    ...(stored.au ? { authTime: stored.au } : {}),
   });
 
   // With the session cache on, the same sealed value comes back on every call of a session:
@@ -178,6 +180,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
         ...(data.idpSid ? { idpSid: data.idpSid } : {}),
         ...(data.userAgent ? { userAgent: data.userAgent.slice(0, 200) } : {}),
         ...(data.authAt ? { authAt: data.authAt } : {}),
+        ...(data.authTime ? { authTime: data.authTime } : {}),
       };
       const value = seal(session);
       await store.set(session.key, value, ttl(session.createdAt));

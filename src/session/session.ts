@@ -46,6 +46,8 @@ export interface Session {
    * token): a logout of the user or IdP session recorded at or after it ends this session.
    */
   readonly authAt?: number;
+  /** Epoch milliseconds of the user's authentication at the IdP (the ID token's `auth_time`, the IdP's clock). */
+  readonly authTime?: number;
   /** The IdP's session id (`sid` claim of the ID token), which back-channel logout names. */
   readonly idpSid?: string;
   /** The browser's User-Agent at login (bounded), for the session admin API. */
@@ -63,7 +65,7 @@ export interface Sessions {
   /** The session's current state, re-read after another request may have changed it. */
   reload(session: Session): Promise<Session | undefined>;
   /** Starts a session under a brand-new identity and sets its cookie. */
-  create(data: Pick<Session, 'sub' | 'claims' | 'tokens' | 'idpSid' | 'userAgent' | 'authAt'>, io: CookieIo): Promise<Session>;
+  create(data: Pick<Session, 'sub' | 'claims' | 'tokens' | 'idpSid' | 'userAgent' | 'authAt' | 'authTime'>, io: CookieIo): Promise<Session>;
   /** Writes changed tokens; false when the session no longer exists (ended meanwhile): nothing is written. */
   save(session: Session, io: CookieIo): Promise<boolean>;
   /** Makes this response carry a state another request saved (cookie sessions re-issue the cookie). */

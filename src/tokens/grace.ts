@@ -23,15 +23,31 @@ export function tokenSetId(sessionKey: string, tokens: TokenSet): string {
   return createHash('sha256').update(`${sessionKey}\n${tokens.accessToken}\n${tokens.refreshToken ?? ''}`).digest('base64url');
 }
 
+/**
+ * How long a record must live: at least the grace period, and until the replaced access token
+ * expires. A request may carry the replaced set long after the refresh (a slow answer from
+ * another instance re-issued the old cookie last; a response with the new cookie was lost), and
+ * it first needs the record when that set falls due, which is before its access token expires.
+ */
+export function graceTtl(graceMs: number, replaced: TokenSet, nowMs: number): number {
+  if (graceMs <= 0) return 0;
+  const untilExpiry = replaced.expiresAt > 0 ? replaced.expiresAt - nowMs : 0;
+  return Math.min(Math.max(graceMs, untilExpiry + graceMs), MAX_TTL_MS);
+}
+
+/** No record outlives a day, whatever an IdP says of its access tokens' lifetime. */
+const MAX_TTL_MS = 86_400_000;
+
 /** Kept in the shared store, sealed: every instance sees every refresh. */
-export function storeGrace(store: KeyValueStore, sealer: Sealer, ttlMs: number): GraceRecords {
+export function storeGrace(store: KeyValueStore, sealer: Sealer, ttlMs: number, now: () => number = Date.now): GraceRecords {
   const key = (sessionKey: string, tokens: TokenSet) => `g:${tokenSetId(sessionKey, tokens)}`;
   const aad = (k: string) => `grace ${k}`;
   return {
     async remember(sessionKey, replaced, tokens) {
-      if (ttlMs <= 0) return;
+      const ttl = graceTtl(ttlMs, replaced, now());
+      if (ttl <= 0) return;
       const k = key(sessionKey, replaced);
-      await store.set(k, sealer.seal(JSON.stringify(tokens), aad(k)), ttlMs);
+      await store.set(k, sealer.seal(JSON.stringify(tokens), aad(k)), ttl);
     },
     async forget(sessionKey, replaced) {
       await store.delete(key(sessionKey, replaced));
@@ -49,11 +65,17 @@ export function storeGrace(store: KeyValueStore, sealer: Sealer, ttlMs: number):
 /** Kept in this process (cookie sessions without Redis). */
 export function memoryGrace(ttlMs: number, now: () => number): GraceRecords {
   const records = new Map<string, { tokens: TokenSet; until: number }>();
+  let pruneAt = 0;
   return {
     async remember(sessionKey, replaced, tokens) {
       const t = now();
-      for (const [k, v] of records) if (v.until <= t) records.delete(k);
-      if (ttlMs > 0) records.set(tokenSetId(sessionKey, replaced), { tokens, until: t + ttlMs });
+      // Expired records go at most once a second, not on every refresh of a busy instance.
+      if (t >= pruneAt) {
+        for (const [k, v] of records) if (v.until <= t) records.delete(k);
+        pruneAt = t + 1000;
+      }
+      const ttl = graceTtl(ttlMs, replaced, t);
+      if (ttl > 0) records.set(tokenSetId(sessionKey, replaced), { tokens, until: t + ttl });
     },
     async forget(sessionKey, replaced) {
       records.delete(tokenSetId(sessionKey, replaced));

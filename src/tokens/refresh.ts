@@ -71,6 +71,8 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   // The latest set each session got from a refresh in this process, and the ids of the sets it
   // replaced here (bounded; the sessions refreshed longest ago go first).
   const newest = new Map<string, { tokens: TokenSet; superseded: string[] }>();
+  // When each session last had a forced refresh here (bounded like `newest`).
+  const forcedAt = new Map<string, number>();
   const NEWEST_MAX = 10_000;
   const remember = (key: string, tokens: TokenSet, replaced: TokenSet) => {
     const superseded = [...(newest.get(key)?.superseded ?? []), tokenSetId(key, replaced)].slice(-8);
@@ -175,18 +177,32 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
     return new BffError(failure.kind === 'unreachable' ? 'idp_unreachable' : 'idp_error', { detail: failure.detail, cause: err });
   };
 
+  const carryNewest = (session: Session, io: CookieIo) => {
+    const latest = newest.get(session.key);
+    // Only a set this process has already replaced is replaced: one that another instance
+    // issued later is not ours to judge. (The hash is taken only when the sets differ.)
+    if (latest && !sameSet(latest.tokens, session.tokens) && latest.superseded.includes(tokenSetId(session.key, session.tokens))) {
+      session.tokens = latest.tokens;
+      sessions.propagate(session, io);
+    }
+  };
+
   return {
-    carryNewest(session, io) {
-      const latest = newest.get(session.key);
-      // Only a set this process has already replaced is replaced: one that another instance
-      // issued later is not ours to judge. (The hash is taken only when the sets differ.)
-      if (latest && !sameSet(latest.tokens, session.tokens) && latest.superseded.includes(tokenSetId(session.key, session.tokens))) {
-        session.tokens = latest.tokens;
-        sessions.propagate(session, io);
-      }
-    },
+    carryNewest,
     async ensureFresh(session, { force, requestId, io, resource }) {
       if (!force && !isDue(session.tokens, session.key, resource)) return;
+      if (force && !resource) {
+        // A forced refresh moments after the last one is answered with the newest tokens: one
+        // session cannot drive the IdP (and get the BFF's client throttled there) at the rate limit.
+        const last = forcedAt.get(session.key);
+        if (last !== undefined && now() - last < FORCED_REFRESH_MIN_INTERVAL_MS) {
+          carryNewest(session, io);
+          return;
+        }
+        forcedAt.delete(session.key);
+        forcedAt.set(session.key, now());
+        if (forcedAt.size > NEWEST_MAX) forcedAt.delete(forcedAt.keys().next().value!);
+      }
       const { expiresAt, refreshToken } = session.tokens;
       if (!refreshToken) {
         if (force) {
@@ -229,6 +245,9 @@ interface Refreshed {
   tokens: TokenSet;
   saved: boolean;
 }
+
+/** POST /refresh refreshes a session at most once in this interval per instance; within it, it answers with the newest tokens. */
+export const FORCED_REFRESH_MIN_INTERVAL_MS = 10_000;
 
 const sameSet = (a: TokenSet, b: TokenSet) => a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
 

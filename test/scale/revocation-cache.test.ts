@@ -18,6 +18,7 @@ import { startTestRedis, whenStoreReady, type TestRedis } from '../support/redis
 
 const MAX_STALE_MS = 400;
 const MAX_AGE_MS = 3_600_000;
+const SCOPE = 'https://idp.example/ spa https://app.example';
 /** Where the bound itself is not under test, a wide one: a busy machine must not lapse the proof. */
 const relaxed = { maxStaleMs: 5000, maxEntries: 1000, refreshEveryMs: 60_000 };
 const tight = { maxStaleMs: MAX_STALE_MS, maxEntries: 1000, refreshEveryMs: 60_000 };
@@ -70,7 +71,7 @@ describe('revocation cache: checking a session nobody revoked costs no Redis rou
   before(async () => {
     redis = await startTestRedis();
     store = await readyStore(redis, relaxed);
-    revocations = createRevocations(store, MAX_AGE_MS, Date.now, cookieSessionHandle);
+    revocations = createRevocations(store, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
   });
   after(async () => {
     await store?.close();
@@ -110,8 +111,8 @@ describe('revocation cache: a revocation made through another instance is seen h
 
   for (const by of ['sid', 'sub'] as const) {
     it(`a back-channel logout by ${by} recorded on B refuses the session on A, never past the bound`, async () => {
-      const onA = createRevocations(a, MAX_AGE_MS, Date.now, cookieSessionHandle);
-      const onB = createRevocations(b, MAX_AGE_MS, Date.now, cookieSessionHandle);
+      const onA = createRevocations(a, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
+      const onB = createRevocations(b, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
       const session = sessionOf(`carol-${by}`, `idp-sid-carol-${by}`);
       await untilServedFromMemory(redis, () => onA.isRevoked(session));
       await onB.endMatching(by === 'sid' ? { idpSid: session.idpSid! } : { sub: session.sub });
@@ -123,13 +124,13 @@ describe('revocation cache: a revocation made through another instance is seen h
   }
 
   it('a revocation written behind every instance (another client) is seen too', async () => {
-    const onA = createRevocations(a, MAX_AGE_MS, Date.now, cookieSessionHandle);
+    const onA = createRevocations(a, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
     const session = sessionOf('dave', 'idp-sid-dave');
     await untilServedFromMemory(redis, () => onA.isRevoked(session));
     const sidKeys = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}r:sid:`));
     const before = new Set(await sidKeys());
     // What another deployment's revocation looks like on the wire: the key B would write.
-    await createRevocations(b, MAX_AGE_MS, Date.now, cookieSessionHandle).endMatching({ idpSid: 'idp-sid-dave' });
+    await createRevocations(b, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle).endMatching({ idpSid: 'idp-sid-dave' });
     const written = (await sidKeys()).filter((k) => !before.has(k));
     assert.equal(written.length, 1);
     const value = await redis.client.get(written[0]!);
@@ -159,8 +160,8 @@ describe('revocation cache: when the invalidation channel fails, checks read Red
     writer = await readyStore(redis, tight);
     // Instance A: the revocation list over the tracked reads alone, so that the test can reach its subscriber.
     const trackedGet = (key: string) => tracked.get(key, (op) => op().then((v) => v ?? undefined), () => main.get(key));
-    onA = createRevocations({ ...writer, trackedGet }, MAX_AGE_MS, Date.now, cookieSessionHandle);
-    onWriter = createRevocations(writer, MAX_AGE_MS, Date.now, cookieSessionHandle);
+    onA = createRevocations({ ...writer, trackedGet }, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
+    onWriter = createRevocations(writer, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
   });
   after(async () => {
     await tracked?.close();

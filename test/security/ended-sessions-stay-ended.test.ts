@@ -172,3 +172,76 @@ for (const store of ['redis', 'cookie'] as const) describe(`a login racing a bac
     assert.equal((await again.get(`${h.url}/session`)).status, 200);
   });
 });
+
+/** Runs `before` once the IdP has redirected to /callback (the code exists), before the browser arrives at the BFF. */
+async function loginPausedBeforeCallback(h: Harness, ua: UserAgent, query: string, before: () => Promise<void>) {
+  const { response } = await ua.follow(`${h.url}/login${query}`, { stopAt: (u) => u.origin === h.url && u.pathname === '/callback' });
+  const callbackUrl = new URL(response.headers.get('location')!, response.url).href;
+  await before();
+  return ua.get(callbackUrl);
+}
+
+for (const store of ['redis', 'cookie'] as const) describe(`a login whose callback arrives after a back-channel logout of its IdP session or user is ended (SESSION_STORE=${store})`, () => {
+  let redis: TestRedis;
+  let h: Harness;
+  before(async () => {
+    redis = await startTestRedis();
+    h = await startHarness({ redis, backchannel: true, env: { SESSION_STORE: store } });
+  });
+  after(async () => {
+    await h?.close();
+    await redis?.close();
+  });
+
+  it('a logout token for the sid, accepted before the callback arrives, ends the login: an ended IdP session never comes back', async () => {
+    const ua = h.browser();
+    await h.login(ua, '?login_hint=vera');
+    const { claims } = await sessionInfo(h, ua);
+    assert.ok(claims.sid);
+    const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=vera', async () => {
+      assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sid: claims.sid })))).status, 200);
+    });
+    assert.equal(callback.status, 400, callback.text.slice(0, 200));
+    assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+  });
+
+  it('a logout token for the sub alone, accepted before the callback arrives, ends a login whose authentication (auth_time) came before it', async () => {
+    const ua = h.browser();
+    await h.login(ua, '?login_hint=walt');
+    // max_age makes the IdP put auth_time in the ID token (Keycloak and Entra ID always do).
+    const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=walt&max_age=86400', async () => {
+      assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'walt' })))).status, 200);
+    });
+    assert.equal(callback.status, 400, callback.text.slice(0, 200));
+    assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+  });
+});
+
+describe('records of ended sessions belong to their deployment: two apps with two IdPs share one Redis', () => {
+  let redis: TestRedis;
+  let app1: Harness;
+  let app2: Harness;
+  before(async () => {
+    redis = await startTestRedis();
+    app1 = await startHarness({ redis, backchannel: true, env: { SESSION_STORE: 'cookie' } });
+    app2 = await startHarness({ redis, backchannel: true, env: { SESSION_STORE: 'cookie' } });
+  });
+  after(async () => {
+    await app2?.close();
+    await app1?.close();
+    await redis?.close();
+  });
+
+  it("a logout token of app 2's IdP for sub 'alice' leaves app 1's alice (another issuer's user) signed in", async () => {
+    assert.notEqual(app1.idp.issuer, app2.idp.issuer);
+    const ua = app1.browser();
+    await app1.login(ua, '?login_hint=alice');
+    assert.equal((await postLogoutToken(app2.url, signLogoutToken(app2.idp, logoutClaims(app2.idp, { sub: 'alice' })))).status, 200);
+    await app1.bff.sharedStore?.caughtUp?.();
+    assert.equal((await ua.get(`${app1.url}/session`)).status, 200);
+    // Control: app 1's own IdP ends her session.
+    assert.equal((await postLogoutToken(app1.url, signLogoutToken(app1.idp, logoutClaims(app1.idp, { sub: 'alice' })))).status, 200);
+    await app1.bff.sharedStore?.caughtUp?.();
+    assert.equal((await ua.get(`${app1.url}/session`)).status, 401);
+  });
+});
