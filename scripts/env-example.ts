@@ -1,13 +1,13 @@
 /**
- * Writes .env.example from the configuration schema (the single source of truth), or with
+ * Writes .env.example from the settings rows (the single source of truth), or with
  * --check exits non-zero when the file on disk differs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { SETTINGS } from '../src/config/schema.js';
+import { SETTINGS } from '../src/config/settings.js';
 
 export function renderEnvExample(): string {
   const lines = [
-    '# oidc-bff configuration. Every variable with its default; generated from src/config/schema.ts',
+    '# oidc-bff configuration. Every variable with its default; generated from src/config/settings.ts',
     '# by `npm run env-example`. Variables without a value have no default.',
     '',
   ];

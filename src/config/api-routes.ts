@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { Env } from './settings.js';
 
 /**
  * Which token a route's upstream receives:
@@ -87,6 +88,22 @@ const routeSchema = z.strictObject({
 const fileSchema = z.union([z.strictObject({ routes: z.array(z.unknown()) }), z.array(z.unknown())], {
   message: 'must be a list of routes, or an object with a `routes` list',
 });
+
+/** The settings the routes are built from. */
+type RouteSettings = Pick<Env, 'API_PATH' | 'API_TIMEOUT' | 'API_MAX_BODY' | 'OIDC_DPOP' | 'API_ROUTES' | 'API_UPSTREAM'>;
+
+/** API_ROUTES and the API_UPSTREAM shorthand, longest path first so the first match is the most specific. */
+export function configuredRoutes(e: RouteSettings): { routes: ApiRoute[]; problems: string[] } {
+  const defaults = { apiPath: e.API_PATH, timeoutMs: e.API_TIMEOUT * 1000, maxBodyBytes: e.API_MAX_BODY, dpop: e.OIDC_DPOP };
+  if (!e.API_ROUTES && !e.API_UPSTREAM) return { routes: [], problems: [] }; // reported by checks.ts rawProblems
+  const { routes, problems } = e.API_ROUTES ? readApiRoutes(e.API_ROUTES, defaults) : { routes: [], problems: [] };
+  if (e.API_UPSTREAM) {
+    if (routes.some((r) => r.path === e.API_PATH)) problems.push(`API_UPSTREAM and an API_ROUTES route both claim API_PATH (${e.API_PATH}): keep one`);
+    routes.push(shorthandRoute(e.API_UPSTREAM, defaults));
+  }
+  if (!problems.length && routes.length === 0) problems.push(`API_ROUTES: ${e.API_ROUTES} lists no route`);
+  return { routes: routes.sort((a, b) => b.path.length - a.path.length), problems };
+}
 
 /**
  * Reads and validates the API_ROUTES file (JSON, or YAML by extension). Returns the routes or

@@ -10,7 +10,6 @@ import {
   type PrivateKeyFile,
   type Read,
 } from './private-key.js';
-import type { SettingName } from './schema.js';
 
 /** OIDC_CLIENT_AUTH: how the BFF authenticates to the IdP's token endpoint. */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'none';
@@ -70,16 +69,19 @@ const readCertificates = (name: string, path: string): Read<CertificateFile> => 
 };
 
 /**
- * The client-authentication settings as fields of the environment schema: each file is read and
- * checked here, so a missing or broken file is reported with every other field problem.
+ * Parsers of the credential files (settings.ts rows): each file is read and checked while the
+ * settings are parsed, so a missing or broken file is reported with every other field problem.
  */
+export const signingKeyFile = (name: string) => optionalFile(name, readSigningKey);
+export const certificateFile = (name: string) => optionalFile(name, readCertificates);
+export const privateKeyFile = (name: string) => optionalFile(name, readPrivateKeyFile);
+
+/** The file parsers bound to their variables, for reading one file outside loadConfig (tests). */
 export const clientCredentialFields = {
-  OIDC_CLIENT_KEY_FILE: optionalFile('OIDC_CLIENT_KEY_FILE', readSigningKey),
-  OIDC_CLIENT_KEY_ID: z.string().trim(),
-  OIDC_CLIENT_ASSERTION_AUDIENCE: z.enum(['issuer', 'token_endpoint'], { message: 'OIDC_CLIENT_ASSERTION_AUDIENCE must be issuer or token_endpoint' }),
-  OIDC_CLIENT_CERT_FILE: optionalFile('OIDC_CLIENT_CERT_FILE', readCertificates),
-  OIDC_CLIENT_CERT_KEY_FILE: optionalFile('OIDC_CLIENT_CERT_KEY_FILE', readPrivateKeyFile),
-  OIDC_CA_FILE: optionalFile('OIDC_CA_FILE', readCertificates),
+  OIDC_CLIENT_KEY_FILE: signingKeyFile('OIDC_CLIENT_KEY_FILE'),
+  OIDC_CLIENT_CERT_FILE: certificateFile('OIDC_CLIENT_CERT_FILE'),
+  OIDC_CLIENT_CERT_KEY_FILE: privateKeyFile('OIDC_CLIENT_CERT_KEY_FILE'),
+  OIDC_CA_FILE: certificateFile('OIDC_CA_FILE'),
 };
 
 interface CredentialEnv {
@@ -92,6 +94,8 @@ interface CredentialEnv {
   OIDC_CA_FILE: CertificateFile | undefined;
 }
 
+type RawCredentialName = 'OIDC_CLIENT_AUTH' | 'OIDC_CLIENT_KEY_FILE' | 'OIDC_CLIENT_KEY_ID' | 'OIDC_CLIENT_CERT_FILE' | 'OIDC_CLIENT_CERT_KEY_FILE';
+
 /** The client authentication methods that send OIDC_CLIENT_SECRET. */
 export const SECRET_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 
@@ -99,10 +103,10 @@ export const SECRET_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic
  * Which files the chosen method needs, judged on the raw values: these problems are reported
  * even when some other variable is invalid, so one start-up lists them all.
  */
-export function clientCredentialProblems(raw: Record<SettingName, string>): string[] {
+export function clientCredentialProblems(raw: Readonly<Record<RawCredentialName, string>>): string[] {
   const problems: string[] = [];
   const method = raw.OIDC_CLIENT_AUTH.trim();
-  const set = (name: SettingName) => raw[name].trim() !== '';
+  const set = (name: RawCredentialName) => raw[name].trim() !== '';
   if (method === 'private_key_jwt' && !set('OIDC_CLIENT_KEY_FILE')) {
     problems.push('OIDC_CLIENT_KEY_FILE (a JWK or PEM private key file) is required with OIDC_CLIENT_AUTH=private_key_jwt');
   }
