@@ -1,5 +1,5 @@
 // `npm run dev`: the development IdP, a demo API and the BFF with a demo page, in one process.
-// Development defaults sit UNDER process.env, so any variable of the README's table can be overridden.
+// Development defaults sit UNDER process.env, so any variable of docs/configuration.md can be overridden.
 import { randomBytes } from 'node:crypto';
 import pretty from 'pino-pretty';
 import { createApp } from '../src/app.js';

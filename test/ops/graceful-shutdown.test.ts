@@ -13,7 +13,7 @@ import { UserAgent } from '../support/user-agent.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * The SPEC (README, "Deploying behind a TLS-terminating proxy"): on SIGTERM, /readyz turns 503,
+ * The SPEC (docs/operations.md, "Graceful shutdown"): on SIGTERM, /readyz turns 503,
  * the listener stops accepting, in-flight requests finish for up to SHUTDOWN_TIMEOUT, then the
  * store closes and the process exits 0.
  *
