@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     config = loadConfig(process.env, () => randomBytes(32).toString('base64url'));
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`oidc-bff cannot start: ${err.message}\nSee .env.example and the README's configuration table.\n`);
+      process.stderr.write(`oidc-bff cannot start: ${err.message}\nSee .env.example and docs/configuration.md.\n`);
       process.exit(2);
     }
     throw err;

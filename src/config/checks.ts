@@ -98,10 +98,10 @@ export function devWarnings(e: Env, store: SessionStoreKind): string[] {
   if (store === 'cookie' && !e.REDIS_URL && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0) {
     w.push('SESSION_STORE=cookie without Redis: refreshes are single-flight and logouts are recorded in this process only. '
       + 'Several instances with an IdP that rotates refresh tokens need REDIS_URL, sticky sessions, or the IdP\'s refresh-token reuse grace period; '
-      + 'a copied cookie stays valid on other instances after a logout (see README, Session stores).');
+      + 'a copied cookie stays valid on other instances after a logout (see docs/sessions-and-scaling.md).');
   }
   if (e.OIDC_ALLOW_HTTP) w.push('OIDC_ALLOW_HTTP=true: IdP traffic may travel unencrypted. Development and tests only.');
-  if (e.PUBLIC_URL.protocol === 'http:') w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see README).');
+  if (e.PUBLIC_URL.protocol === 'http:') w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see docs/operations.md).');
   return w;
 }
 

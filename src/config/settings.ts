@@ -73,7 +73,7 @@ export const SETTINGS = [
     { name: 'API_UPSTREAM', default: '', parse: optionalUrl,
       doc: 'Base URL of the API gateway that /api/* is forwarded to with the user\'s token (required unless API_ROUTES is set; shorthand for one route at API_PATH).' },
     { name: 'API_ROUTES', default: '', parse: trimmed,
-      doc: 'JSON or YAML file of upstream routes under API_PATH, each with its token policy (user, user-optional, client, exchange, none), scopes, resource, DPoP, timeout and body limit; see README "API routes".' },
+      doc: 'JSON or YAML file of upstream routes under API_PATH, each with its token policy (user, user-optional, client, exchange, none), scopes, resource, DPoP, timeout and body limit; see docs/api-routes.md.' },
     { name: 'API_MAX_BODY', default: '10485760', parse: count(0),
       doc: 'Most bytes of a request body forwarded to the API (413 above; counted while streaming, never buffered).' },
     { name: 'API_MAX_CONCURRENCY', default: '1024', parse: count(1),
@@ -133,7 +133,7 @@ export const SETTINGS = [
     { name: 'TOKEN_REFRESH_WAIT', default: '10', parse: seconds(1),
       doc: "Seconds a request waits for another instance's refresh of the same session before answering 503." },
     { name: 'TOKEN_REFRESH_GRACE', default: '10', parse: seconds(),
-      doc: 'Seconds during which a request still carrying a just-rotated refresh token gets the new tokens instead of replaying it.' },
+      doc: 'Seconds a request still carrying a replaced token set gets the new tokens instead of refreshing again (at least; a record lives until the replaced access token expires). 0 = off.' },
   ]),
   ...section('Logout and return targets', [
     { name: 'POST_LOGOUT_REDIRECT_URI', default: '', parse: trimmed,
