@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { StoreUnavailableError, type SessionStore } from '../../src/store/store.js';
 import { testClock } from '../support/clock.js';
 import { shareCookies, startHarness, type Harness } from '../support/harness.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
@@ -69,5 +71,122 @@ for (const store of ['redis', 'cookie'] as const) describe(`one refresh per sess
     assert.ok([200, 401].includes(api.status), `api answered ${api.status}`);
     assert.equal((await b.api(ua, '/after')).status, 401);
     assert.equal((await a.api(ua, '/after')).status, 401);
+  });
+});
+
+/**
+ * `store`, with its next session write (the compare-and-set that saves a refresh) stopped on
+ * demand: held until `release()`, or failed as an unreachable store would fail it.
+ */
+function gatedWrites(store: SessionStore) {
+  let next: ((write: () => Promise<unknown>) => Promise<unknown>) | undefined;
+  const shim = new Proxy(store, {
+    get(target, prop) {
+      // Decided per call: the app wraps the store's methods once, when it starts.
+      if (prop === 'replaceIf') {
+        return (...args: Parameters<SessionStore['replaceIf']>) => {
+          const stop = next;
+          next = undefined;
+          return stop ? stop(() => target.replaceIf(...args)) : target.replaceIf(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    shim,
+    /** Holds the next write; `arrived` resolves when it is waiting. */
+    holdNext() {
+      let release!: () => void;
+      let arrived!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const held = new Promise<void>((resolve) => (arrived = resolve));
+      next = async (write) => {
+        arrived();
+        await gate;
+        return write();
+      };
+      return { held, release };
+    },
+    /** Fails the next write as an unreachable store does. */
+    failNext() {
+      next = async () => {
+        throw new StoreUnavailableError(new Error('connection lost (test)'));
+      };
+    },
+  };
+}
+
+/**
+ * The grace record (src/tokens/grace.ts) is what answers a request that read the session before
+ * another instance's refresh was saved: the lock keeps a second refresh out while the first is
+ * in flight, but the session in the store still holds the replaced tokens until the save lands
+ * (or forever, if the save fails), and the replaced refresh token must never be sent again to
+ * an IdP that rotates them. Two instances share one store, instance A's save is stopped at the
+ * store, and instance B serves the same browser meanwhile. With TOKEN_REFRESH_GRACE=0 (or the
+ * remember call removed) both tests fail: B waits for A's lock and answers 503, or refreshes
+ * with the replaced token and the IdP ends the grant (401).
+ */
+describe('grace records: a request that read the session before another instance saved its refresh uses the new tokens, never the replaced refresh token', () => {
+  const clock = testClock();
+  const store = createMemoryStore(clock.now);
+  const writes = gatedWrites(store);
+  let a: Harness; // refreshes, and its save is held or fails
+  let b: Harness; // reads the session while A's save has not landed
+  before(async () => {
+    a = await startHarness({ now: clock.now, store: writes.shim, idp: { rotateRefreshToken: true } });
+    // A short TOKEN_REFRESH_WAIT: without a grace record B would wait for A's lock that long, then answer 503.
+    b = await startHarness({ now: clock.now, store, shareWith: a, env: { PUBLIC_URL: a.url, TOKEN_REFRESH_WAIT: '1' } });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+    await store.close();
+  });
+  const bearerAt = (h: Harness) => h.upstream.received.at(-1)?.headers['authorization'];
+
+  it("while A's save of a refresh is held, B answers at once with A's new access token, and the IdP sees one refresh", async () => {
+    const ua = a.browser();
+    await a.login(ua);
+    shareCookies(ua, a, b);
+    assert.equal((await a.api(ua, '/before')).status, 200);
+    const oldBearer = bearerAt(a);
+    clock.advance(ACCESS_TTL_MS + 1);
+    const refreshesBefore = a.idp.counts.refresh;
+
+    const hold = writes.holdNext();
+    const onA = a.api(ua, '/refreshing-on-a');
+    await hold.held; // A has the new tokens from the IdP; the store still holds the old ones
+    const onB = await b.api(ua, '/meanwhile-on-b');
+    assert.equal(onB.status, 200, `B answered ${onB.status} ${onB.text}`);
+    const newBearer = bearerAt(b);
+    assert.notEqual(newBearer, oldBearer, 'B sent the expired access token');
+    hold.release();
+    assert.equal((await onA).status, 200);
+    assert.equal(bearerAt(a), newBearer, 'A and B sent different tokens');
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'refreshes at the IdP');
+    assert.equal((await b.api(ua, '/after')).status, 200);
+    assert.equal((await a.api(ua, '/after')).status, 200);
+  });
+
+  it("when A's save of a refresh fails, B still gets the new tokens within TOKEN_REFRESH_GRACE instead of replaying the replaced refresh token (which would end the grant)", async () => {
+    const ua = a.browser();
+    await a.login(ua);
+    shareCookies(ua, a, b);
+    clock.advance(ACCESS_TTL_MS + 1);
+    const refreshesBefore = a.idp.counts.refresh;
+
+    writes.failNext();
+    const onA = await a.api(ua, '/save-fails-on-a');
+    assert.equal(onA.status, 503, `A answered ${onA.status} ${onA.text}`);
+    assert.equal(onA.json<{ error: string }>().error, 'session_store_unavailable');
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'A refreshed at the IdP before its save failed');
+
+    const onB = await b.api(ua, '/next-on-b');
+    assert.equal(onB.status, 200, `B answered ${onB.status} ${onB.text}`);
+    assert.ok(a.idp.issued.has(String(bearerAt(b)).slice('Bearer '.length)));
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'B refreshed again with the replaced refresh token');
+    assert.equal((await ua.get(`${b.url}/session`)).status, 200, 'the session survived');
   });
 });
