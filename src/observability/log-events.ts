@@ -26,7 +26,9 @@ export const LOG_EVENTS = {
   'callback.logged_out_meanwhile': 'warn',
   'callback.id_token_invalid': 'warn',
   'callback.authentication_insufficient': 'warn',
+  /** Cookie sessions only: a cookie of a session ended earlier (logout elsewhere, back-channel, admin) was presented. */
   'session.ended': 'info',
+  /** Cookie sessions only (a server store forgets an expired session): idle timeout or lifetime reached. */
   'session.expired': 'info',
   'session.cookie_invalid': 'info',
   'refresh.ok': 'info',

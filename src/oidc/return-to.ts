@@ -28,6 +28,7 @@ const MAX_DECODE_ROUNDS = 4;
 // C0 (incl. TAB/CR/LF) and DEL enable header injection and are stripped by
 // browsers' URL parsers (so '/\t/evil' becomes '//evil'); backslash is read
 // as '/' by browsers in special-scheme URLs.
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const FORBIDDEN_CHAR = /[\x00-\x1f\x7f\\]/;
 // Demands the literal '//' authority marker and a non-empty authority: WHATWG
 // would otherwise accept 'https:evil.com' / 'https:/evil.com' / 'https:///evil.com',

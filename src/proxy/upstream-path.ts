@@ -31,12 +31,14 @@ const FAST_PATH = /^(?:\/[\x21\x22\x24\x26-\x2d\x30-\x3a\x3c-\x3e\x40-\x5b\x5d-\
 // caller passed more than a path.
 const RAW_FORBIDDEN = /[^\x21-\x7e]|[\\?#]/;
 // Decoded forms: encoded separators and control characters.
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const DECODED_FORBIDDEN = /[\x00-\x1f\x7f/\\]/;
 // '.', '..', '...' and their ';'-parameter forms ('..;jsessionid=x'), which
 // Tomcat/Jetty/Spring strip back to a dot segment. Whitespace is tolerated
 // around the dots because Windows-backed servers trim it. The lookahead
 // demands a dot; the rest has no nested quantifier, so matching is linear.
 const DOT_SEGMENT = /^(?=\s*\.)[.\s]+(?:;|$)/;
+// eslint-disable-next-line no-control-regex -- the range starts at NUL to say "everything above ASCII"
 const NON_ASCII = /[^\x00-\x7f]/;
 // Characters that NFKC leaves alone but some servers' "best fit" code-page
 // conversion or normalisation turns into '/', '\\' or '%'.

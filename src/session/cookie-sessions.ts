@@ -99,14 +99,24 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
       }
       const { stored } = opened;
       const t = now();
-      if (stored.createdAt + maxAgeMs <= t || stored.seenAt + idleTimeoutMs <= t) return undefined;
       const session: Session = {
         key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
         ...(stored.at ? { authAt: stored.at } : {}),
         ...(stored.au ? { authTime: stored.au } : {}),
       };
-      if (revocations && (await revocations.isRevoked(session))) return undefined;
+      // A server store forgets an expired or ended session, which then looks like no session at
+      // all; a cookie still opens, so here the operator can be told why it no longer admits.
+      const lifetimeOver = stored.createdAt + maxAgeMs <= t;
+      if (lifetimeOver || stored.seenAt + idleTimeoutMs <= t) {
+        const reason = lifetimeOver ? 'the session reached its lifetime (SESSION_MAX_AGE)' : 'the session was idle for SESSION_IDLE_TIMEOUT';
+        log?.event('session.expired', { session: cookieSessionHandle(session), sub: session.sub, reason });
+        return undefined;
+      }
+      if (revocations && (await revocations.isRevoked(session))) {
+        log?.event('session.ended', { session: cookieSessionHandle(session), sub: session.sub, reason: 'a copy of a session that was ended (logout, back-channel logout or administrator)' });
+        return undefined;
+      }
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
       if (opened.stale || t - stored.seenAt >= touchEveryMs) write(session, io);
       return session;

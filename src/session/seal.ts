@@ -60,7 +60,9 @@ export function createSealer(secrets: readonly string[], deployment = ''): Seale
       const key = byKid.get(kid);
       if (!key) return undefined;
       const body = Buffer.from(payload, 'base64url');
-      if (body.length < IV_BYTES + TAG_BYTES) return undefined;
+      // Only the canonical encoding: the decoder skips stray or surplus characters, so without
+      // this a value with one character appended would open as the original.
+      if (body.length < IV_BYTES + TAG_BYTES || body.toString('base64url') !== payload) return undefined;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key.key, body.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
         decipher.setAAD(bound(aad));

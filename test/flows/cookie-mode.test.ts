@@ -100,6 +100,47 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     assert.equal((await h.api(ua, '/x')).status, 200, 'the untampered cookies still work');
   });
 
+  it('a cookie session idle for SESSION_IDLE_TIMEOUT is anonymous, and the log says it expired (session.expired)', async () => {
+    await h.login(ua);
+    clock.advance(h.config.session.idleTimeoutMs);
+    assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+    const [expired, ...more] = h.logs.named('session.expired');
+    assert.equal(more.length, 0);
+    assert.match(String(expired?.['reason']), /idle/);
+    assert.equal(typeof expired?.['session'], 'string');
+  });
+
+  it('a cookie session kept busy past SESSION_MAX_AGE is anonymous, and the log says it reached its lifetime (session.expired)', async () => {
+    await h.login(ua);
+    const { idleTimeoutMs, maxAgeMs } = h.config.session;
+    const step = idleTimeoutMs - 1000;
+    let elapsed = 0;
+    // Each call inside the idle timeout re-issues the cookie, so only the absolute lifetime can end it.
+    while ((await ua.get(`${h.url}/session`)).status === 200) {
+      assert.ok(elapsed <= maxAgeMs, 'the session outlived SESSION_MAX_AGE');
+      clock.advance(step);
+      elapsed += step;
+    }
+    assert.ok(elapsed >= maxAgeMs, `ended after ${elapsed} ms, before SESSION_MAX_AGE`);
+    const events = h.logs.named('session.expired');
+    assert.equal(events.length, 1);
+    assert.match(String(events[0]?.['reason']), /lifetime/);
+  });
+
+  it('a copy of a cookie taken before the logout is anonymous, and the log says the session was ended (session.ended)', async () => {
+    await h.login(ua);
+    const host = new URL(h.url).host;
+    const copy = h.browser();
+    copy.setCookie(host, 'bff-session', ua.cookie(host, 'bff-session')!);
+    assert.equal((await copy.get(`${h.url}/session`)).status, 200);
+    assert.equal((await ua.post(`${h.url}/logout`, { headers: csrf })).status, 200);
+    assert.equal(h.logs.named('session.ended').length, 0, 'the logout itself is logout.completed');
+    assert.equal((await copy.get(`${h.url}/session`)).status, 401);
+    const ended = h.logs.named('session.ended');
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0]?.['session'], h.logs.named('logout.completed')[0]?.['session']);
+  });
+
   it('fails a login whose tokens exceed SESSION_COOKIE_BUDGET with a page naming the cause, and sets no session', async () => {
     faults.set(inflate(20_000));
     const res = await h.login(ua);

@@ -88,7 +88,7 @@ describe('OpenTelemetry export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       return undefined;
     });
     let upstreamTraceparent: string | undefined;
-    let requestId: string | null = null;
+    let requestId: string | null;
     try {
       const h = await startHarness({ now: clock.now, idpFetch: faults.fetch, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } });
       try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Harness } from '../support/harness.js';
 import type { TestRedis } from '../support/redis.js';
-import { hostOf, newKeys, STORE_KINDS, startStoreHarness, type StoreHarness } from '../support/security.js';
+import { hostOf, newKeys, SESSION_STORE_KINDS, startStoreHarness, type StoreHarness } from '../support/security.js';
 import type { UserAgent } from '../support/user-agent.js';
 
 interface SessionBody {
@@ -23,8 +23,23 @@ function flip(value: string, i: number): string {
   return value.slice(0, i) + BASE64URL[index ^ 0x20]! + value.slice(i + 1);
 }
 
+/** A server store's cookie: a random id of 256 bits. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+/** A cookie session: `1.<kid>.<base64url(iv | ciphertext | tag)>`, in one cookie for these small sessions. */
+const SEALED_SESSION = /^1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{100,}$/;
+
+/**
+ * Where to flip a character: the first ones, the middle and the last ones of an id; for a sealed
+ * cookie the version, the key id, the IV, the ciphertext and the tag.
+ */
+function flipPositions(cookie: string): number[] {
+  if (SESSION_ID.test(cookie)) return [0, 1, 21, 41, 42];
+  const payload = cookie.lastIndexOf('.') + 1;
+  return [0, 2, payload + 3, Math.floor((payload + cookie.length) / 2), cookie.length - 1];
+}
+
 describe('tampered session cookies and tampered stored sessions end in anonymous, never in a 5xx', () => {
-  for (const kind of STORE_KINDS) {
+  for (const kind of SESSION_STORE_KINDS) {
     describe(`with the ${kind} store`, () => {
       let s: StoreHarness;
       let h: Harness;
@@ -52,8 +67,10 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
         if (redis) [bobKey] = await newKeys(redis, keys);
         aliceCookie = alice.cookie(host, 'bff-session') ?? '';
         bobCookie = bob.cookie(host, 'bff-session') ?? '';
-        assert.match(aliceCookie, /^[A-Za-z0-9_-]{43}$/);
-        assert.match(bobCookie, /^[A-Za-z0-9_-]{43}$/);
+        const shape = kind === 'cookie' ? SEALED_SESSION : SESSION_ID;
+        assert.match(aliceCookie, shape);
+        assert.match(bobCookie, shape);
+        assert.equal(alice.cookie(host, 'bff-session.1'), undefined, 'the tampering below assumes a session in one cookie');
         const view = (await alice.get(`${h.url}/session`)).json<SessionBody>();
         assert.equal(view.claims?.sub, 'alice');
         aliceSid = view.sid!;
@@ -61,11 +78,16 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
       });
       after(async () => s?.close());
 
-      /** Asserts that a browser presenting `cookie` is anonymous everywhere and the upstream saw nothing. */
+      /**
+       * Asserts that a browser presenting `cookie` is anonymous everywhere and the upstream saw
+       * nothing; with cookie sessions, that each rejection is logged (session.cookie_invalid)
+       * without the cookie's value.
+       */
       const assertAnonymous = async (cookie: string, what: string) => {
         const ua = h.browser();
         ua.setCookie(host, 'bff-session', cookie);
         const upstreamBefore = h.upstream.received.length;
+        const loggedBefore = h.logs.named('session.cookie_invalid').length;
         const session = await ua.get(`${h.url}/session`);
         assert.equal(session.status, 401, `${what}: /session ${session.status} ${session.text}`);
         assert.equal(session.json<SessionBody>().authenticated, false);
@@ -75,6 +97,11 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
         const refresh = await ua.post(`${h.url}/refresh`, { headers: { 'x-csrf': '1' } });
         assert.equal(refresh.status, 401, `${what}: /refresh ${refresh.status} ${refresh.text}`);
         assert.equal(h.upstream.received.length, upstreamBefore, `${what}: the upstream received a request`);
+        if (kind === 'cookie') {
+          const logged = h.logs.named('session.cookie_invalid').slice(loggedBefore);
+          assert.equal(logged.length, 3, `${what}: one session.cookie_invalid per request (/session, /api, /refresh)`);
+          assert.ok(!h.logs.text().includes(cookie), `${what}: the log carries the cookie's value`);
+        }
       };
       const assertSignedIn = async (ua: UserAgent, sub: string) => {
         const session = await ua.get(`${h.url}/session`);
@@ -83,8 +110,9 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
         assert.equal((await h.api(ua, '/still-here')).status, 200);
       };
 
-      for (const position of [0, 1, 21, 41, 42]) {
-        it(`a browser presenting the session cookie with character ${position} flipped is anonymous`, async () => {
+      for (const which of ['first', 'second', 'third', 'fourth', 'last'] as const) {
+        it(`a browser presenting the session cookie with its ${which} chosen character flipped is anonymous`, async () => {
+          const position = flipPositions(aliceCookie)[['first', 'second', 'third', 'fourth', 'last'].indexOf(which)]!;
           await assertAnonymous(flip(aliceCookie, position), `flip at ${position}`);
         });
       }
@@ -101,8 +129,9 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
       });
 
       it("a browser presenting another user's session cookie with one character changed is anonymous", async () => {
-        await assertAnonymous(flip(bobCookie, 7), "bob's cookie, flipped at 7");
-        await assertAnonymous(flip(bobCookie, 42), "bob's cookie, flipped at 42");
+        const [, , middle = 7, , last = 42] = flipPositions(bobCookie);
+        await assertAnonymous(flip(bobCookie, middle), `bob's cookie, flipped at ${middle}`);
+        await assertAnonymous(flip(bobCookie, last), `bob's cookie, flipped at ${last}`);
       });
 
       it('the untampered cookies of both users keep working afterwards', async () => {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createPrivateKey, createHmac, type generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import type { RunningIdp } from '../../dev/idp.js';
 import { CLIENT_ID } from './harness.js';
 

@@ -46,6 +46,7 @@ export interface TestSentinel {
 }
 
 const newPrefix = () => `bff-test:${randomBytes(4).toString('hex')}:`;
+// eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 const tail = (s: string, n = 1500) => (s.length > n ? `…${s.slice(-n)}` : s);
 
@@ -185,7 +186,7 @@ async function runRedisCli(args: string[], timeoutMs: number): Promise<void> {
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('redis-cli not found (Debian: package redis-tools, a dependency of redis-server)');
+      throw new Error('redis-cli not found (Debian: package redis-tools, a dependency of redis-server)', { cause: e });
     }
     throw e;
   } finally {

@@ -119,8 +119,12 @@ export function assertCleanClientError(res: { status: number; body: string }, wh
   assert.doesNotMatch(res.body, /node_modules|\/src\/|\.ts:\d+/, `${what}: body reveals source paths`);
 }
 
+/** The server-side stores: the cookie holds a random id and the session lives in the store. */
 export type StoreKind = 'memory' | 'redis';
 export const STORE_KINDS: readonly StoreKind[] = ['memory', 'redis'];
+/** Every SESSION_STORE: the server-side ones and 'cookie', where the sealed session is the cookie. */
+export type SessionStoreKind = StoreKind | 'cookie';
+export const SESSION_STORE_KINDS: readonly SessionStoreKind[] = [...STORE_KINDS, 'cookie'];
 
 export interface StoreHarness {
   h: Harness;
@@ -129,12 +133,13 @@ export interface StoreHarness {
   close(): Promise<void>;
 }
 
-/** A harness on the memory store, or on a real Redis started for it (closed again by close()). */
-export async function startStoreHarness(kind: StoreKind, options: HarnessOptions = {}): Promise<StoreHarness> {
+/** A harness on the memory store, on cookie sessions, or on a real Redis started for it (closed again by close()). */
+export async function startStoreHarness(kind: SessionStoreKind, options: HarnessOptions = {}): Promise<StoreHarness> {
   const redis = kind === 'redis' ? await startTestRedis() : undefined;
   let h: Harness;
   try {
-    h = await startHarness({ ...options, ...(redis ? { redis } : {}) });
+    const env = kind === 'cookie' ? { ...options.env, SESSION_STORE: 'cookie' } : options.env;
+    h = await startHarness({ ...options, ...(env ? { env } : {}), ...(redis ? { redis } : {}) });
   } catch (err) {
     await redis?.close();
     throw err;

@@ -54,6 +54,9 @@ describe('sealed values: AES-256-GCM, versioned, with key rotation', () => {
     ['a flipped byte in the tag', flip(sealed, sealed.length - 3)],
     ['a truncated value', sealed.slice(0, -5)],
     ['an appended value', `${sealed}AAAA`],
+    // One or two characters decode to no extra byte: only a canonical-encoding check refuses them.
+    ['one character appended (no extra byte once decoded)', `${sealed}A`],
+    ['a character inserted as a non-base64url byte', `${sealed.slice(0, payloadStart + 10)}=${sealed.slice(payloadStart + 10)}`],
     ['a wrong version', `2${sealed.slice(1)}`],
     ['an unknown key id', `1.ZZZZZZZZ.${sealed.slice(payloadStart)}`],
     ['an extra dot-separated part', `${sealed}.x`],
