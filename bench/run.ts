@@ -53,9 +53,15 @@ const S = {
    * Session stores to benchmark, each only when loadConfig accepts it: redis, cookie, memory, or
    * cookie+redis (SESSION_STORE=cookie with REDIS_URL set).
    */
-  stores: (process.env['BENCH_STORES'] || 'redis,cookie,cookie+redis').split(',').map((s) => s.trim()).filter(Boolean),
+  stores: (process.env['BENCH_STORES'] || 'redis,cookie,cookie+redis')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
   /** Stores that also get the login/memory and soak sections: `all`, or a list (default: the first store, to keep the run short). */
-  memoryStores: (process.env['BENCH_MEMORY_STORES'] || '').split(',').map((s) => s.trim()).filter(Boolean),
+  memoryStores: (process.env['BENCH_MEMORY_STORES'] || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
   wrkSessions: Math.max(1, Math.round(num('BENCH_WRK_SESSIONS', 100, 20))),
   sessions: Math.max(1, Math.round(num('BENCH_SESSIONS', 10_000, 300))),
   memoryRequests: Math.round(num('BENCH_MEMORY_REQUESTS', 100_000, 10_000)),
@@ -146,12 +152,69 @@ interface TargetSummary {
   cookiesUnmatched: number;
 }
 
-interface LoginResult { store: string; logins: number; ok: number; errors: number; firstError?: string; concurrency: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; bffCpuUsPerLogin: number; idpCpuUsPerLogin: number; driverCpuUsPerLogin: number }
-interface StormResult { store: string; storm: number; calls: number; ok200: number; errors: number; statuses: Record<string, number>; refreshes: number; p50Ms: number; p99Ms: number; maxMs: number; upstreamValid: number }
-interface MemoryResult { store: string; sessions: number; requests: number; rps: number; errors: number; validShare: number; rssMb: number; peakMb: number; redisKeys: number; cpuUsPerReq: number; memoryUsage?: MemoryUsage }
-interface SoakResult { store: string; seconds: number; requests: number; rps: number; errors: number; warmupRssMb: number; endRssMb: number; maxRssMb: number; ratio: number; samples: Array<{ t: number; rssMb: number }> }
-interface Skipped { store: string; reason: string }
-interface ProfileRun { label: string; wrk: WrkResult; cpuUsPerReq: number; summary: ProfileSummary }
+interface LoginResult {
+  store: string;
+  logins: number;
+  ok: number;
+  errors: number;
+  firstError?: string;
+  concurrency: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  bffCpuUsPerLogin: number;
+  idpCpuUsPerLogin: number;
+  driverCpuUsPerLogin: number;
+}
+interface StormResult {
+  store: string;
+  storm: number;
+  calls: number;
+  ok200: number;
+  errors: number;
+  statuses: Record<string, number>;
+  refreshes: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  upstreamValid: number;
+}
+interface MemoryResult {
+  store: string;
+  sessions: number;
+  requests: number;
+  rps: number;
+  errors: number;
+  validShare: number;
+  rssMb: number;
+  peakMb: number;
+  redisKeys: number;
+  cpuUsPerReq: number;
+  memoryUsage?: MemoryUsage;
+}
+interface SoakResult {
+  store: string;
+  seconds: number;
+  requests: number;
+  rps: number;
+  errors: number;
+  warmupRssMb: number;
+  endRssMb: number;
+  maxRssMb: number;
+  ratio: number;
+  samples: Array<{ t: number; rssMb: number }>;
+}
+interface Skipped {
+  store: string;
+  reason: string;
+}
+interface ProfileRun {
+  label: string;
+  wrk: WrkResult;
+  cpuUsPerReq: number;
+  summary: ProfileSummary;
+}
 
 // ---- main ----------------------------------------------------------------------------------
 
@@ -266,7 +329,10 @@ async function main(): Promise<void> {
     if (logins.cookies.length === 0) throw new Error(`no login succeeded at the ${store} BFF: ${logins.firstError}`);
     const sizes = logins.cookies.map((c) => Buffer.byteLength(c)).sort((x, y) => x - y);
     cookieHeaders.push({ store, medianBytes: sizes[sizes.length >> 1]!, maxBytes: sizes.at(-1)!, cookies: logins.cookies[0]!.split(';').length });
-    const file = writeRequests(join(tmp, `bff-${store}.txt`), logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
+    const file = writeRequests(
+      join(tmp, `bff-${store}.txt`),
+      logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })),
+    );
     await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
     targets.push({ id: `bff-${store}`, label: storeLabel(store), kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
   }
@@ -276,18 +342,23 @@ async function main(): Promise<void> {
   // ---- throughput rounds ----
   log(`warm-up: ${S.warmupS} s per target`);
   for (const t of targets) {
-    if (S.warmupS > 0) t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
+    if (S.warmupS > 0)
+      t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
   }
   for (let round = 0; round < S.rounds; round++) {
     const shift = round % targets.length;
     const order = [...targets.slice(shift), ...targets.slice(0, shift)];
     for (const [position, t] of order.entries()) {
       await sleep(500);
-      const m = await cost.measure(t.child, () => runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.durationS }));
+      const m = await cost.measure(t.child, () =>
+        runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.durationS }),
+      );
       const memoryUsage = await t.child.query<MemoryUsage>('memory').catch(() => undefined);
       t.rounds.push({ round, position, wrk: m.result, cost: m.cost, rssMb: memory(t.child.pid).rssMb, ...(memoryUsage ? { memoryUsage } : {}) });
-      log(`round ${round + 1}/${S.rounds} ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, `
-        + `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}`);
+      log(
+        `round ${round + 1}/${S.rounds} ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, ` +
+          `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}`,
+      );
     }
   }
   const summaries = summarize(targets);
@@ -317,8 +388,15 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const n = Math.max(1, many.cookies.length);
     const loginResult: LoginResult = {
-      store, logins: S.sessions, ok: many.cookies.length, errors: many.errors, concurrency: S.loginConcurrency, seconds,
-      perSecond: many.cookies.length / seconds, p50Ms: percentile(many.latencies, 50), p99Ms: percentile(many.latencies, 99),
+      store,
+      logins: S.sessions,
+      ok: many.cookies.length,
+      errors: many.errors,
+      concurrency: S.loginConcurrency,
+      seconds,
+      perSecond: many.cookies.length / seconds,
+      p50Ms: percentile(many.latencies, 50),
+      p99Ms: percentile(many.latencies, 99),
       bffCpuUsPerLogin: (cpuMicros(child.pid) - before.bff) / n,
       idpCpuUsPerLogin: (cpuMicros(idp.pid) - before.idp) / n,
       driverCpuUsPerLogin: (driverCpu() - before.driver) / n,
@@ -328,21 +406,37 @@ async function main(): Promise<void> {
     log(`bff ${store}: ${fmt(loginResult.perSecond, 1)} logins/s, p99 ${fmt(loginResult.p99Ms)} ms, errors ${many.errors}`);
     if (many.cookies.length === 0) throw new Error(`no login succeeded: ${many.firstError}`);
 
-    const file = writeRequests(join(tmp, `bff-${store}-many.txt`), many.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })));
+    const file = writeRequests(
+      join(tmp, `bff-${store}-many.txt`),
+      many.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })),
+    );
     const upBefore = await upstream.query<{ total: number }>('stats');
     log(`bff ${store}: ${fmtInt(S.memoryRequests)} requests over ${fmtInt(many.cookies.length)} sessions …`);
-    const mem = await cost.measure(child, () => runWrk({
-      wrk, url: `${url}${API_PATH}`, requestsFile: file, threads: S.threads, connections: S.connections,
-      durationS: Math.max(30, Math.ceil(S.memoryRequests / 200)),
-      stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
-    }));
+    const mem = await cost.measure(child, () =>
+      runWrk({
+        wrk,
+        url: `${url}${API_PATH}`,
+        requestsFile: file,
+        threads: S.threads,
+        connections: S.connections,
+        durationS: Math.max(30, Math.ceil(S.memoryRequests / 200)),
+        stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
+      }),
+    );
     const m = memory(child.pid);
     const memoryUsage = await child.query<MemoryUsage>('memory').catch(() => undefined);
     memories.push({
       ...(memoryUsage ? { memoryUsage } : {}),
-      store, sessions: many.cookies.length, requests: mem.result.requests, rps: mem.result.rps, errors: mem.result.errors.total,
-      validShare: validShare(mem.cost), rssMb: m.rssMb, peakMb: m.peakMb,
-      redisKeys: await r.dbsize(), cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
+      store,
+      sessions: many.cookies.length,
+      requests: mem.result.requests,
+      rps: mem.result.rps,
+      errors: mem.result.errors.total,
+      validShare: validShare(mem.cost),
+      rssMb: m.rssMb,
+      peakMb: m.peakMb,
+      redisKeys: await r.dbsize(),
+      cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
     });
     log(`bff ${store}: RSS ${fmt(m.rssMb, 1)} MB after ${fmtInt(mem.result.requests)} requests (peak ${fmt(m.peakMb, 1)} MB)`);
 
@@ -366,10 +460,14 @@ async function main(): Promise<void> {
       });
       if (run) profiles.push(run);
     }
-    for (const [id, script] of [['bare-http', 'bare-hop-http'], ['bare-undici', 'bare-hop-undici']] as const) {
+    for (const [id, script] of [
+      ['bare-http', 'bare-hop-http'],
+      ['bare-undici', 'bare-hop-undici'],
+    ] as const) {
       const t = targets.find((x) => x.id === id)!;
       const run = await profileRun(wrk, t.label, t.requestsFile, upstream, cost, (nodeArgs) =>
-        startChild(`${script}-profiled`, script, { runner, logDir, env: hopEnv, nodeArgs }));
+        startChild(`${script}-profiled`, script, { runner, logDir, env: hopEnv, nodeArgs }),
+      );
       if (run) profiles.push(run);
     }
   }
@@ -439,7 +537,12 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     // (300 a minute by default) would stop the 10 000 logins of the memory section.
     RATE_LIMIT_PER_MINUTE: '0',
     // BENCH_BFF_ENV: extra settings for the BFF processes, e.g. SESSION_CACHE_MAX_STALE=0 to compare.
-    ...Object.fromEntries((process.env['BENCH_BFF_ENV'] ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    ...Object.fromEntries(
+      (process.env['BENCH_BFF_ENV'] ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
   };
 }
 
@@ -450,7 +553,10 @@ async function startBff(store: string, env: Record<string, string>, nodeArgs: st
   const url = `http://127.0.0.1:${child.port}/readyz`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const status = await fetch(url).then((res) => res.status, () => 0);
+    const status = await fetch(url).then(
+      (res) => res.status,
+      () => 0,
+    );
     if (status === 200) return child;
     if (Date.now() > deadline) throw new Error(`bff-${store} never became ready (/readyz ${status}); see ${child.logFile}`);
     await sleep(100);
@@ -466,7 +572,15 @@ function retarget(targets: Target[], store: string, child: Child): void {
 
 function bareTarget(id: string, label: string, child: Child, token: string): Target {
   const variants: RequestVariants = [{ authorization: `Bearer ${token}` }];
-  return { id, label, kind: 'bare', child, url: `http://127.0.0.1:${child.port}${API_PATH}`, requestsFile: writeRequests(join(tmp, `${id}.txt`), variants), rounds: [] };
+  return {
+    id,
+    label,
+    kind: 'bare',
+    child,
+    url: `http://127.0.0.1:${child.port}${API_PATH}`,
+    requestsFile: writeRequests(join(tmp, `${id}.txt`), variants),
+    rounds: [],
+  };
 }
 
 async function clientCredentialsToken(issuer: string): Promise<string> {
@@ -582,7 +696,10 @@ function summarize(targets: Target[]): TargetSummary[] {
     for (const x of t.rounds) for (const [k, v] of Object.entries(x.cost.redisCommands.byCommand)) byCommand[k] = (byCommand[k] ?? 0) + v;
     const rps = medRps(t);
     const p99 = medP99(t);
-    const served = Math.max(1, sum((c) => c.served));
+    const served = Math.max(
+      1,
+      sum((c) => c.served),
+    );
     return {
       id: t.id,
       label: t.label,
@@ -622,26 +739,37 @@ async function refreshStorms(store: string, child: Child, idp: Child, upstream: 
     const upBefore = await upstream.query<{ valid: number }>('stats');
     const statuses: Record<string, number> = {};
     const latencies: number[] = [];
-    await Promise.all(Array.from({ length: S.storm }, async () => {
-      const t0 = performance.now();
-      let key: string;
-      try {
-        const res = await fetch(`${url}${API_PATH}?storm=${i}`, { headers: { cookie, 'x-csrf': '1' } });
-        await res.arrayBuffer();
-        key = String(res.status);
-      } catch (err) {
-        key = `error:${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name}`;
-      }
-      latencies.push(performance.now() - t0);
-      statuses[key] = (statuses[key] ?? 0) + 1;
-    }));
+    await Promise.all(
+      Array.from({ length: S.storm }, async () => {
+        const t0 = performance.now();
+        let key: string;
+        try {
+          const res = await fetch(`${url}${API_PATH}?storm=${i}`, { headers: { cookie, 'x-csrf': '1' } });
+          await res.arrayBuffer();
+          key = String(res.status);
+        } catch (err) {
+          key = `error:${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name}`;
+        }
+        latencies.push(performance.now() - t0);
+        statuses[key] = (statuses[key] ?? 0) + 1;
+      }),
+    );
     await sleep(200);
     const after = await idp.query<{ refresh: number }>('counts');
     const upAfter = await upstream.query<{ valid: number }>('stats');
     const ok200 = statuses['200'] ?? 0;
     const r: StormResult = {
-      store, storm: i + 1, calls: S.storm, ok200, errors: S.storm - ok200, statuses, refreshes: after.refresh - before.refresh,
-      p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), upstreamValid: upAfter.valid - upBefore.valid,
+      store,
+      storm: i + 1,
+      calls: S.storm,
+      ok200,
+      errors: S.storm - ok200,
+      statuses,
+      refreshes: after.refresh - before.refresh,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: Math.max(...latencies),
+      upstreamValid: upAfter.valid - upBefore.valid,
     };
     results.push(r);
     log(`bff ${store}: storm ${i + 1}: ${r.refreshes} refresh(es) at the IdP, ${ok200}/${S.storm} 200, p99 ${fmt(r.p99Ms)} ms`);
@@ -651,7 +779,12 @@ async function refreshStorms(store: string, child: Child, idp: Child, upstream: 
 
 /** Restarts a target with --cpu-prof, warms it up, runs one round, stops it and summarises the profile. */
 async function profileRun(
-  wrk: string, label: string, requestsFile: string, upstream: Child, cost: ReturnType<typeof costMeter>, start: (nodeArgs: string[]) => Promise<Child>,
+  wrk: string,
+  label: string,
+  requestsFile: string,
+  upstream: Child,
+  cost: ReturnType<typeof costMeter>,
+  start: (nodeArgs: string[]) => Promise<Child>,
 ): Promise<ProfileRun | undefined> {
   const dir = join(logDir, `cpu-profile-${label.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}`);
   mkdirSync(dir, { recursive: true });
@@ -663,7 +796,9 @@ async function profileRun(
   const m = await cost.measure(child, () => runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.profileS }));
   await child.stop(15_000);
   const served = (await upstream.query<{ total: number }>('stats')).total - upBefore.total;
-  const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0];
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))[0];
   if (!file) {
     log(`${label}: no .cpuprofile was written`);
     return undefined;
@@ -675,7 +810,9 @@ async function soak(wrk: string, store: string, child: Child, url: string, reque
   const samples: Array<{ t: number; rssMb: number }> = [];
   const t0 = performance.now();
   let done = false;
-  const run = runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.soakS }).finally(() => { done = true; });
+  const run = runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.soakS }).finally(() => {
+    done = true;
+  });
   while (!done) {
     await Promise.race([sleep(1000), run.catch(() => undefined)]);
     if (!done) samples.push({ t: (performance.now() - t0) / 1000, rssMb: memory(child.pid).rssMb });
@@ -686,14 +823,27 @@ async function soak(wrk: string, store: string, child: Child, url: string, reque
   const warmupRssMb = warm?.rssMb ?? NaN;
   const endRssMb = end?.rssMb ?? NaN;
   return {
-    store, seconds: S.soakS, requests: result.requests, rps: result.rps, errors: result.errors.total,
-    warmupRssMb, endRssMb, maxRssMb: Math.max(...samples.map((s) => s.rssMb)), ratio: endRssMb / warmupRssMb, samples,
+    store,
+    seconds: S.soakS,
+    requests: result.requests,
+    rps: result.rps,
+    errors: result.errors.total,
+    warmupRssMb,
+    endRssMb,
+    maxRssMb: Math.max(...samples.map((s) => s.rssMb)),
+    ratio: endRssMb / warmupRssMb,
+    samples,
   };
 }
 
 // ---- goals and Markdown --------------------------------------------------------------------
 
-interface Goal { goal: string; target: string; measured: string; met: boolean | undefined }
+interface Goal {
+  goal: string;
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
 
 function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResult[], storms: StormResult[], skipped: Skipped[]): Goal[] {
   const goals: Goal[] = [];
@@ -717,31 +867,59 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
     goals.push({
       goal: `BFF CPU per proxied request (${s.label}) vs the Redis store's, same run`,
       target: '≤ 1.00×',
-      measured: redisStore ? `${fmt(s.cpuUsPerReq / redisStore.cpuUsPerReq, 2)}× (${fmt(s.cpuUsPerReq)} vs ${fmt(redisStore.cpuUsPerReq)} µs)` : 'Redis store not run',
+      measured: redisStore
+        ? `${fmt(s.cpuUsPerReq / redisStore.cpuUsPerReq, 2)}× (${fmt(s.cpuUsPerReq)} vs ${fmt(redisStore.cpuUsPerReq)} µs)`
+        : 'Redis store not run',
       met: redisStore ? s.cpuUsPerReq <= redisStore.cpuUsPerReq : undefined,
     });
   }
   for (const s of t.filter((x) => x.id.startsWith('bff-'))) {
-    goals.push({ goal: `p99 (${s.label}) vs bare hop p99`, target: '≤ 1.5×', measured: `${fmt(s.p99Ratio, 2)}× (${fmt(s.p99Ms, 2)} ms)`, met: s.p99Ratio <= 1.5 });
+    goals.push({
+      goal: `p99 (${s.label}) vs bare hop p99`,
+      target: '≤ 1.5×',
+      measured: `${fmt(s.p99Ratio, 2)}× (${fmt(s.p99Ms, 2)} ms)`,
+      met: s.p99Ratio <= 1.5,
+    });
     goals.push({ goal: `BFF CPU per proxied request (${s.label})`, target: '≤ 100 µs', measured: `${fmt(s.cpuUsPerReq)} µs`, met: s.cpuUsPerReq <= 100 });
-    goals.push({ goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`, target: '0, 100 %', measured: `${s.errors}, ${pct(s.validShare, 2)}`, met: s.errors === 0 && s.validShare >= 0.999 });
+    goals.push({
+      goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`,
+      target: '0, 100 %',
+      measured: `${s.errors}, ${pct(s.validShare, 2)}`,
+      met: s.errors === 0 && s.validShare >= 0.999,
+    });
   }
   for (const s of t.filter((x) => x.id.startsWith('bff-') && (x.id === 'bff-redis' || x.id.endsWith('+redis')))) {
     // Cookie sessions with Redis only check the revocation list, which the session cache answers:
     // ≈ 0. What remains is per second, not per request: every BFF's cache heartbeats (`set`, two
     // per quarter of SESSION_CACHE_MAX_STALE each), about 0.01 per request at 1 500 req/s.
     const most = s.id === 'bff-redis' ? 1 : 0.02;
-    goals.push({ goal: `Redis round trips per proxied request (${s.label})`, target: most === 1 ? '≤ 1' : `≈ 0 (≤ ${most})`, measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${Object.entries(s.redisByCommand).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || 'none'})`, met: s.redisCmdsPerReq <= most + 0.001 });
+    goals.push({
+      goal: `Redis round trips per proxied request (${s.label})`,
+      target: most === 1 ? '≤ 1' : `≈ 0 (≤ ${most})`,
+      measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${
+        Object.entries(s.redisByCommand)
+          .map(([k, v]) => `${k} ${fmt(v, 3)}`)
+          .join(', ') || 'none'
+      })`,
+      met: s.redisCmdsPerReq <= most + 0.001,
+    });
   }
   for (const m of mem) {
     const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
     goals.push({
       goal: `RSS after ${fmtInt(m.requests)} requests over ${fmtInt(m.sessions)} sessions (${m.store})${full ? '' : ' — reduced run, goal is for 100 000 over 10 000'}`,
-      target: '≤ 100 MB', measured: `${fmt(m.rssMb, 1)} MB (peak ${fmt(m.peakMb, 1)} MB)`, met: m.rssMb <= 100,
+      target: '≤ 100 MB',
+      measured: `${fmt(m.rssMb, 1)} MB (peak ${fmt(m.peakMb, 1)} MB)`,
+      met: m.rssMb <= 100,
     });
   }
   for (const s of soaks) {
-    goals.push({ goal: `soak ${s.seconds} s: RSS at the end vs after ${S.soakWarmupS} s warm-up (${s.store})${s.seconds >= 60 ? '' : ' — shortened'}`, target: '≤ 1.10×', measured: `${fmt(s.ratio, 3)}× (${fmt(s.warmupRssMb, 1)} → ${fmt(s.endRssMb, 1)} MB)`, met: s.ratio <= 1.1 });
+    goals.push({
+      goal: `soak ${s.seconds} s: RSS at the end vs after ${S.soakWarmupS} s warm-up (${s.store})${s.seconds >= 60 ? '' : ' — shortened'}`,
+      target: '≤ 1.10×',
+      measured: `${fmt(s.ratio, 3)}× (${fmt(s.warmupRssMb, 1)} → ${fmt(s.endRssMb, 1)} MB)`,
+      met: s.ratio <= 1.1,
+    });
   }
   const byStore = new Map<string, StormResult[]>();
   for (const s of storms) byStore.set(s.store, [...(byStore.get(s.store) ?? []), s]);
@@ -756,46 +934,132 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
   return goals;
 }
 
-function markdown(r: {
-  date: string; elapsedS: number; settings: typeof S; machine: Record<string, unknown>; skipped: Skipped[]; throughput: TargetSummary[];
-  cookieHeaders: Array<{ store: string; medianBytes: number; maxBytes: number; cookies: number }>;
-  logins: LoginResult[]; storms: StormResult[]; memory: MemoryResult[]; soak: SoakResult[];
-  profiles: ProfileRun[];
-  roundLoads: Array<{ busy: number; steal: number }>;
-}, goals: Goal[]): string {
+function markdown(
+  r: {
+    date: string;
+    elapsedS: number;
+    settings: typeof S;
+    machine: Record<string, unknown>;
+    skipped: Skipped[];
+    throughput: TargetSummary[];
+    cookieHeaders: Array<{ store: string; medianBytes: number; maxBytes: number; cookies: number }>;
+    logins: LoginResult[];
+    storms: StormResult[];
+    memory: MemoryResult[];
+    soak: SoakResult[];
+    profiles: ProfileRun[];
+    roundLoads: Array<{ busy: number; steal: number }>;
+  },
+  goals: Goal[],
+): string {
   const m = r.machine;
   const out: string[] = [];
   const row = (cells: Array<string | number>) => out.push(`| ${cells.join(' | ')} |`);
   out.push(`## oidc-bff benchmark — ${r.date}${r.settings.quick ? ' (--quick)' : ''}`, '');
-  out.push(`${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, ${m['wrk']}, Redis ${m['redis']}; everything on 127.0.0.1, each server in its own process, run as ${m['servers']}; run took ${r.elapsedS} s.`, '');
+  out.push(
+    `${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, ${m['wrk']}, Redis ${m['redis']}; everything on 127.0.0.1, each server in its own process, run as ${m['servers']}; run took ${r.elapsedS} s.`,
+    '',
+  );
   out.push(`### Proxied GET ${API_PATH} → upstream that verifies the RS256 JWT`, '');
-  out.push(`wrk -t${r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; BFF sessions: ${r.settings.wrkSessions}, LOG_LEVEL=warn. Ratios are to the bare hop (node:http); latencies and RSS are medians over rounds / the last round.`, '');
-  row(['target', 'req/s (median)', 'req/s per round', '× bare hop', '× undici hop', 'p50 ms', 'p99 ms', 'p99 × bare', 'errors', 'upstream 200 + valid token', 'CPU µs/req (proxy process)', 'Redis cmds/req', 'RSS MB']);
+  out.push(
+    `wrk -t${r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; BFF sessions: ${r.settings.wrkSessions}, LOG_LEVEL=warn. Ratios are to the bare hop (node:http); latencies and RSS are medians over rounds / the last round.`,
+    '',
+  );
+  row([
+    'target',
+    'req/s (median)',
+    'req/s per round',
+    '× bare hop',
+    '× undici hop',
+    'p50 ms',
+    'p99 ms',
+    'p99 × bare',
+    'errors',
+    'upstream 200 + valid token',
+    'CPU µs/req (proxy process)',
+    'Redis cmds/req',
+    'RSS MB',
+  ]);
   row(Array(13).fill('---'));
   for (const t of r.throughput) {
-    row([t.label, fmtInt(t.rpsMedian), t.rpsRounds.map(fmtInt).join(' / '), fmt(t.ratioHttp, 2), fmt(t.ratioUndici, 2), fmt(t.p50Ms, 2), fmt(t.p99Ms, 2),
-      fmt(t.p99Ratio, 2), `${t.errors} / ${fmtInt(t.requests)}`, pct(t.validShare, 2), fmt(t.cpuUsPerReq), fmt(t.redisCmdsPerReq, 3), fmt(t.rssMb, 1)]);
+    row([
+      t.label,
+      fmtInt(t.rpsMedian),
+      t.rpsRounds.map(fmtInt).join(' / '),
+      fmt(t.ratioHttp, 2),
+      fmt(t.ratioUndici, 2),
+      fmt(t.p50Ms, 2),
+      fmt(t.p99Ms, 2),
+      fmt(t.p99Ratio, 2),
+      `${t.errors} / ${fmtInt(t.requests)}`,
+      pct(t.validShare, 2),
+      fmt(t.cpuUsPerReq),
+      fmt(t.redisCmdsPerReq, 3),
+      fmt(t.rssMb, 1),
+    ]);
   }
   for (const s of r.skipped) row([storeLabel(s.store), `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
   out.push('');
-  out.push('Cookie header a signed-in browser sends to /api: ' + r.cookieHeaders.map((c) => `${c.store} store ${fmtInt(c.medianBytes)} bytes median, ${fmtInt(c.maxBytes)} max, ${c.cookies} cookie(s)`).join('; ') + '.', '');
-  out.push('CPU of the other processes per request (same rounds): ' + r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') + '.', '');
+  out.push(
+    'Cookie header a signed-in browser sends to /api: ' +
+      r.cookieHeaders.map((c) => `${c.store} store ${fmtInt(c.medianBytes)} bytes median, ${fmtInt(c.maxBytes)} max, ${c.cookies} cookie(s)`).join('; ') +
+      '.',
+    '',
+  );
+  out.push(
+    'CPU of the other processes per request (same rounds): ' +
+      r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') +
+      '.',
+    '',
+  );
   const reissuing = r.throughput.filter((t) => t.cookiesReissued + t.cookiesUnmatched > 0);
   if (reissuing.length) {
-    out.push('Session cookies re-issued by the BFF during the rounds, kept by wrk for the next request of that session as a browser would: '
-      + reissuing.map((t) => `${t.label}: ${fmtInt(t.cookiesReissued)}${t.cookiesUnmatched ? ` (+${fmtInt(t.cookiesUnmatched)} not matched to a session)` : ''}`).join('; ') + '.', '');
+    out.push(
+      'Session cookies re-issued by the BFF during the rounds, kept by wrk for the next request of that session as a browser would: ' +
+        reissuing
+          .map((t) => `${t.label}: ${fmtInt(t.cookiesReissued)}${t.cookiesUnmatched ? ` (+${fmtInt(t.cookiesUnmatched)} not matched to a session)` : ''}`)
+          .join('; ') +
+        '.',
+      '',
+    );
   }
   const loads = r.roundLoads;
   if (loads.length) {
-    out.push(`Machine during the rounds: CPU busy ${pct(median(loads.map((l) => l.busy)), 0)} (median), hypervisor steal ${pct(median(loads.map((l) => l.steal)), 1)} median / ${pct(Math.max(...loads.map((l) => l.steal)), 1)} max — `
-      + 'wrk, the proxy, the upstream and Redis share the same cores, so a busy neighbour or steal shifts req/s; the ratios of the same run are what to compare.', '');
+    out.push(
+      `Machine during the rounds: CPU busy ${pct(median(loads.map((l) => l.busy)), 0)} (median), hypervisor steal ${pct(median(loads.map((l) => l.steal)), 1)} median / ${pct(Math.max(...loads.map((l) => l.steal)), 1)} max — ` +
+        'wrk, the proxy, the upstream and Redis share the same cores, so a busy neighbour or steal shifts req/s; the ratios of the same run are what to compare.',
+      '',
+    );
   }
 
   if (r.logins.length) {
     out.push('### Login throughput (full logins through the IdP: /login → PAR → authorize → login + consent → /callback → token)', '');
-    row(['store', 'logins ok / tried', 'concurrency', 'logins/s', 'p50 ms', 'p99 ms', 'errors', 'BFF CPU µs/login', 'IdP CPU µs/login', 'load generator CPU µs/login']);
+    row([
+      'store',
+      'logins ok / tried',
+      'concurrency',
+      'logins/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'BFF CPU µs/login',
+      'IdP CPU µs/login',
+      'load generator CPU µs/login',
+    ]);
     row(Array(10).fill('---'));
-    for (const l of r.logins) row([l.store, `${fmtInt(l.ok)} / ${fmtInt(l.logins)}`, l.concurrency, fmt(l.perSecond, 1), fmt(l.p50Ms), fmt(l.p99Ms), l.errors, fmtInt(l.bffCpuUsPerLogin), fmtInt(l.idpCpuUsPerLogin), fmtInt(l.driverCpuUsPerLogin)]);
+    for (const l of r.logins)
+      row([
+        l.store,
+        `${fmtInt(l.ok)} / ${fmtInt(l.logins)}`,
+        l.concurrency,
+        fmt(l.perSecond, 1),
+        fmt(l.p50Ms),
+        fmt(l.p99Ms),
+        l.errors,
+        fmtInt(l.bffCpuUsPerLogin),
+        fmtInt(l.idpCpuUsPerLogin),
+        fmtInt(l.driverCpuUsPerLogin),
+      ]);
     for (const l of r.logins) if (l.firstError) out.push('', `first login error (${l.store}): ${l.firstError}`);
     out.push('');
   }
@@ -803,18 +1067,57 @@ function markdown(r: {
     out.push(`### Refresh storm (${r.settings.storm} concurrent calls, one session, access token expired ${STORM_TTL_S} s after login)`, '');
     row(['store', 'storm', 'refreshes at the IdP', '200s', 'errors', 'statuses', 'p50 ms', 'p99 ms', 'max ms', 'upstream valid']);
     row(Array(10).fill('---'));
-    for (const s of r.storms) row([s.store, s.storm, s.refreshes, s.ok200, s.errors, Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(' '), fmt(s.p50Ms), fmt(s.p99Ms), fmt(s.maxMs), s.upstreamValid]);
+    for (const s of r.storms)
+      row([
+        s.store,
+        s.storm,
+        s.refreshes,
+        s.ok200,
+        s.errors,
+        Object.entries(s.statuses)
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' '),
+        fmt(s.p50Ms),
+        fmt(s.p99Ms),
+        fmt(s.maxMs),
+        s.upstreamValid,
+      ]);
     out.push('');
   }
   if (r.memory.length) {
     out.push('### Memory (fresh BFF process: the logins above, then requests spread over all those sessions)', '');
-    row(['store', 'sessions', 'requests', 'req/s', 'errors', 'upstream 200 + valid', 'CPU µs/req', 'RSS after MB', 'peak RSS MB', 'V8 heap used / total MB', 'external + array buffers MB', 'Redis keys (whole db)']);
+    row([
+      'store',
+      'sessions',
+      'requests',
+      'req/s',
+      'errors',
+      'upstream 200 + valid',
+      'CPU µs/req',
+      'RSS after MB',
+      'peak RSS MB',
+      'V8 heap used / total MB',
+      'external + array buffers MB',
+      'Redis keys (whole db)',
+    ]);
     row(Array(12).fill('---'));
     const mb = (b: number | undefined) => (b === undefined ? 'n/a' : fmt(b / 2 ** 20, 1));
     for (const x of r.memory) {
       const u = x.memoryUsage;
-      row([x.store, fmtInt(x.sessions), fmtInt(x.requests), fmtInt(x.rps), x.errors, pct(x.validShare, 2), fmt(x.cpuUsPerReq), fmt(x.rssMb, 1), fmt(x.peakMb, 1),
-        `${mb(u?.heapUsed)} / ${mb(u?.heapTotal)}`, mb(u ? u.external + u.arrayBuffers : undefined), fmtInt(x.redisKeys)]);
+      row([
+        x.store,
+        fmtInt(x.sessions),
+        fmtInt(x.requests),
+        fmtInt(x.rps),
+        x.errors,
+        pct(x.validShare, 2),
+        fmt(x.cpuUsPerReq),
+        fmt(x.rssMb, 1),
+        fmt(x.peakMb, 1),
+        `${mb(u?.heapUsed)} / ${mb(u?.heapTotal)}`,
+        mb(u ? u.external + u.arrayBuffers : undefined),
+        fmtInt(x.redisKeys),
+      ]);
     }
     out.push('', 'For comparison, the RSS of the bare hops after the throughput rounds is in the first table (same wrk load, no logins).');
     out.push('');
@@ -832,7 +1135,12 @@ function markdown(r: {
   for (const g of goals) row([g.goal, g.target, g.measured, g.met === undefined ? '—' : g.met ? 'yes' : '**no**']);
   out.push('');
   if (r.skipped.length) {
-    out.push(...r.skipped.map((s) => `Note: the ${s.store} store was not benchmarked — loadConfig refuses it: ${s.reason}. It runs automatically once the configuration accepts it.`), '');
+    out.push(
+      ...r.skipped.map(
+        (s) => `Note: the ${s.store} store was not benchmarked — loadConfig refuses it: ${s.reason}. It runs automatically once the configuration accepts it.`,
+      ),
+      '',
+    );
   }
   const bareProf = r.profiles.find((x) => x.label === 'bare hop (node:http)');
   const undiciProf = r.profiles.find((x) => x.label === 'bare hop (undici)');
@@ -847,11 +1155,17 @@ function markdown(r: {
   for (const p of r.profiles.filter((x) => x !== bareProf && x !== undiciProf)) {
     const bffCpu = cpuOf(p.label);
     out.push(`### Where the BFF's time goes: ${p.label} (node --cpu-prof, main thread)`, '');
-    out.push(`One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up): `
-      + `${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. `
-      + `µs/req below = share of the main thread's busy time × the CPU per request measured without profiler (${p.label}: ${fmt(bffCpu)} µs`
-      + `${bareProf ? `, bare hop (node:http): ${fmt(cpuOf(bareProf.label))} µs` : ''}${undiciProf ? `, bare hop (undici): ${fmt(cpuOf(undiciProf.label))} µs` : ''}).`, '');
-    out.push('By component — each sample charged to the first frame outside Node core (a socket write made by ioredis counts for ioredis; "Node core" is work no user code is on the stack for: parsing requests, flushing responses, timers):', '');
+    out.push(
+      `One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up): ` +
+        `${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. ` +
+        `µs/req below = share of the main thread's busy time × the CPU per request measured without profiler (${p.label}: ${fmt(bffCpu)} µs` +
+        `${bareProf ? `, bare hop (node:http): ${fmt(cpuOf(bareProf.label))} µs` : ''}${undiciProf ? `, bare hop (undici): ${fmt(cpuOf(undiciProf.label))} µs` : ''}).`,
+      '',
+    );
+    out.push(
+      'By component — each sample charged to the first frame outside Node core (a socket write made by ioredis counts for ioredis; "Node core" is work no user code is on the stack for: parsing requests, flushing responses, timers):',
+      '',
+    );
     row(['component', 'share of BFF busy', '≈ BFF µs/req', '≈ bare hop (node:http) µs/req', '≈ bare hop (undici) µs/req']);
     row(['---', '---', '---', '---', '---']);
     const names = [...p.summary.byComponent.slice(0, 16).map((c) => c.name)];

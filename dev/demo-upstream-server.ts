@@ -9,7 +9,6 @@ import { envPort, fail, stopOnSignals } from './server-env.js';
 const port = envPort(process.env, 'DEMO_API_PORT', 4002);
 const host = process.env['DEMO_API_HOST']?.trim() || '127.0.0.1';
 
-const upstream = await startDemoUpstream(port, host)
-  .catch((err: unknown) => fail(1, `cannot start: ${err instanceof Error ? err.message : String(err)}`));
+const upstream = await startDemoUpstream(port, host).catch((err: unknown) => fail(1, `cannot start: ${err instanceof Error ? err.message : String(err)}`));
 process.stdout.write(`demo API listening on ${upstream.url}\n`);
 stopOnSignals('demo API', upstream.close);

@@ -36,10 +36,11 @@ export async function startMtlsListener(options: MtlsOptions, host: string): Pro
   return {
     server,
     origin: `https://${address.includes(':') ? `[${address}]` : address}:${port}`,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -87,9 +88,13 @@ export function mtlsFeature() {
  * is enough for a development IdP (no escaped commas, no multi-valued RDNs).
  */
 function sameDn(subject: string, expected: string): boolean {
-  const norm = (parts: string[]) => parts.map((p) => {
-    const eq = p.indexOf('=');
-    return `${p.slice(0, eq).trim().toUpperCase()}=${p.slice(eq + 1).trim()}`;
-  }).sort().join('\n');
+  const norm = (parts: string[]) =>
+    parts
+      .map((p) => {
+        const eq = p.indexOf('=');
+        return `${p.slice(0, eq).trim().toUpperCase()}=${p.slice(eq + 1).trim()}`;
+      })
+      .sort()
+      .join('\n');
   return norm(subject.split('\n')) === norm(expected.split(','));
 }

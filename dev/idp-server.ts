@@ -35,16 +35,18 @@ const idp = await startIdp({
   host,
   ...(issuer ? { issuer } : {}),
   interactive: true,
-  clients: [{
-    client_id: clientId,
-    client_secret: clientSecret,
-    token_endpoint_auth_method: clientAuth,
-    redirect_uris: redirectUris,
-    post_logout_redirect_uris: postLogoutRedirectUris,
-  }],
+  clients: [
+    {
+      client_id: clientId,
+      client_secret: clientSecret,
+      token_endpoint_auth_method: clientAuth,
+      redirect_uris: redirectUris,
+      post_logout_redirect_uris: postLogoutRedirectUris,
+    },
+  ],
 }).catch((err: unknown) => fail(1, `cannot start: ${err instanceof Error ? err.message : String(err)}`));
 process.stdout.write(
-  `demo IdP listening on ${host}:${idp.port}, issuer ${idp.issuer}, client ${clientId} `
-  + `(redirect ${redirectUris.join(' ')}). It accepts any username and password: development only.\n`,
+  `demo IdP listening on ${host}:${idp.port}, issuer ${idp.issuer}, client ${clientId} ` +
+    `(redirect ${redirectUris.join(' ')}). It accepts any username and password: development only.\n`,
 );
 stopOnSignals('demo IdP', idp.close);

@@ -104,12 +104,7 @@ interface Grant {
 export type Provider = Koa & {
   readonly issuer: string;
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-  interactionFinished(
-    req: IncomingMessage,
-    res: ServerResponse,
-    result: object,
-    options?: { mergeWithLastSubmission?: boolean },
-  ): Promise<void>;
+  interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Grant: { new (init: { accountId: string; clientId: string }): Grant; find(id: string): Promise<Grant | undefined> };
 };
 
@@ -175,8 +170,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     responseTypes: ['code'],
     pkce: { required: () => true },
     // The default only issues refresh tokens for offline_access, which it drops unless prompt=consent.
-    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
-      client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: options.rotateRefreshToken ?? true,
     findAccount: async (_ctx: unknown, sub: string) => ({
       accountId: sub,
@@ -189,25 +183,25 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
       ctx.body = out;
     },
     // devInteractions replaces interactions.url itself and warns if we set one too.
-    ...(interactive ? {} : {
-      interactions: {
-        url: (_ctx: unknown, interaction: { uid: string }) => `${AUTO_INTERACTION_PATH}${interaction.uid}`,
-      },
-    }),
+    ...(interactive
+      ? {}
+      : {
+          interactions: {
+            url: (_ctx: unknown, interaction: { uid: string }) => `${AUTO_INTERACTION_PATH}${interaction.uid}`,
+          },
+        }),
     features: {
       devInteractions: { enabled: interactive },
       ...(mtls ? { mTLS: mtlsFeature() } : {}),
       revocation: {
         enabled: options.revocation ?? true,
-        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) =>
-          token.clientId === client.clientId,
+        allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId,
       },
       rpInitiatedLogout: {
         enabled: options.endSession ?? true,
         logoutSource: async (ctx: Koa.Context, form: string) => {
           ctx.type = 'html';
-          ctx.body = `<!DOCTYPE html><title>Sign out</title>${form}`
-            + '<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>';
+          ctx.body = `<!DOCTYPE html><title>Sign out</title>${form}` + '<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>';
         },
         postLogoutSuccessSource: async (ctx: Koa.Context) => {
           ctx.type = 'html';
@@ -238,8 +232,17 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
   });
 
   const counts: IdpCounts = {
-    token: 0, clientCredentials: 0, tokenExchange: 0, authorizationCode: 0, refresh: 0, revocation: 0, par: 0, authorization: 0, endSession: 0,
-    backchannelDelivered: 0, backchannelFailed: 0,
+    token: 0,
+    clientCredentials: 0,
+    tokenExchange: 0,
+    authorizationCode: 0,
+    refresh: 0,
+    revocation: 0,
+    par: 0,
+    authorization: 0,
+    endSession: 0,
+    backchannelDelivered: 0,
+    backchannelFailed: 0,
   };
   (provider as unknown as NodeJS.EventEmitter).on('backchannel.success', () => counts.backchannelDelivered++);
   (provider as unknown as NodeJS.EventEmitter).on('backchannel.error', () => counts.backchannelFailed++);
@@ -249,10 +252,18 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     await next();
     const ctx = koaCtx as OidcContext;
     switch (ctx._matchedRouteName) {
-      case 'authorization': counts.authorization++; break;
-      case 'pushed_authorization_request': counts.par++; break;
-      case 'revocation': counts.revocation++; break;
-      case 'end_session': counts.endSession++; break;
+      case 'authorization':
+        counts.authorization++;
+        break;
+      case 'pushed_authorization_request':
+        counts.par++;
+        break;
+      case 'revocation':
+        counts.revocation++;
+        break;
+      case 'end_session':
+        counts.endSession++;
+        break;
       case 'token': {
         counts.token++;
         const grantType = ctx.oidc?.params?.['grant_type'];
@@ -316,8 +327,8 @@ export function autoInteraction(provider: Provider, acrValues: readonly string[]
       const acr = (params['acr_values'] ?? '').split(' ').find((value) => acrValues.includes(value));
       result = { login: { accountId: params['login_hint'] || 'alice', ...(acr ? { acr } : {}) } };
     } else if (prompt.name === 'consent') {
-      const grant = (grantId && await provider.Grant.find(grantId))
-        || new provider.Grant({ accountId: session?.accountId ?? '', clientId: params['client_id'] ?? '' });
+      const grant =
+        (grantId && (await provider.Grant.find(grantId))) || new provider.Grant({ accountId: session?.accountId ?? '', clientId: params['client_id'] ?? '' });
       const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = prompt.details;
       if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
       if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
@@ -336,7 +347,8 @@ export function autoInteraction(provider: Provider, acrValues: readonly string[]
 
 function grantTypes(options: IdpOptions): string[] {
   return [
-    'authorization_code', 'refresh_token',
+    'authorization_code',
+    'refresh_token',
     ...(options.clientCredentials ? ['client_credentials'] : []),
     ...(options.tokenExchange ? [TOKEN_EXCHANGE] : []),
   ];
@@ -345,10 +357,19 @@ function grantTypes(options: IdpOptions): string[] {
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
-interface ResourceServerInfo { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }
+interface ResourceServerInfo {
+  scope: string;
+  audience: string;
+  accessTokenFormat: 'jwt';
+  jwt: { sign: { alg: string } };
+}
 
-const resourceServerInfo = (resource: string, scope: string): ResourceServerInfo =>
-  ({ scope, audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } });
+const resourceServerInfo = (resource: string, scope: string): ResourceServerInfo => ({
+  scope,
+  audience: resource,
+  accessTokenFormat: 'jwt',
+  jwt: { sign: { alg: 'RS256' } },
+});
 
 // Known resources get JWT access tokens (so a test upstream can verify them offline); unknown ones are refused.
 function resourceIndicators(resources: Record<string, { scope: string }>) {
@@ -372,9 +393,21 @@ interface ExchangeContext {
  * the same client is exchanged for a JWT access token for the requested audience or resource.
  */
 function registerTokenExchange(provider: Provider, resources: Record<string, { scope: string }>): void {
-  const { errors } = OidcProvider as unknown as { errors: { InvalidGrant: new (m: string) => Error; InvalidTarget: new (m: string) => Error; InvalidRequest: new (m: string) => Error } };
+  const { errors } = OidcProvider as unknown as {
+    errors: { InvalidGrant: new (m: string) => Error; InvalidTarget: new (m: string) => Error; InvalidRequest: new (m: string) => Error };
+  };
   const p = provider as unknown as {
-    AccessToken: { new (init: object): { resourceServer?: unknown; scope?: string; tokenType: string; expiration: number; setThumbprint(p: string, v: string): void; save(): Promise<string> }; find(v: string): Promise<{ clientId: string; accountId: string; grantId: string; scope?: string } | undefined> };
+    AccessToken: {
+      new (init: object): {
+        resourceServer?: unknown;
+        scope?: string;
+        tokenType: string;
+        expiration: number;
+        setThumbprint(p: string, v: string): void;
+        save(): Promise<string>;
+      };
+      find(v: string): Promise<{ clientId: string; accountId: string; grantId: string; scope?: string } | undefined>;
+    };
     ResourceServer: new (id: string, info: ResourceServerInfo) => unknown;
   };
   const handler = async (ctx: ExchangeContext) => {
@@ -386,7 +419,10 @@ function registerTokenExchange(provider: Provider, resources: Record<string, { s
     const known = resources[target];
     if (!known) throw new errors.InvalidTarget(`unknown audience ${target}`);
     const dpop = await (validateDpop as (p: Provider, c: ExchangeContext) => Promise<{ thumbprint: string } | undefined>)(provider, ctx);
-    const granted = (scope ?? known.scope).split(' ').filter((s) => known.scope.split(' ').includes(s)).join(' ');
+    const granted = (scope ?? known.scope)
+      .split(' ')
+      .filter((s) => known.scope.split(' ').includes(s))
+      .join(' ');
     const token = new p.AccessToken({ accountId: subject.accountId, client: ctx.oidc.client, grantId: subject.grantId, gty: 'token_exchange', scope: granted });
     token.resourceServer = new p.ResourceServer(target, resourceServerInfo(target, known.scope));
     token.scope = granted;
@@ -399,8 +435,14 @@ function registerTokenExchange(provider: Provider, resources: Record<string, { s
       scope: granted,
     };
   };
-  (provider as unknown as { registerGrantType(n: string, h: typeof handler, p: string[]): void })
-    .registerGrantType(TOKEN_EXCHANGE, handler, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope']);
+  (provider as unknown as { registerGrantType(n: string, h: typeof handler, p: string[]): void }).registerGrantType(TOKEN_EXCHANGE, handler, [
+    'subject_token',
+    'subject_token_type',
+    'requested_token_type',
+    'audience',
+    'resource',
+    'scope',
+  ]);
 }
 
 function toClientMetadata(client: IdpClient, grants: string[]): Record<string, unknown> {
@@ -413,10 +455,12 @@ function toClientMetadata(client: IdpClient, grants: string[]): Record<string, u
     grant_types: grants,
     response_types: ['code'],
     token_endpoint_auth_method: method,
-    ...(client.backchannel_logout_uri ? {
-      backchannel_logout_uri: client.backchannel_logout_uri,
-      backchannel_logout_session_required: client.backchannel_logout_session_required ?? true,
-    } : {}),
+    ...(client.backchannel_logout_uri
+      ? {
+          backchannel_logout_uri: client.backchannel_logout_uri,
+          backchannel_logout_session_required: client.backchannel_logout_session_required ?? true,
+        }
+      : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.tls_client_auth_subject_dn ? { tls_client_auth_subject_dn: client.tls_client_auth_subject_dn } : {}),
   };
@@ -463,14 +507,24 @@ export function memoryAdapterFactory() {
         if (model === 'Session' && payload.uid) byUid.set(payload.uid, id);
         if (payload.userCode) byUserCode.set(payload.userCode, id);
       },
-      async find(id: string) { return live(key(id)); },
-      async findByUid(uid: string) { const id = byUid.get(uid); return id && live(key(id)); },
-      async findByUserCode(code: string) { const id = byUserCode.get(code); return id && live(key(id)); },
+      async find(id: string) {
+        return live(key(id));
+      },
+      async findByUid(uid: string) {
+        const id = byUid.get(uid);
+        return id && live(key(id));
+      },
+      async findByUserCode(code: string) {
+        const id = byUserCode.get(code);
+        return id && live(key(id));
+      },
       async consume(id: string) {
         const payload = live(key(id));
         if (payload) payload.consumed = Math.floor(Date.now() / 1000);
       },
-      async destroy(id: string) { store.delete(key(id)); },
+      async destroy(id: string) {
+        store.delete(key(id));
+      },
       async revokeByGrantId(grantId: string) {
         for (const k of byGrant.get(grantId) ?? []) store.delete(k);
         byGrant.delete(grantId);

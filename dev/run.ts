@@ -54,13 +54,16 @@ async function main(): Promise<void> {
   const config = loadDevConfig(devIssuer, apiPort);
   const usesDevIdp = config.oidc.issuer.href === new URL(devIssuer).href;
   // Same events and redaction as production, shown one readable line each.
-  const log = createLogger(config.logLevel, pretty({
-    sync: true,
-    messageFormat: '{event}', // pino's config overrides pino-pretty's messageKey, so format the event name in
-    singleLine: true,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,service,event',
-  }));
+  const log = createLogger(
+    config.logLevel,
+    pretty({
+      sync: true,
+      messageFormat: '{event}', // pino's config overrides pino-pretty's messageKey, so format the event name in
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service,event',
+    }),
+  );
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -72,13 +75,15 @@ async function main(): Promise<void> {
     const idp = await startIdp({
       port: idpPort,
       interactive: true,
-      clients: [{
-        client_id: config.oidc.clientId,
-        client_secret: config.oidc.clientSecret ?? '',
-        token_endpoint_auth_method: config.oidc.clientAuth,
-        redirect_uris: [config.oidc.redirectUri],
-        post_logout_redirect_uris: [config.oidc.logoutCallbackUri],
-      }],
+      clients: [
+        {
+          client_id: config.oidc.clientId,
+          client_secret: config.oidc.clientSecret ?? '',
+          token_endpoint_auth_method: config.oidc.clientAuth,
+          redirect_uris: [config.oidc.redirectUri],
+          post_logout_redirect_uris: [config.oidc.logoutCallbackUri],
+        },
+      ],
     });
     closers.push(idp.close);
     const bff = createApp(config, { log, extra: demoPage() });
@@ -93,19 +98,21 @@ async function main(): Promise<void> {
 
     const warnings = [...config.warnings];
     if (usesDevIdp) warnings.push(`The IdP at ${idp.issuer} is a development IdP: it accepts any username and password. Development only.`);
-    process.stdout.write([
-      '',
-      'oidc-bff development stack:',
-      `  BFF and demo page  ${config.publicOrigin}`,
-      `  development IdP    ${idp.issuer}${usesDevIdp ? '' : ' (not used: OIDC_ISSUER is set)'}`,
-      `  demo API           ${upstream.url} (behind ${config.publicOrigin}${config.paths.api}/*)`,
-      '',
-      ...warnings.map((w) => `WARNING: ${w}`),
-      '',
-      `Open ${config.publicOrigin} and sign in${usesDevIdp ? ' with any username and password' : ''}.`,
-      '',
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        '',
+        'oidc-bff development stack:',
+        `  BFF and demo page  ${config.publicOrigin}`,
+        `  development IdP    ${idp.issuer}${usesDevIdp ? '' : ' (not used: OIDC_ISSUER is set)'}`,
+        `  demo API           ${upstream.url} (behind ${config.publicOrigin}${config.paths.api}/*)`,
+        '',
+        ...warnings.map((w) => `WARNING: ${w}`),
+        '',
+        `Open ${config.publicOrigin} and sign in${usesDevIdp ? ' with any username and password' : ''}.`,
+        '',
+        '',
+      ].join('\n'),
+    );
   } catch (err) {
     await closeAll().catch(() => undefined);
     const inUse = (err as { code?: unknown } | null)?.code === 'EADDRINUSE' ? ' (choose other ports with PORT, DEV_IDP_PORT, DEV_API_PORT)' : '';

@@ -36,7 +36,10 @@ export function envUrl(env: NodeJS.ProcessEnv, name: string, opts: { origin?: bo
 
 /** Comma-separated absolute URLs from `name`, or `fallback`. */
 export function envList(env: NodeJS.ProcessEnv, name: string, fallback: string): string[] {
-  const items = (env[name]?.trim() || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+  const items = (env[name]?.trim() || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) {
     try {
       new URL(item);

@@ -153,7 +153,10 @@ function composePorts(compose: ComposeFile, serviceNames: ReadonlySet<string>): 
 
 /** The rewriting described at the top of this file. */
 export class Rewriter {
-  constructor(readonly serviceNames: ReadonlySet<string>, readonly ports: ReadonlyMap<number, number>) {}
+  constructor(
+    readonly serviceNames: ReadonlySet<string>,
+    readonly ports: ReadonlyMap<number, number>,
+  ) {}
 
   host(host: string): string {
     return this.serviceNames.has(host) || BIND_ALL.has(host) ? '127.0.0.1' : host;
@@ -175,11 +178,13 @@ export class Rewriter {
   }
 
   env(env: Record<string, string>): Record<string, string> {
-    return Object.fromEntries(Object.entries(env).map(([key, value]) => {
-      if (PORT_VAR.test(key) && /^\d+$/.test(value)) return [key, Number(value) === 0 ? value : String(this.port(Number(value)))];
-      if (HOST_VAR.test(key)) return [key, this.host(value)];
-      return [key, this.string(value)];
-    }));
+    return Object.fromEntries(
+      Object.entries(env).map(([key, value]) => {
+        if (PORT_VAR.test(key) && /^\d+$/.test(value)) return [key, Number(value) === 0 ? value : String(this.port(Number(value)))];
+        if (HOST_VAR.test(key)) return [key, this.host(value)];
+        return [key, this.string(value)];
+      }),
+    );
   }
 
   argv(args: readonly string[]): string[] {
@@ -383,8 +388,15 @@ export async function runComposeNatively(opts: ComposeNativeOptions = {}): Promi
     const healthy = new Map<string, Promise<void>>();
     for (const s of topologicalOrder(plan.services)) {
       const serviceReport: ServiceReport = {
-        name: s.name, command: s.argv.join(' '), pid: undefined, startedAtMs: undefined, healthyAtMs: undefined,
-        exitCode: undefined, signal: undefined, stopMs: undefined, outputTail: [],
+        name: s.name,
+        command: s.argv.join(' '),
+        pid: undefined,
+        startedAtMs: undefined,
+        healthyAtMs: undefined,
+        exitCode: undefined,
+        signal: undefined,
+        stopMs: undefined,
+        outputTail: [],
       };
       report.services.push(serviceReport);
       const start = (async () => {
@@ -400,18 +412,22 @@ export async function runComposeNatively(opts: ComposeNativeOptions = {}): Promi
         return r;
       })();
       started.set(s.name, start);
-      healthy.set(s.name, start.then(async (r) => {
-        if (!s.healthcheck) throw new Error(`${s.name} has no health check, but a service waits for it to be healthy`);
-        await within(startTimeoutMs, `${s.name} health check`, async (signal) => {
-          for (;;) {
-            if (r.report.exitCode !== undefined) throw new Error(`${s.name} exited (${r.report.exitCode ?? r.report.signal}) before it was healthy:\n${r.report.outputTail.join('\n')}`);
-            if (await checkOnce(s.healthcheck!, s.cwd, s.env, 3000)) break;
-            if (signal.expired) return;
-            await pause(100);
-          }
-        });
-        serviceReport.healthyAtMs = Date.now() - t0;
-      }));
+      healthy.set(
+        s.name,
+        start.then(async (r) => {
+          if (!s.healthcheck) throw new Error(`${s.name} has no health check, but a service waits for it to be healthy`);
+          await within(startTimeoutMs, `${s.name} health check`, async (signal) => {
+            for (;;) {
+              if (r.report.exitCode !== undefined)
+                throw new Error(`${s.name} exited (${r.report.exitCode ?? r.report.signal}) before it was healthy:\n${r.report.outputTail.join('\n')}`);
+              if (await checkOnce(s.healthcheck!, s.cwd, s.env, 3000)) break;
+              if (signal.expired) return;
+              await pause(100);
+            }
+          });
+          serviceReport.healthyAtMs = Date.now() - t0;
+        }),
+      );
       // Nobody may wait for this one: keep an unobserved failure from crashing the process.
       healthy.get(s.name)!.catch(() => undefined);
     }
@@ -427,16 +443,21 @@ export async function runComposeNatively(opts: ComposeNativeOptions = {}): Promi
       return plan!.services.map((s) => `${s.name}${s.healthcheck ? ' healthy' : ' started'}`).join(', ');
     });
 
-    await step('BFF /readyz 200', () => within(startTimeoutMs, 'BFF /readyz', async (signal) => {
-      let last = '';
-      for (;;) {
-        const res = await fetch(`${publicUrl}/readyz`).then(async (r) => ({ status: r.status, text: await r.text() }), (e: Error) => ({ status: 0, text: e.message }));
-        if (res.status === 200) return res.text;
-        if (signal.expired) return last;
-        last = `${res.status} ${res.text}`;
-        await pause(100);
-      }
-    }));
+    await step('BFF /readyz 200', () =>
+      within(startTimeoutMs, 'BFF /readyz', async (signal) => {
+        let last = '';
+        for (;;) {
+          const res = await fetch(`${publicUrl}/readyz`).then(
+            async (r) => ({ status: r.status, text: await r.text() }),
+            (e: Error) => ({ status: 0, text: e.message }),
+          );
+          if (res.status === 200) return res.text;
+          if (signal.expired) return last;
+          last = `${res.status} ${res.text}`;
+          await pause(100);
+        }
+      }),
+    );
 
     const ua = new UserAgent();
     const username = opts.username ?? 'demo';
@@ -546,8 +567,15 @@ async function stopAll(running: readonly Running[], plan: NativePlan | undefined
 
 /** A few lines for humans. */
 export function formatReport(report: Report): string {
-  const lines = [`compose:native: docker-compose.yml as local processes (BFF from ${report.bffFrom === 'dist' ? 'dist/, the image command' : 'src/ through tsx'})`];
-  if (Object.keys(report.ports).length) lines.push(`  ports: ${Object.entries(report.ports).map(([a, b]) => `${a}→${b}`).join(' ')}`);
+  const lines = [
+    `compose:native: docker-compose.yml as local processes (BFF from ${report.bffFrom === 'dist' ? 'dist/, the image command' : 'src/ through tsx'})`,
+  ];
+  if (Object.keys(report.ports).length)
+    lines.push(
+      `  ports: ${Object.entries(report.ports)
+        .map(([a, b]) => `${a}→${b}`)
+        .join(' ')}`,
+    );
   for (const s of report.services) {
     lines.push(`  ${s.name.padEnd(6)} pid ${String(s.pid ?? '-').padEnd(7)} ${s.command.replace(process.execPath, 'node').replace(ROOT, '')}`);
   }

@@ -104,21 +104,44 @@ export function resolveStage(stages: readonly DockerStage[], name?: string): Res
   if (!stage) throw new Error(`Dockerfile has no stage ${name ?? '(none at all)'}`);
   const chain: DockerStage[] = [];
   for (let s: DockerStage | undefined = stage; s; s = stages.find((p) => p.name === s!.from && p.index < s!.index)) chain.push(s);
-  const out: ResolvedStage = { stage, chain, env: {}, user: undefined, workdir: undefined, cmd: undefined, entrypoint: undefined, healthcheck: undefined, exposed: [] };
+  const out: ResolvedStage = {
+    stage,
+    chain,
+    env: {},
+    user: undefined,
+    workdir: undefined,
+    cmd: undefined,
+    entrypoint: undefined,
+    healthcheck: undefined,
+    exposed: [],
+  };
   for (const s of [...chain].reverse()) {
     let cmdSetHere = false;
     for (const ins of s.instructions) {
       switch (ins.keyword) {
-        case 'ENV': Object.assign(out.env, parseEnvArgs(ins.args)); break;
-        case 'USER': out.user = ins.args; break;
-        case 'WORKDIR': out.workdir = ins.args; break;
-        case 'CMD': out.cmd = argv(ins.args); cmdSetHere = true; break;
+        case 'ENV':
+          Object.assign(out.env, parseEnvArgs(ins.args));
+          break;
+        case 'USER':
+          out.user = ins.args;
+          break;
+        case 'WORKDIR':
+          out.workdir = ins.args;
+          break;
+        case 'CMD':
+          out.cmd = argv(ins.args);
+          cmdSetHere = true;
+          break;
         case 'ENTRYPOINT':
           out.entrypoint = argv(ins.args);
           if (!cmdSetHere) out.cmd = undefined; // a new ENTRYPOINT drops the CMD inherited from the base
           break;
-        case 'HEALTHCHECK': out.healthcheck = parseHealthcheck(ins.args); break;
-        case 'EXPOSE': out.exposed.push(...ins.args.split(' ').map((p) => Number(p.split('/')[0]))); break;
+        case 'HEALTHCHECK':
+          out.healthcheck = parseHealthcheck(ins.args);
+          break;
+        case 'EXPOSE':
+          out.exposed.push(...ins.args.split(' ').map((p) => Number(p.split('/')[0])));
+          break;
         default:
       }
     }
@@ -195,7 +218,10 @@ export interface ComposeFile {
 
 /** Thrown for `${VAR:?message}` / `${VAR?message}` when VAR is missing, as compose refuses to start. */
 export class InterpolationError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'InterpolationError';
   }
@@ -206,7 +232,8 @@ export class InterpolationError extends Error {
  * ${VAR:?error}, ${VAR?error}, ${VAR:+alt}, ${VAR+alt}, and $$ for a literal $.
  */
 export function interpolate(value: string, vars: Record<string, string | undefined>): string {
-  return value.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^}\\]|\\.)*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+  return value.replace(
+    /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^}\\]|\\.)*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
     (whole, dollar: string, braced: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
       if (dollar === '$') return '$';
       const name = braced ?? bare!;
@@ -214,11 +241,16 @@ export function interpolate(value: string, vars: Record<string, string | undefin
       const set = v !== undefined;
       const nonEmpty = set && v !== '';
       switch (op) {
-        case undefined: return v ?? '';
-        case ':-': return nonEmpty ? v : interpolate(arg ?? '', vars);
-        case '-': return set ? v : interpolate(arg ?? '', vars);
-        case ':+': return nonEmpty ? interpolate(arg ?? '', vars) : '';
-        case '+': return set ? interpolate(arg ?? '', vars) : '';
+        case undefined:
+          return v ?? '';
+        case ':-':
+          return nonEmpty ? v : interpolate(arg ?? '', vars);
+        case '-':
+          return set ? v : interpolate(arg ?? '', vars);
+        case ':+':
+          return nonEmpty ? interpolate(arg ?? '', vars) : '';
+        case '+':
+          return set ? interpolate(arg ?? '', vars) : '';
         case ':?':
         case '?':
           if (op === ':?' ? nonEmpty : set) return v!;
@@ -226,7 +258,8 @@ export function interpolate(value: string, vars: Record<string, string | undefin
         default:
           throw new Error(`cannot interpolate ${whole}`);
       }
-    });
+    },
+  );
 }
 
 function interpolateDeep(node: unknown, vars: Record<string, string | undefined>): unknown {
@@ -279,18 +312,22 @@ export function parsePort(spec: unknown): PortMapping {
 function stringMap(node: unknown, what: string): Record<string, string> {
   if (node === undefined || node === null) return {};
   if (Array.isArray(node)) {
-    return Object.fromEntries(node.map((item) => {
-      const s = String(item);
-      const eq = s.indexOf('=');
-      if (eq < 1) throw new Error(`${what}: "${s}" is not NAME=value (a bare NAME, taken from the shell, is not supported here)`);
-      return [s.slice(0, eq), s.slice(eq + 1)];
-    }));
+    return Object.fromEntries(
+      node.map((item) => {
+        const s = String(item);
+        const eq = s.indexOf('=');
+        if (eq < 1) throw new Error(`${what}: "${s}" is not NAME=value (a bare NAME, taken from the shell, is not supported here)`);
+        return [s.slice(0, eq), s.slice(eq + 1)];
+      }),
+    );
   }
   if (typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => {
-      if (v === null || v === undefined) throw new Error(`${what}: ${k} has no value (taken from the shell): not supported here`);
-      return [k, String(v)];
-    }));
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => {
+        if (v === null || v === undefined) throw new Error(`${what}: ${k} has no value (taken from the shell): not supported here`);
+        return [k, String(v)];
+      }),
+    );
   }
   throw new Error(`${what} must be a map or a list`);
 }
@@ -330,7 +367,9 @@ function healthcheckSpec(node: unknown, what: string): HealthcheckSpec | undefin
 function dependsOn(node: unknown): Record<string, { condition: string }> {
   if (node === undefined || node === null) return {};
   if (Array.isArray(node)) return Object.fromEntries(node.map((n) => [String(n), { condition: 'service_started' }]));
-  return Object.fromEntries(Object.entries(node as Record<string, { condition?: string } | null>).map(([k, v]) => [k, { condition: v?.condition ?? 'service_started' }]));
+  return Object.fromEntries(
+    Object.entries(node as Record<string, { condition?: string } | null>).map(([k, v]) => [k, { condition: v?.condition ?? 'service_started' }]),
+  );
 }
 
 /**
@@ -350,13 +389,16 @@ export function parseCompose(text: string, vars?: Record<string, string | undefi
     services[name] = {
       name,
       image: node['image'] === undefined ? undefined : String(node['image']),
-      build: build === undefined ? undefined : typeof build === 'string'
-        ? { context: build, target: undefined, dockerfile: 'Dockerfile' }
-        : {
-          context: String((build as Record<string, unknown>)['context'] ?? '.'),
-          target: (build as Record<string, unknown>)['target'] === undefined ? undefined : String((build as Record<string, unknown>)['target']),
-          dockerfile: String((build as Record<string, unknown>)['dockerfile'] ?? 'Dockerfile'),
-        },
+      build:
+        build === undefined
+          ? undefined
+          : typeof build === 'string'
+            ? { context: build, target: undefined, dockerfile: 'Dockerfile' }
+            : {
+                context: String((build as Record<string, unknown>)['context'] ?? '.'),
+                target: (build as Record<string, unknown>)['target'] === undefined ? undefined : String((build as Record<string, unknown>)['target']),
+                dockerfile: String((build as Record<string, unknown>)['dockerfile'] ?? 'Dockerfile'),
+              },
       command: commandArgv(node['command'], `${what}.command`),
       environment: stringMap(node['environment'], `${what}.environment`),
       ports: ((node['ports'] as unknown[] | undefined) ?? []).map(parsePort),
@@ -397,11 +439,17 @@ export function networkOwner(compose: ComposeFile, service: ComposeService): Com
  * an excluded directory excludes everything below it.
  */
 export function dockerIgnored(lines: readonly string[], path: string): boolean {
-  const rules = lines.map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
-    const negate = l.startsWith('!');
-    const pattern = (negate ? l.slice(1) : l).trim().replace(/^\/+|\/+$/g, '').replace(/^\.\/+/, '');
-    return { negate, re: globToRegExp(pattern) };
-  });
+  const rules = lines
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const pattern = (negate ? l.slice(1) : l)
+        .trim()
+        .replace(/^\/+|\/+$/g, '')
+        .replace(/^\.\/+/, '');
+      return { negate, re: globToRegExp(pattern) };
+    });
   const parts = path.replace(/^\.?\/+/, '').split('/');
   let ignored = false;
   for (const rule of rules) {

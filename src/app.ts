@@ -66,13 +66,23 @@ export interface BffApp {
 export function createApp(config: Config, deps: AppDeps): BffApp {
   const now = deps.now ?? Date.now;
   // The store is created below; the session cache's counters are read from it at scrape time.
-  const metrics = createMetrics(config.session.cache && (config.session.store === 'redis' || config.redis.connection) ? { sessionCache: () => sideStore?.cacheStats?.() } : {});
+  const metrics = createMetrics(
+    config.session.cache && (config.session.store === 'redis' || config.redis.connection) ? { sessionCache: () => sideStore?.cacheStats?.() } : {},
+  );
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
   // Cookie sessions keep no session state on the server, but with Redis configured they share
   // its refresh locks, grace records, records of ended sessions and jti replay records.
-  const sideStore = store ?? (config.redis.connection ? timedStore(createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix, sessionCache: sessionCache(config) }, log), metrics, deps.tracing) : undefined);
+  const sideStore =
+    store ??
+    (config.redis.connection
+      ? timedStore(
+          createRedisStore({ connection: config.redis.connection, keyPrefix: config.redis.keyPrefix, sessionCache: sessionCache(config) }, log),
+          metrics,
+          deps.tracing,
+        )
+      : undefined);
   // Without any shared store: rate limits and the records of ended cookie sessions stay in this process.
   const localStore = sideStore ?? createMemoryStore(now);
   const sealer = createSealer(config.session.secrets, deploymentOf(config));
@@ -98,10 +108,18 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   app.use(errorHandler(config, log, metrics));
   if (!deps.tracing) app.use(traceContext);
   const limiterStore = localStore;
-  app.use(routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, routeTokens, api, readiness, now, limiterStore }));
+  app.use(
+    routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, routeTokens, api, readiness, now, limiterStore }),
+  );
   if (deps.extra) app.use(deps.extra);
 
-  const admin = createAdminApp({ config, log, directory, extra: metricsEndpoint(metrics), limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now) });
+  const admin = createAdminApp({
+    config,
+    log,
+    directory,
+    extra: metricsEndpoint(metrics),
+    limit: rateLimit(limiterStore, 'admin', config.rateLimitPerMinute, now),
+  });
 
   return {
     app,

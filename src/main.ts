@@ -33,12 +33,13 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   // The admin listener is secondary: a taken admin port is logged, and the service still runs.
-  const admin = config.server.adminPort > 0
-    ? await listen(bff.admin, config.server.adminHost, config.server.adminPort).catch((err: unknown) => {
-      log.event('service.admin_unavailable', { host: config.server.adminHost, port: config.server.adminPort, err: errorFields(err, false) });
-      return undefined;
-    })
-    : undefined;
+  const admin =
+    config.server.adminPort > 0
+      ? await listen(bff.admin, config.server.adminHost, config.server.adminPort).catch((err: unknown) => {
+          log.event('service.admin_unavailable', { host: config.server.adminHost, port: config.server.adminPort, err: errorFields(err, false) });
+          return undefined;
+        })
+      : undefined;
   log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
 
   let stopping = false;

@@ -163,7 +163,11 @@ export function memory(pid: number): { rssMb: number; peakMb: number } {
 }
 
 /** Machine-wide CPU counters (/proc/stat, all CPUs), in clock ticks. */
-export interface MachineCpu { total: number; idle: number; steal: number }
+export interface MachineCpu {
+  total: number;
+  idle: number;
+  steal: number;
+}
 
 export function machineCpu(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';

@@ -3,9 +3,23 @@
 // socket write made by ioredis counts for ioredis, one made by undici for undici).
 import { readFileSync } from 'node:fs';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
 
 export interface ProfileEntry {
   name: string;
@@ -48,7 +62,12 @@ export function area(url: string, name: string): string {
     return mod.startsWith('internal/') ? `node:${mod.split('/').slice(0, 2).join('/')}` : `node:${mod}`;
   }
   const src = url.indexOf('/src/');
-  if (src !== -1) return `oidc-bff ${url.slice(src + 1).split('/').slice(0, 2).join('/')}`;
+  if (src !== -1)
+    return `oidc-bff ${url
+      .slice(src + 1)
+      .split('/')
+      .slice(0, 2)
+      .join('/')}`;
   const bench = url.indexOf('/bench/');
   if (bench !== -1) return url.slice(bench + 1).replace(/\.[jt]s$/, '');
   return url.replace(/^file:\/\//, '');
@@ -119,13 +138,20 @@ export function summarizeProfile(file: string, requests: number, top = 25): Prof
     add(fns, `${name}\u0000${url}\u0000${lineNumber}\u0000${caller}`, () => ({ name, where: shortUrl(url, lineNumber), caller }), us);
     const a = area(url, name);
     add(areas, a, () => ({ name: a, where: '', caller: '' }), us);
-    const comp = pseudo ? name : owner ? area(owner.url, owner.functionName) : isCore(url) ? 'Node core (no caller outside it: http server, sockets, timers)' : a;
+    const comp = pseudo
+      ? name
+      : owner
+        ? area(owner.url, owner.functionName)
+        : isCore(url)
+          ? 'Node core (no caller outside it: http server, sockets, timers)'
+          : a;
     add(components, comp, () => ({ name: comp, where: '', caller: '' }), us);
   }
   const busy = total - idle;
-  const rank = (m: Map<string, ProfileEntry>) => [...m.values()]
-    .map((e) => ({ ...e, share: busy > 0 ? (e.selfMs * 1000) / busy : 0, usPerReq: requests > 0 ? (e.selfMs * 1000) / requests : NaN }))
-    .sort((a, b) => b.selfMs - a.selfMs);
+  const rank = (m: Map<string, ProfileEntry>) =>
+    [...m.values()]
+      .map((e) => ({ ...e, share: busy > 0 ? (e.selfMs * 1000) / busy : 0, usPerReq: requests > 0 ? (e.selfMs * 1000) / requests : NaN }))
+      .sort((a, b) => b.selfMs - a.selfMs);
   return {
     file,
     requests,

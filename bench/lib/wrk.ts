@@ -47,7 +47,12 @@ export function wrkVersion(wrk: string): string {
     execFileSync(wrk, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const out = String((err as { stdout?: unknown }).stdout ?? '');
-    return out.split('\n')[0]?.replace(/\s*Copyright.*/, '').trim() ?? '?';
+    return (
+      out
+        .split('\n')[0]
+        ?.replace(/\s*Copyright.*/, '')
+        .trim() ?? '?'
+    );
   }
   return '?';
 }
@@ -56,7 +61,17 @@ export function wrkVersion(wrk: string): string {
 export type RequestVariants = Array<Record<string, string>>;
 
 export function writeRequests(file: string, variants: RequestVariants): string {
-  writeFileSync(file, variants.map((h) => Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\t')).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    file,
+    variants
+      .map((h) =>
+        Object.entries(h)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\t'),
+      )
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
   return file;
 }
 
@@ -79,14 +94,32 @@ export function killWrk(): void {
 }
 
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
-  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '10s',
-    '-s', join(BENCH_DIR, 'lib', 'requests.lua'), o.url, '--', o.requestsFile, String(o.threads)];
+  const args = [
+    '-t',
+    String(o.threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationS}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    join(BENCH_DIR, 'lib', 'requests.lua'),
+    o.url,
+    '--',
+    o.requestsFile,
+    String(o.threads),
+  ];
   const child = spawn(o.wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   active.add(child);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   let poller: NodeJS.Timeout | undefined;
   if (o.stopWhen) {
     const stopWhen = o.stopWhen;
@@ -94,12 +127,17 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     poller = setInterval(() => {
       if (busy) return;
       busy = true;
-      stopWhen().then((stop) => {
-        if (stop && child.exitCode === null) {
-          clearInterval(poller);
-          child.kill('SIGINT');
-        }
-      }).catch(() => undefined).finally(() => { busy = false; });
+      stopWhen()
+        .then((stop) => {
+          if (stop && child.exitCode === null) {
+            clearInterval(poller);
+            child.kill('SIGINT');
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
     }, 200);
   }
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
@@ -116,7 +154,11 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     durationS,
     rps: durationS > 0 ? n('requests') / durationS : 0,
     errors: {
-      connect: n('connect'), read: n('read'), write: n('write'), status: n('status'), timeout: n('timeout'),
+      connect: n('connect'),
+      read: n('read'),
+      write: n('write'),
+      status: n('status'),
+      timeout: n('timeout'),
       total: n('connect') + n('read') + n('write') + n('status') + n('timeout'),
     },
     latencyMs: { p50: ms('p50'), p90: ms('p90'), p99: ms('p99'), p999: ms('p999'), max: ms('max'), mean: ms('mean') },

@@ -15,13 +15,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs:
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
   const path = url.startsWith(from) ? to + url.slice(from.length) : url;
-  const out = http.request(
-    { host: upstream.hostname, port: upstream.port, method: req.method, path, headers: req.headers, agent },
-    (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    },
-  );
+  const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers: req.headers, agent }, (up) => {
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+  });
   out.on('error', () => {
     if (!res.headersSent) res.writeHead(502).end();
     else res.destroy();
@@ -31,9 +28,12 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 answer();
-exitWith(() => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-  agent.destroy();
-}));
+exitWith(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      agent.destroy();
+    }),
+);
 ready({ port: (server.address() as AddressInfo).port });

@@ -18,7 +18,9 @@ import { account, AUTO_INTERACTION_PATH, autoInteraction, memoryAdapterFactory, 
 import { answer, exitWith, ready, requiredEnv } from './child.js';
 
 type OidcContext = Koa.Context & { _matchedRouteName?: string; oidc?: { params?: Record<string, unknown> } };
-interface TokenLike { accountId?: string }
+interface TokenLike {
+  accountId?: string;
+}
 
 const LONG_TTL = 3600;
 
@@ -107,8 +109,12 @@ provider.use(async (koaCtx, next) => {
   const ctx = koaCtx as OidcContext;
   if (ctx.status >= 400) counts.errors++;
   switch (ctx._matchedRouteName) {
-    case 'authorization': counts.authorization++; break;
-    case 'pushed_authorization_request': counts.par++; break;
+    case 'authorization':
+      counts.authorization++;
+      break;
+    case 'pushed_authorization_request':
+      counts.par++;
+      break;
     case 'token': {
       counts.token++;
       const grantType = ctx.oidc?.params?.['grant_type'];
@@ -125,8 +131,11 @@ provider.on('server_error', (_ctx: unknown, err: Error) => process.stderr.write(
 server.on('request', provider.callback());
 
 answer({ counts: () => ({ ...counts }) });
-exitWith(() => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-}));
+exitWith(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+);
 ready({ port, issuer });

@@ -21,7 +21,13 @@ if (keys.size === 0) throw new Error('the IdP published no RSA signing key');
 
 const stats = { valid: 0, invalid: 0, total: 0 };
 
-interface Claims { iss?: unknown; aud?: unknown; exp?: unknown; sub?: unknown; scope?: unknown }
+interface Claims {
+  iss?: unknown;
+  aud?: unknown;
+  exp?: unknown;
+  sub?: unknown;
+  scope?: unknown;
+}
 
 /** The token's claims when it is a valid access token for this API, otherwise undefined. */
 function check(authorization: string | undefined): Claims | undefined {
@@ -68,8 +74,11 @@ server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 
 answer({ stats: () => ({ ...stats }) });
-exitWith(() => new Promise<void>((resolve) => {
-  server.close(() => resolve());
-  server.closeAllConnections();
-}));
+exitWith(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+);
 ready({ port: (server.address() as AddressInfo).port, keys: keys.size });

@@ -48,7 +48,14 @@ export function createAdminApp({ config, log, directory, extra, limit }: AdminDe
       throw err;
     } finally {
       const sub = typeof ctx.query['sub'] === 'string' ? ctx.query['sub'] : undefined;
-      log.event('admin.audit', { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, reason: outcome, ...(sub ? { sub } : {}) });
+      log.event('admin.audit', {
+        request_id: ctx.state.requestId,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        reason: outcome,
+        ...(sub ? { sub } : {}),
+      });
     }
   };
   // After the limiter: a wrong token spends the address's budget like any call, so guessing

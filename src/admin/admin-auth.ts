@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../web/constant-time.js';
 
 /**
  * Checks an `Authorization: Bearer …` header against the admin token in constant time: both
@@ -6,7 +6,5 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer ([\x21-\x7e]+)$/.exec(header ?? '');
-  const given = createHash('sha256').update(m?.[1] ?? '').digest();
-  const expected = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, expected) && m !== null;
+  return sameSecret(m?.[1] ?? '', token) && m !== null;
 }

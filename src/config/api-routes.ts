@@ -57,17 +57,21 @@ const httpUrl = z.string().transform((raw, ctx) => {
 });
 
 // RFC 8707 2: an absolute URI without a fragment.
-const resourceUri = z.string().refine((raw) => {
-  try {
-    return new URL(raw).hash === '' && !raw.includes('#');
-  } catch {
-    return false;
-  }
-}, { message: 'must be an absolute URI without a fragment (RFC 8707)' });
+const resourceUri = z.string().refine(
+  (raw) => {
+    try {
+      return new URL(raw).hash === '' && !raw.includes('#');
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an absolute URI without a fragment (RFC 8707)' },
+);
 
 // RFC 6749 3.3 scope-token characters.
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-const scopeList = z.union([z.array(z.string()), z.string().transform((v) => v.split(/\s+/).filter(Boolean))])
+const scopeList = z
+  .union([z.array(z.string()), z.string().transform((v) => v.split(/\s+/).filter(Boolean))])
   .refine((list) => list.every((s) => SCOPE_TOKEN.test(s)), { message: 'must be scope tokens (no spaces, quotes or backslashes inside one)' });
 
 const routeSchema = z.strictObject({
@@ -146,7 +150,8 @@ function dpopProblems(r: z.output<typeof routeSchema>, sessionDpop: boolean): st
   if ((r.token === 'user' || r.token === 'user-optional') && r.dpop !== sessionDpop) {
     return [`dpop: ${r.dpop} cannot apply: a user route sends the session's own tokens, which are DPoP-bound exactly when OIDC_DPOP=true`];
   }
-  if (r.token === 'exchange' && r.dpop && !sessionDpop) return ['dpop: true on an exchange route needs OIDC_DPOP=true (the exchanged token is bound to the session\'s key)'];
+  if (r.token === 'exchange' && r.dpop && !sessionDpop)
+    return ["dpop: true on an exchange route needs OIDC_DPOP=true (the exchanged token is bound to the session's key)"];
   return [];
 }
 
@@ -173,8 +178,16 @@ function describeField(issue: z.core.$ZodIssue): string {
 /** The API_UPSTREAM shorthand: one `user` route at API_PATH. */
 export function shorthandRoute(upstream: URL, defaults: RouteDefaults): ApiRoute {
   return {
-    path: defaults.apiPath, upstream, token: 'user', requiredScopes: [], resource: undefined, audience: undefined, scope: undefined,
-    dpop: defaults.dpop, timeoutMs: defaults.timeoutMs, maxBodyBytes: defaults.maxBodyBytes,
+    path: defaults.apiPath,
+    upstream,
+    token: 'user',
+    requiredScopes: [],
+    resource: undefined,
+    audience: undefined,
+    scope: undefined,
+    dpop: defaults.dpop,
+    timeoutMs: defaults.timeoutMs,
+    maxBodyBytes: defaults.maxBodyBytes,
   };
 }
 

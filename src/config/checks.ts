@@ -18,7 +18,9 @@ export function crossChecks(e: Env): string[] {
   const problems = [...transportProblems(e), ...clientAuthProblems(e), ...storeProblems(e), ...returnTargetProblems(e), ...routeProblems(e)];
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   if (e.API_UPSTREAM_CONNECTIONS_PER_CLIENT > e.API_UPSTREAM_CONNECTIONS) {
-    problems.push(`API_UPSTREAM_CONNECTIONS_PER_CLIENT (${e.API_UPSTREAM_CONNECTIONS_PER_CLIENT}) must not exceed API_UPSTREAM_CONNECTIONS (${e.API_UPSTREAM_CONNECTIONS})`);
+    problems.push(
+      `API_UPSTREAM_CONNECTIONS_PER_CLIENT (${e.API_UPSTREAM_CONNECTIONS_PER_CLIENT}) must not exceed API_UPSTREAM_CONNECTIONS (${e.API_UPSTREAM_CONNECTIONS})`,
+    );
   }
   return problems;
 }
@@ -30,7 +32,9 @@ function transportProblems(e: Env): string[] {
     problems.push(`OIDC_ISSUER is http:// (${e.OIDC_ISSUER.href}); use https, or set OIDC_ALLOW_HTTP=true for development and tests only`);
   }
   if (e.PUBLIC_URL.protocol === 'http:' && !isLoopback(e.PUBLIC_URL.hostname) && !e.OIDC_ALLOW_HTTP) {
-    problems.push(`PUBLIC_URL is http:// on ${e.PUBLIC_URL.hostname}: cookies would travel unencrypted and could be planted; use https (or OIDC_ALLOW_HTTP=true for development and tests only)`);
+    problems.push(
+      `PUBLIC_URL is http:// on ${e.PUBLIC_URL.hostname}: cookies would travel unencrypted and could be planted; use https (or OIDC_ALLOW_HTTP=true for development and tests only)`,
+    );
   }
   if (e.PUBLIC_URL.pathname !== '/' || e.PUBLIC_URL.search || e.PUBLIC_URL.hash) {
     problems.push(`PUBLIC_URL must be an origin without a path (cookies use the __Host- prefix, which needs Path=/), got "${e.PUBLIC_URL.href}"`);
@@ -49,7 +53,9 @@ function clientAuthProblems(e: Env): string[] {
 function storeProblems(e: Env): string[] {
   const problems: string[] = [];
   const store = resolveStore(e);
-  const topologies = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS.length && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES.length && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  const topologies = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS.length && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES.length && 'REDIS_CLUSTER_NODES'].filter(
+    Boolean,
+  );
   if (store === 'redis' && topologies.length === 0) problems.push('SESSION_STORE=redis needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
   if (topologies.length > 1) problems.push(`set only one of ${topologies.join(', ')}`);
   if (e.REDIS_URL && !/^rediss?:\/\//.test(e.REDIS_URL)) problems.push('REDIS_URL must start with redis:// or rediss://');
@@ -75,7 +81,10 @@ function returnTargetProblems(e: Env): string[] {
 
 function routeProblems(e: Env): string[] {
   const paths = [e.LOGIN_PATH, e.CALLBACK_PATH, e.SESSION_PATH, e.REFRESH_PATH, e.LOGOUT_PATH, e.LOGOUT_CALLBACK_PATH, e.BACKCHANNEL_LOGOUT_PATH, e.API_PATH];
-  const problems = new Set(paths).size === paths.length ? [] : ['LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, LOGOUT_CALLBACK_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ'];
+  const problems =
+    new Set(paths).size === paths.length
+      ? []
+      : ['LOGIN_PATH, CALLBACK_PATH, SESSION_PATH, REFRESH_PATH, LOGOUT_PATH, LOGOUT_CALLBACK_PATH, BACKCHANNEL_LOGOUT_PATH and API_PATH must differ'];
   return [...problems, ...forwardAuthProblems(e, [...paths, '/healthz', '/readyz'])];
 }
 
@@ -94,14 +103,18 @@ function forwardAuthProblems(e: Env, others: readonly string[]): string[] {
 export function devWarnings(e: Env, store: SessionStoreKind): string[] {
   const w: string[] = [];
   if (store === 'memory') w.push('SESSION_STORE=memory: sessions live in this process only (lost on restart, not shared between instances). Development only.');
-  if (store === 'memory' && e.SESSION_SECRETS.length === 0) w.push('SESSION_SECRETS is not set: a random secret was generated for this process. Development only.');
+  if (store === 'memory' && e.SESSION_SECRETS.length === 0)
+    w.push('SESSION_SECRETS is not set: a random secret was generated for this process. Development only.');
   if (store === 'cookie' && !e.REDIS_URL && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0) {
-    w.push('SESSION_STORE=cookie without Redis: refreshes are single-flight and logouts are recorded in this process only. '
-      + 'Several instances with an IdP that rotates refresh tokens need REDIS_URL, sticky sessions, or the IdP\'s refresh-token reuse grace period; '
-      + 'a copied cookie stays valid on other instances after a logout (see docs/sessions-and-scaling.md).');
+    w.push(
+      'SESSION_STORE=cookie without Redis: refreshes are single-flight and logouts are recorded in this process only. ' +
+        "Several instances with an IdP that rotates refresh tokens need REDIS_URL, sticky sessions, or the IdP's refresh-token reuse grace period; " +
+        'a copied cookie stays valid on other instances after a logout (see docs/sessions-and-scaling.md).',
+    );
   }
   if (e.OIDC_ALLOW_HTTP) w.push('OIDC_ALLOW_HTTP=true: IdP traffic may travel unencrypted. Development and tests only.');
-  if (e.PUBLIC_URL.protocol === 'http:') w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see docs/operations.md).');
+  if (e.PUBLIC_URL.protocol === 'http:')
+    w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see docs/operations.md).');
   return w;
 }
 

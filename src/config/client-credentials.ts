@@ -48,13 +48,16 @@ type CertificateFile = { path: string; certificates: X509Certificate[] };
 type SigningKey = LoadedKey & { alg: string };
 
 const optionalFile = <T>(name: string, read: (name: string, path: string) => Read<T>) =>
-  z.string().trim().transform((raw, ctx): T | undefined => {
-    if (!raw) return undefined;
-    const result = read(name, raw);
-    if ('value' in result) return result.value;
-    ctx.addIssue({ code: 'custom', message: result.problem });
-    return z.NEVER;
-  });
+  z
+    .string()
+    .trim()
+    .transform((raw, ctx): T | undefined => {
+      if (!raw) return undefined;
+      const result = read(name, raw);
+      if ('value' in result) return result.value;
+      ctx.addIssue({ code: 'custom', message: result.problem });
+      return z.NEVER;
+    });
 
 const readSigningKey = (name: string, path: string): Read<SigningKey> => {
   const loaded = readPrivateKeyFile(name, path);
@@ -155,8 +158,7 @@ export function idpTls(e: CredentialEnv): IdpTls {
   const key = e.OIDC_CLIENT_CERT_KEY_FILE;
   return {
     extraCa: e.OIDC_CA_FILE?.certificates.map((c) => c.toString()) ?? [],
-    clientCertificate: cert && key
-      ? { chainPem: cert.certificates.map((c) => c.toString()).join(''), subject: cert.certificates[0]!.subject, key: key.file }
-      : undefined,
+    clientCertificate:
+      cert && key ? { chainPem: cert.certificates.map((c) => c.toString()).join(''), subject: cert.certificates[0]!.subject, key: key.file } : undefined,
   };
 }

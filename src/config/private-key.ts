@@ -11,7 +11,10 @@ const REDACTED = '[redacted]';
 export class PrivateKeyFile {
   readonly #key: KeyObject;
 
-  constructor(readonly path: string, key: KeyObject) {
+  constructor(
+    readonly path: string,
+    key: KeyObject,
+  ) {
     this.#key = key;
   }
 
@@ -81,7 +84,14 @@ function readText(name: string, path: string): Read<string> {
     return { value: readFileSync(path, 'utf8') };
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'is not readable by this process' : `cannot be read (${String(code)})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'is not readable by this process'
+            : `cannot be read (${String(code)})`;
     return { problem: `${name}: ${path} ${why}` };
   }
 }
@@ -95,8 +105,10 @@ function fromJwk(name: string, path: string, content: string): Read<LoadedKey> {
     return { problem: `${name}: ${path} starts like JSON but is not valid JSON` };
   }
   const keys = (parsed as { keys?: unknown }).keys;
-  const jwk = (Array.isArray(keys) ? (keys.length === 1 ? keys[0] : undefined) : parsed) as (JsonWebKey & { kid?: unknown; alg?: unknown; x5c?: unknown; x5t?: unknown }) | undefined;
-  if (!jwk || typeof jwk !== 'object') return { problem: `${name}: ${path} is a JWK Set with ${Array.isArray(keys) ? keys.length : 0} keys; it must hold exactly one` };
+  const jwk = (Array.isArray(keys) ? (keys.length === 1 ? keys[0] : undefined) : parsed) as
+    (JsonWebKey & { kid?: unknown; alg?: unknown; x5c?: unknown; x5t?: unknown }) | undefined;
+  if (!jwk || typeof jwk !== 'object')
+    return { problem: `${name}: ${path} is a JWK Set with ${Array.isArray(keys) ? keys.length : 0} keys; it must hold exactly one` };
   if (typeof jwk.d !== 'string') return { problem: `${name}: ${path} is a public JWK; the private key (with "d") is needed` };
   let key: KeyObject;
   try {
@@ -121,7 +133,9 @@ function fromJwk(name: string, path: string, content: string): Read<LoadedKey> {
 function fromPem(name: string, path: string, content: string): Read<LoadedKey> {
   if (!content.includes('-----BEGIN ')) return { problem: `${name}: ${path} is neither a JWK (JSON) nor a PEM file` };
   if (/-----BEGIN (ENCRYPTED PRIVATE KEY|[A-Z]+ PRIVATE KEY-----\r?\nProc-Type: 4,ENCRYPTED)/.test(content)) {
-    return { problem: `${name}: ${path} is an encrypted private key; store it unencrypted (openssl pkey -in <file> -out <new file>) and protect the file instead` };
+    return {
+      problem: `${name}: ${path} is an encrypted private key; store it unencrypted (openssl pkey -in <file> -out <new file>) and protect the file instead`,
+    };
   }
   const block = pemBlocks(content, 'PRIVATE KEY')[0];
   if (!block) return { problem: `${name}: ${path} holds no PEM private key (-----BEGIN PRIVATE KEY-----)` };
@@ -158,11 +172,11 @@ function pemBlocks(text: string, label: 'CERTIFICATE' | 'PRIVATE KEY'): string[]
 
 /** The JWS algorithms each key type can sign client assertions with; the first is the default. */
 const ALGS_BY_KEY: Record<string, readonly string[]> = {
-  'rsa': ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+  rsa: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
   'ec:prime256v1': ['ES256'],
   'ec:secp384r1': ['ES384'],
   'ec:secp521r1': ['ES512'],
-  'ed25519': ['EdDSA', 'Ed25519'],
+  ed25519: ['EdDSA', 'Ed25519'],
 };
 
 /**
@@ -175,14 +189,22 @@ export function signingAlg(name: string, loaded: LoadedKey): Read<string> {
   const algs = ALGS_BY_KEY[type];
   const path = loaded.file.path;
   // Node cannot export an RSASSA-PSS-only key as a JWK, which openid-client needs.
-  if (type === 'rsa-pss') return { problem: `${name}: ${path} is an RSASSA-PSS-only key; store it as a plain RSA key (PKCS#8 rsaEncryption) and set "alg": "PS256" in a JWK to sign with PS256` };
-  if (!algs) return { problem: `${name}: ${path} is a ${type.replace('ec:', 'EC ')} key, which cannot sign client assertions; use RSA (2048+ bits), EC P-256/P-384/P-521 or Ed25519` };
+  if (type === 'rsa-pss')
+    return {
+      problem: `${name}: ${path} is an RSASSA-PSS-only key; store it as a plain RSA key (PKCS#8 rsaEncryption) and set "alg": "PS256" in a JWK to sign with PS256`,
+    };
+  if (!algs)
+    return {
+      problem: `${name}: ${path} is a ${type.replace('ec:', 'EC ')} key, which cannot sign client assertions; use RSA (2048+ bits), EC P-256/P-384/P-521 or Ed25519`,
+    };
   if (type.startsWith('rsa') && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
     return { problem: `${name}: ${path} is an RSA key of ${key.asymmetricKeyDetails?.modulusLength} bits; at least 2048 are needed` };
   }
   if (loaded.alg === undefined) return { value: algs[0]! };
   if (algs.includes(loaded.alg)) return { value: loaded.alg };
-  return { problem: `${name}: the JWK in ${path} says alg ${loaded.alg}, which its ${type.replace('ec:', 'EC ')} key cannot sign with (use ${algs.join(', ')})` };
+  return {
+    problem: `${name}: the JWK in ${path} says alg ${loaded.alg}, which its ${type.replace('ec:', 'EC ')} key cannot sign with (use ${algs.join(', ')})`,
+  };
 }
 
 /** RFC 7638 JWK thumbprint (SHA-256, base64url) of the key's public part. */

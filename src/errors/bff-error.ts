@@ -23,7 +23,10 @@ export class BffError extends Error {
   /** Client errors explain themselves; server errors show a generic text (the catalogue's). */
   readonly expose: boolean;
 
-  constructor(readonly code: ErrorCode, options: BffErrorOptions = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    options: BffErrorOptions = {},
+  ) {
     super(options.detail ?? code, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BffError';
     this.status = ERROR_CODES[code].status;

@@ -7,16 +7,31 @@ export const ERROR_CODES = {
   invalid_state: { status: 400, description: 'This sign-in link is no longer valid (it was used already, has expired, or was started in another browser).' },
   invalid_path: { status: 400, description: 'The API path is not allowed.' },
   login_failed: { status: 400, description: 'The identity provider did not accept the sign-in (for example the code expired). Please sign in again.' },
-  id_token_invalid: { status: 400, description: "The identity provider's sign-in answer was not accepted: its ID token was issued at an unexpected time (the identity provider's clock may be wrong). Please sign in again." },
+  id_token_invalid: {
+    status: 400,
+    description:
+      "The identity provider's sign-in answer was not accepted: its ID token was issued at an unexpected time (the identity provider's clock may be wrong). Please sign in again.",
+  },
   logout_refused: { status: 400, description: 'This sign-out link does not belong to your session, so nothing was signed out.' },
   unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
-  insufficient_user_authentication: { status: 403, description: 'The identity provider did not sign you in the way this application asked for (a stronger or a more recent sign-in is required). Please sign in again.' },
+  insufficient_user_authentication: {
+    status: 403,
+    description:
+      'The identity provider did not sign you in the way this application asked for (a stronger or a more recent sign-in is required). Please sign in again.',
+  },
   csrf: { status: 403, description: 'The request is missing the anti-CSRF header or comes from another site.' },
   insufficient_scope: { status: 403, description: 'Your session lacks a permission (scope) that this API requires.' },
-  dpop_not_forwardable: { status: 403, description: 'This API gets DPoP-bound tokens, which only the BFF itself can send (with a proof for each request): call it through the BFF, not through the gateway.' },
+  dpop_not_forwardable: {
+    status: 403,
+    description:
+      'This API gets DPoP-bound tokens, which only the BFF itself can send (with a proof for each request): call it through the BFF, not through the gateway.',
+  },
   untrusted_gateway: { status: 403, description: 'This endpoint answers only the configured API gateway (FORWARD_AUTH_TRUSTED_IPS).' },
-  method_not_allowed: { status: 405, description: 'This method is never forwarded to the API (TRACE, TRACK and CONNECT would echo or tunnel the request, credentials included).' },
+  method_not_allowed: {
+    status: 405,
+    description: 'This method is never forwarded to the API (TRACE, TRACK and CONNECT would echo or tunnel the request, credentials included).',
+  },
   body_timeout: { status: 408, description: 'The request body stopped arriving before it was complete.' },
   payload_too_large: { status: 413, description: 'The request body is larger than this API accepts.' },
   too_many_in_flight: { status: 429, description: 'Too many of your requests are still in progress. Please wait for them to finish and try again.' },
@@ -32,7 +47,10 @@ export const ERROR_CODES = {
   session_store_unavailable: { status: 503, description: 'The session store is unavailable right now. Please try again in a moment.' },
   upstream_timeout: { status: 504, description: 'The API did not answer in time.' },
   internal_error: { status: 500, description: 'Something went wrong on our side.' },
-  session_too_large: { status: 500, description: "The identity provider's tokens are too large for cookie sessions (over SESSION_COOKIE_BUDGET). The operator must use SESSION_STORE=redis." },
+  session_too_large: {
+    status: 500,
+    description: "The identity provider's tokens are too large for cookie sessions (over SESSION_COOKIE_BUDGET). The operator must use SESSION_STORE=redis.",
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

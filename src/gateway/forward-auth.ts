@@ -50,11 +50,7 @@ export function forwardAuthRoute(p: ForwardAuthParts): ForwardAuthRoute | undefi
   const base = p.config.forwardAuth.path;
   if (!base) return undefined;
   const below = `${base}/`;
-  const step = compose<Parameters<Step>[0]>([
-    trustedGateway(p.config),
-    oneSetCookiePerName,
-    byRoute(p, base),
-  ]) as unknown as Step;
+  const step = compose<Parameters<Step>[0]>([trustedGateway(p.config), oneSetCookiePerName, byRoute(p, base)]) as unknown as Step;
   // Below the base only along a clean path: '/auth/..%2flogin' must not reach forward-auth
   // through a proxy that routed it as '/login' after normalising it.
   return { matches: (path) => path === base || (path.startsWith(below) && checkUpstreamPath(path.slice(base.length)) !== null), step };
@@ -66,7 +62,8 @@ function byRoute(p: ForwardAuthParts, base: string): Step {
   const deps = { ...p, csrf: checkOriginalRequest(config, base) };
   const pipelines = new Map(config.api.routes.map((route) => [route, compose([...routePolicy(route, deps), answer(p, base)])]));
   const routeOf = routeTable(config.api.routes);
-  const refuse = (code: 'invalid_request' | 'not_found' | 'dpop_not_forwardable', detail: string) => new BffError(code, { event: 'gateway.route_refused', detail });
+  const refuse = (code: 'invalid_request' | 'not_found' | 'dpop_not_forwardable', detail: string) =>
+    new BffError(code, { event: 'gateway.route_refused', detail });
   return (ctx, next) => {
     const original = originalRequest(ctx, base);
     if (original.methods.some(isRefusedMethod)) {
@@ -109,7 +106,7 @@ function answer({ config, log, sessions }: ForwardAuthParts, base: string): Step
     const session = ctx.state.session;
     const auth = ctx.state.upstreamAuth;
     // A bound token without its proof is useless upstream, and as Bearer it would be a downgrade.
-    if (auth?.dpop) throw new BffError('dpop_not_forwardable', { event: 'gateway.route_refused', detail: 'the route\'s token is DPoP-bound' });
+    if (auth?.dpop) throw new BffError('dpop_not_forwardable', { event: 'gateway.route_refused', detail: "the route's token is DPoP-bound" });
     ctx.set(answerHeaders(session, ctx.req.headers.cookie, isOwn, identity, auth?.token));
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 200;

@@ -3,7 +3,6 @@ import { BffError } from '../errors/bff-error.js';
 import { addressMatcher } from '../web/address-match.js';
 import type { Step } from '../web/context.js';
 
-
 /**
  * First step of the forward-auth endpoint: only the configured gateways may ask for a token,
  * judged by the address of the connection itself (an X-Forwarded-For says whatever its sender
@@ -14,7 +13,10 @@ export function trustedGateway(config: Config): Step {
   return async (ctx, next) => {
     const address = ctx.req.socket.remoteAddress;
     if (!isTrusted(address)) {
-      throw new BffError('untrusted_gateway', { event: 'gateway.untrusted_caller', detail: `caller ${address ?? 'unknown'} is not in FORWARD_AUTH_TRUSTED_IPS` });
+      throw new BffError('untrusted_gateway', {
+        event: 'gateway.untrusted_caller',
+        detail: `caller ${address ?? 'unknown'} is not in FORWARD_AUTH_TRUSTED_IPS`,
+      });
     }
     await next();
   };

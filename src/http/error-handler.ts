@@ -78,7 +78,13 @@ function report(log: EventLogger, ctx: BffContext, e: BffError, original: unknow
     return;
   }
   if (e.status >= 500) {
-    log.event('request.failed', { request_id, code: e.code, status: e.status, path: ctx.path, err: errorFields(e.cause ?? original, e.code === 'internal_error') });
+    log.event('request.failed', {
+      request_id,
+      code: e.code,
+      status: e.status,
+      path: ctx.path,
+      err: errorFields(e.cause ?? original, e.code === 'internal_error'),
+    });
   } else if (e.code !== 'not_found') {
     log.event('request.rejected', { request_id, code: e.code, status: e.status, ...(e.detail ? { reason: e.detail } : {}) });
   }

@@ -64,7 +64,8 @@ function tracedIdpFetch(inner: CustomFetch, metrics: Metrics, tracing: Tracing):
 
 /** Times every store call: the Redis latency the hot path pays (and, with tracing on, a span per command). */
 export function timedStore(store: SessionStore, metrics: Metrics, tracing?: Tracing): SessionStore {
-  const measured = <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
+  const measured =
+    <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       const start = performance.now();
       try {
@@ -115,7 +116,11 @@ function timedWhenUncached<A extends unknown[], R>(store: SessionStore, untimed:
 }
 
 /** Wraps each timed store call in a client span of the request being served (none outside one). */
-function tracedCalls(tracing: Tracing, system: string, measured: <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>) {
+function tracedCalls(
+  tracing: Tracing,
+  system: string,
+  measured: <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>,
+) {
   return <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => {
     const call = measured(operation, fn);
     return async (...args: A): Promise<R> => {

@@ -24,4 +24,3 @@ export function rateLimit(store: CounterStore, name: string, limit: number, now:
     await next();
   };
 }
-

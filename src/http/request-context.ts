@@ -9,7 +9,6 @@ import type { Step } from '../web/context.js';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const CLIENT_CLOSED = 499;
 
-
 /**
  * First step of every request: the client's address (ctx.ip, as TRUST_PROXY allows; see
  * client-address.ts), a request id (the trusted proxy's X-Request-Id when the request came

@@ -38,17 +38,22 @@ export async function clientAuthentication(config: Config['oidc'], server: oidc.
 async function privateKeyJwt(key: ClientAssertionKey, server: oidc.ServerMetadata): Promise<oidc.ClientAuth> {
   const supported = server.token_endpoint_auth_signing_alg_values_supported;
   if (supported && !supported.includes(key.alg)) {
-    throw new Error(`the IdP accepts client assertions signed with ${supported.join(', ')} only, not ${key.alg} (OIDC_CLIENT_KEY_FILE): use a key of a type it accepts, or set "alg" in the JWK`);
+    throw new Error(
+      `the IdP accepts client assertions signed with ${supported.join(', ')} only, not ${key.alg} (OIDC_CLIENT_KEY_FILE): use a key of a type it accepts, or set "alg" in the JWK`,
+    );
   }
   const cryptoKey = await importJWK(key.file.keyObject().export({ format: 'jwk' }), key.alg, { extractable: false });
   if (cryptoKey instanceof Uint8Array) throw new Error('OIDC_CLIENT_KEY_FILE holds a symmetric key');
-  return oidc.PrivateKeyJwt({ key: cryptoKey, kid: key.kid }, {
-    [oidc.modifyAssertion]: (header, payload) => {
-      // openid-client names an Ed25519 key's algorithm "Ed25519"; keep the configured one (EdDSA by default).
-      header['alg'] = key.alg;
-      if (key.x5t) header['x5t'] = key.x5t;
-      // RFC 7523 allows either; some IdPs (Entra ID) document only the token endpoint.
-      if (key.audience === 'token_endpoint' && server.token_endpoint) payload['aud'] = server.token_endpoint;
+  return oidc.PrivateKeyJwt(
+    { key: cryptoKey, kid: key.kid },
+    {
+      [oidc.modifyAssertion]: (header, payload) => {
+        // openid-client names an Ed25519 key's algorithm "Ed25519"; keep the configured one (EdDSA by default).
+        header['alg'] = key.alg;
+        if (key.x5t) header['x5t'] = key.x5t;
+        // RFC 7523 allows either; some IdPs (Entra ID) document only the token endpoint.
+        if (key.audience === 'token_endpoint' && server.token_endpoint) payload['aud'] = server.token_endpoint;
+      },
     },
-  });
+  );
 }

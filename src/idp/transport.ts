@@ -23,13 +23,17 @@ export function createIdpTransport(tls: IdpTls): IdpTransport | undefined {
   const cert = tls.clientCertificate;
   if (tls.extraCa.length === 0 && !cert) return undefined;
   let agent: Promise<Dispatcher & { close(): Promise<void> }> | undefined;
-  const dispatcher = () => (agent ??= import('undici').then(({ Agent }) => new Agent({
-    connect: {
-      // node:tls replaces its bundled roots with `ca`, so they are listed again.
-      ...(tls.extraCa.length ? { ca: [...rootCertificates, ...tls.extraCa] } : {}),
-      ...(cert ? { cert: cert.chainPem, key: cert.key.pem() } : {}),
-    },
-  })));
+  const dispatcher = () =>
+    (agent ??= import('undici').then(
+      ({ Agent }) =>
+        new Agent({
+          connect: {
+            // node:tls replaces its bundled roots with `ca`, so they are listed again.
+            ...(tls.extraCa.length ? { ca: [...rootCertificates, ...tls.extraCa] } : {}),
+            ...(cert ? { cert: cert.chainPem, key: cert.key.pem() } : {}),
+          },
+        }),
+    ));
   return {
     wrap: (fetch) => async (url, options) => fetch(url, withDispatcher(options, await dispatcher())),
     close: async () => {

@@ -14,9 +14,26 @@ export interface EventLogger {
 // Defence in depth: field names that could only ever hold a credential are censored even if a
 // future change passes them by mistake.
 const REDACT = [
-  'access_token', 'refresh_token', 'id_token', 'code_verifier', 'client_secret', 'cookie',
-  'authorization', '*.access_token', '*.refresh_token', '*.id_token', '*.cookie', '*.authorization',
-  'dpop', '*.dpop', 'dpopKey', '*.dpopKey', 'accessToken', 'refreshToken', '*.accessToken', '*.refreshToken',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'code_verifier',
+  'client_secret',
+  'cookie',
+  'authorization',
+  '*.access_token',
+  '*.refresh_token',
+  '*.id_token',
+  '*.cookie',
+  '*.authorization',
+  'dpop',
+  '*.dpop',
+  'dpopKey',
+  '*.dpopKey',
+  'accessToken',
+  'refreshToken',
+  '*.accessToken',
+  '*.refreshToken',
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): EventLogger {

@@ -29,11 +29,38 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bff_' });
-  const requests = new Counter({ name: 'bff_http_requests_total', help: 'HTTP requests served, by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] });
-  const duration = new Histogram({ name: 'bff_http_request_duration_seconds', help: 'Time from request to response end, by route.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const events = new Counter({ name: 'bff_events_total', help: 'Outcomes by log event name (login.completed, refresh.rejected, backchannel.completed…).', labelNames: ['event'], registers: [registry] });
-  const dependency = new Histogram({ name: 'bff_dependency_duration_seconds', help: 'Time waiting on the upstream API, the IdP and Redis, by operation and outcome.', labelNames: ['dependency', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const rejected = new Counter({ name: 'bff_rejections_total', help: 'Requests refused before any work, by error code.', labelNames: ['code'], registers: [registry] });
+  const requests = new Counter({
+    name: 'bff_http_requests_total',
+    help: 'HTTP requests served, by route, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'bff_http_request_duration_seconds',
+    help: 'Time from request to response end, by route.',
+    labelNames: ['route'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: 'bff_events_total',
+    help: 'Outcomes by log event name (login.completed, refresh.rejected, backchannel.completed…).',
+    labelNames: ['event'],
+    registers: [registry],
+  });
+  const dependency = new Histogram({
+    name: 'bff_dependency_duration_seconds',
+    help: 'Time waiting on the upstream API, the IdP and Redis, by operation and outcome.',
+    labelNames: ['dependency', 'operation', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'bff_rejections_total',
+    help: 'Requests refused before any work, by error code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   if (options.sessionCache) sessionCacheMetrics(registry, options.sessionCache);
   // Label children looked up once per label set, not hashed from an object on every request.
   // Every label set is bounded (routes by name, Node's known methods, statuses).
@@ -74,7 +101,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 function sessionCacheMetrics(registry: Registry, read: () => SessionCacheStats | undefined): void {
   const seen = { hits: 0, misses: 0 };
   new Counter({
-    name: 'bff_session_cache_lookups_total', help: 'Session reads of API calls by the session cache: hit (no Redis round trip) or miss.', labelNames: ['result'], registers: [registry],
+    name: 'bff_session_cache_lookups_total',
+    help: 'Session reads of API calls by the session cache: hit (no Redis round trip) or miss.',
+    labelNames: ['result'],
+    registers: [registry],
     collect() {
       const stats = read();
       if (!stats) return;
@@ -85,13 +115,17 @@ function sessionCacheMetrics(registry: Registry, read: () => SessionCacheStats |
     },
   });
   new Gauge({
-    name: 'bff_session_cache_entries', help: 'Sessions held by the session cache.', registers: [registry],
+    name: 'bff_session_cache_entries',
+    help: 'Sessions held by the session cache.',
+    registers: [registry],
     collect() {
       this.set(read()?.entries ?? 0);
     },
   });
   new Gauge({
-    name: 'bff_session_cache_serving', help: '1 while the invalidation channel is proven and the cache may serve; 0 while every read goes to Redis.', registers: [registry],
+    name: 'bff_session_cache_serving',
+    help: '1 while the invalidation channel is proven and the cache may serve; 0 while every read goes to Redis.',
+    registers: [registry],
     collect() {
       this.set(read()?.serving ? 1 : 0);
     },

@@ -59,9 +59,16 @@ export async function startTracing(config: Config, log: EventLogger): Promise<Tr
   ]);
   const { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, isSpanContextValid } = api;
   const {
-    ATTR_HTTP_REQUEST_METHOD: METHOD, ATTR_HTTP_ROUTE: ROUTE, ATTR_HTTP_RESPONSE_STATUS_CODE: STATUS, ATTR_URL_PATH: URL_PATH,
-    ATTR_SERVER_ADDRESS: ADDRESS, ATTR_SERVER_PORT: PORT, ATTR_ERROR_TYPE: ERROR_TYPE, ATTR_DB_SYSTEM_NAME: DB_SYSTEM,
-    ATTR_DB_OPERATION_NAME: DB_OPERATION, ATTR_SERVICE_NAME: SERVICE_NAME,
+    ATTR_HTTP_REQUEST_METHOD: METHOD,
+    ATTR_HTTP_ROUTE: ROUTE,
+    ATTR_HTTP_RESPONSE_STATUS_CODE: STATUS,
+    ATTR_URL_PATH: URL_PATH,
+    ATTR_SERVER_ADDRESS: ADDRESS,
+    ATTR_SERVER_PORT: PORT,
+    ATTR_ERROR_TYPE: ERROR_TYPE,
+    ATTR_DB_SYSTEM_NAME: DB_SYSTEM,
+    ATTR_DB_OPERATION_NAME: DB_OPERATION,
+    ATTR_SERVICE_NAME: SERVICE_NAME,
   } = semconv;
 
   const url = new URL(`${endpoint.pathname.replace(/\/+$/, '')}/v1/traces`, endpoint);
@@ -107,16 +114,20 @@ export async function startTracing(config: Config, log: EventLogger): Promise<Tr
     const route = routeOf(ctx.path);
     const method = methodOf(ctx.method);
     const parent = parentOf(ctx.get('traceparent'));
-    const span = tracer.startSpan(`${method === '_OTHER' ? 'HTTP' : method} ${route}`, {
-      kind: SpanKind.SERVER,
-      attributes: {
-        [METHOD]: method,
-        [ROUTE]: route,
-        // The path only, like the access log: query strings carry codes and states.
-        [URL_PATH]: ctx.path.length > 200 ? `${ctx.path.slice(0, 200)}…` : ctx.path,
-        'bff.request_id': ctx.state.requestId,
+    const span = tracer.startSpan(
+      `${method === '_OTHER' ? 'HTTP' : method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [METHOD]: method,
+          [ROUTE]: route,
+          // The path only, like the access log: query strings carry codes and states.
+          [URL_PATH]: ctx.path.length > 200 ? `${ctx.path.slice(0, 200)}…` : ctx.path,
+          'bff.request_id': ctx.state.requestId,
+        },
       },
-    }, parent);
+      parent,
+    );
     let thrown = false;
     try {
       await active.run(trace.setSpan(parent, span), next);
@@ -133,11 +144,12 @@ export async function startTracing(config: Config, log: EventLogger): Promise<Tr
 
   return {
     step,
-    httpCall: (name, method, target) => child(`${methodOf(method) === '_OTHER' ? 'HTTP' : method} ${name}`, {
-      [METHOD]: methodOf(method),
-      [ADDRESS]: target.hostname,
-      [PORT]: Number(target.port) || (target.protocol === 'https:' ? 443 : 80),
-    }),
+    httpCall: (name, method, target) =>
+      child(`${methodOf(method) === '_OTHER' ? 'HTTP' : method} ${name}`, {
+        [METHOD]: methodOf(method),
+        [ADDRESS]: target.hostname,
+        [PORT]: Number(target.port) || (target.protocol === 'https:' ? 443 : 80),
+      }),
     storeCall: (system, operation) => child(`${system} ${operation}`, { [DB_SYSTEM]: system, [DB_OPERATION]: operation }),
     async shutdown() {
       let timer: NodeJS.Timeout | undefined;

@@ -4,8 +4,15 @@ import type { Config } from '../config/load.js';
 export function routeLabeller(config: Config): (path: string) => string {
   const { paths } = config;
   const exact = new Map<string, string>([
-    [paths.login, 'login'], [paths.callback, 'callback'], [paths.session, 'session'], [paths.refresh, 'refresh'],
-    [paths.logout, 'logout'], [paths.logoutCallback, 'logout_callback'], [paths.backchannelLogout, 'backchannel_logout'], ['/healthz', 'healthz'], ['/readyz', 'readyz'],
+    [paths.login, 'login'],
+    [paths.callback, 'callback'],
+    [paths.session, 'session'],
+    [paths.refresh, 'refresh'],
+    [paths.logout, 'logout'],
+    [paths.logoutCallback, 'logout_callback'],
+    [paths.backchannelLogout, 'backchannel_logout'],
+    ['/healthz', 'healthz'],
+    ['/readyz', 'readyz'],
     ['/metrics', 'metrics'],
   ]);
   const api = `${paths.api}/`;

@@ -36,7 +36,10 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
   // One remote key set per jwks_uri: jose refetches it for an unknown kid, at most every 30 s.
   const keysFor = (uri: string) => {
     if (keys?.uri !== uri) {
-      keys = { uri, get: createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: config.oidc.timeoutSeconds * 1000, [customFetch]: viaIdp }) };
+      keys = {
+        uri,
+        get: createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, timeoutDuration: config.oidc.timeoutSeconds * 1000, [customFetch]: viaIdp }),
+      };
     }
     return keys.get;
   };
@@ -59,8 +62,12 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
     let claims;
     try {
       claims = await verifyLogoutToken(token, {
-        issuer: server.issuer, clientId: config.oidc.clientId, keys: keysFor(server.jwks_uri),
-        maxAgeSeconds, clockToleranceSeconds: toleranceSeconds, now,
+        issuer: server.issuer,
+        clientId: config.oidc.clientId,
+        keys: keysFor(server.jwks_uri),
+        maxAgeSeconds,
+        clockToleranceSeconds: toleranceSeconds,
+        now,
       });
     } catch (err) {
       if (err instanceof LogoutTokenError) throw refuse(err.reason);
@@ -79,7 +86,11 @@ export function backchannelLogout({ config, idp, directory, store, log, now }: B
       await store.delete(replayKey).catch(() => undefined);
       throw err;
     }
-    log.event('backchannel.completed', { request_id: ctx.state.requestId, ...(claims.sub ? { sub: claims.sub } : {}), reason: `${ended} session(s) ended by ${claims.sid ? 'sid' : 'sub'}` });
+    log.event('backchannel.completed', {
+      request_id: ctx.state.requestId,
+      ...(claims.sub ? { sub: claims.sub } : {}),
+      reason: `${ended} session(s) ended by ${claims.sid ? 'sid' : 'sub'}`,
+    });
     ctx.status = 200;
     ctx.body = '';
   };

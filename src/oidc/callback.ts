@@ -48,17 +48,23 @@ export function callback({ config, idp, transactions, sessions, revocations, log
     const currentUrl = new URL(`${config.oidc.redirectUri}?${ctx.querystring}`);
     // OIDC_DPOP: the session's tokens are bound to the key /login bound the code to, sealed with them
     // (a transaction from before DPoP was turned on gets a new key).
-    const dpopJwk = config.api.dpop ? tx.dpopKey ?? await createDpopKey() : undefined;
+    const dpopJwk = config.api.dpop ? (tx.dpopKey ?? (await createDpopKey())) : undefined;
     let result: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     // Before the IdP issues the ID token: a logout of this user or IdP session recorded from now on ends the new session.
     const authAt = now();
     try {
-      result = await oidc.authorizationCodeGrant(configuration, currentUrl, {
-        pkceCodeVerifier: tx.codeVerifier,
-        expectedState: state,
-        expectedNonce: tx.nonce,
-        idTokenExpected: true,
-      }, undefined, dpopJwk ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(dpopJwk)) } : undefined);
+      result = await oidc.authorizationCodeGrant(
+        configuration,
+        currentUrl,
+        {
+          pkceCodeVerifier: tx.codeVerifier,
+          expectedState: state,
+          expectedNonce: tx.nonce,
+          idTokenExpected: true,
+        },
+        undefined,
+        dpopJwk ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(dpopJwk)) } : undefined,
+      );
     } catch (err) {
       throw callbackError(err);
     }
@@ -75,21 +81,25 @@ export function callback({ config, idp, transactions, sessions, revocations, log
 
     const previous = await sessions.load(io);
     if (previous) await sessions.destroy(previous, io);
-    const session = await sessions.create({
-      sub: claims.sub,
-      claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
-      tokens: { ...tokenSet(result, now()), ...(dpopJwk ? { dpopKey: dpopJwk } : {}) },
-      ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
-      ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
-      authAt,
-      ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time * 1000 } : {}),
-    }, io);
+    const session = await sessions.create(
+      {
+        sub: claims.sub,
+        claims: Object.fromEntries(Object.entries(claims).filter(([name]) => keep.has(name))),
+        tokens: { ...tokenSet(result, now()), ...(dpopJwk ? { dpopKey: dpopJwk } : {}) },
+        ...(typeof claims['sid'] === 'string' ? { idpSid: claims['sid'] } : {}),
+        ...(ctx.get('user-agent') ? { userAgent: ctx.get('user-agent') } : {}),
+        authAt,
+        ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time * 1000 } : {}),
+      },
+      io,
+    );
     // Checked after the session exists (and is indexed): a back-channel logout recorded before
     // this check is seen here, one recorded after it finds the session in the store's indexes.
     if (await revocations.isRevoked(session, { fresh: true })) {
       await sessions.destroy(session, io);
       throw new BffError('login_failed', {
-        event: 'callback.logged_out_meanwhile', detail: 'the IdP ended this user or IdP session while the login completed',
+        event: 'callback.logged_out_meanwhile',
+        detail: 'the IdP ended this user or IdP session while the login completed',
         description: 'Your sign-in was ended by a logout at the identity provider. Please sign in again.',
       });
     }
@@ -98,7 +108,6 @@ export function callback({ config, idp, transactions, sessions, revocations, log
     ctx.redirect(tx.returnTo.startsWith('/') ? config.publicOrigin + tx.returnTo : tx.returnTo);
   };
 }
-
 
 function callbackError(err: unknown): BffError {
   if (err instanceof oidc.AuthorizationResponseError) {

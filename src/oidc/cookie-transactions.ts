@@ -67,14 +67,26 @@ export function createCookieTransactions(sealer: Sealer, cookies: CookieNames, n
     const entries = read(io);
     const h = stateHash(state);
     const found = entries.find((e) => e.h === h && (e.o === 1) === logout);
-    if (found) write(io, entries.filter((e) => e !== found));
+    if (found)
+      write(
+        io,
+        entries.filter((e) => e !== found),
+      );
     return found;
   };
   const add = (io: CookieIo, entry: Entry) => write(io, [...read(io), entry].slice(-MAX_PENDING_LOGINS));
 
   return {
     async begin(state, tx, io) {
-      add(io, { h: stateHash(state), v: tx.codeVerifier, n: tx.nonce, r: tx.returnTo, ...(tx.dpopKey ? { k: tx.dpopKey } : {}), ...(tx.requested ? { q: tx.requested } : {}), e: now() + TRANSACTION_TTL_MS });
+      add(io, {
+        h: stateHash(state),
+        v: tx.codeVerifier,
+        n: tx.nonce,
+        r: tx.returnTo,
+        ...(tx.dpopKey ? { k: tx.dpopKey } : {}),
+        ...(tx.requested ? { q: tx.requested } : {}),
+        e: now() + TRANSACTION_TTL_MS,
+      });
     },
     async take(state, io) {
       const found = takeEntry(state, false, io);

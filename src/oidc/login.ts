@@ -51,8 +51,7 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
       code_challenge_method: 'S256',
     };
     const server = configuration.serverMetadata();
-    const usePar = server.require_pushed_authorization_requests === true
-      || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
+    const usePar = server.require_pushed_authorization_requests === true || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
     // The operator's OIDC_AUTH_PARAMS win over what the SPA passed (an acr_values set there is not downgraded).
     const request = new URLSearchParams(params);
     for (const [name] of config.oidc.authParams) request.delete(name);
@@ -66,7 +65,9 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     if (dpop && !usePar) request.set('dpop_jkt', await dpop.calculateThumbprint());
     let url: URL;
     try {
-      url = usePar ? await oidc.buildAuthorizationUrlWithPAR(configuration, request, dpop ? { DPoP: dpop } : undefined) : oidc.buildAuthorizationUrl(configuration, request);
+      url = usePar
+        ? await oidc.buildAuthorizationUrlWithPAR(configuration, request, dpop ? { DPoP: dpop } : undefined)
+        : oidc.buildAuthorizationUrl(configuration, request);
     } catch (err) {
       throw classifyIdpFailure(err, 'login.par_failed');
     }

@@ -68,7 +68,12 @@ export async function verifyLogoutToken(token: string, c: LogoutTokenChecks): Pr
   if (iat < nowSeconds - c.maxAgeSeconds) throw new LogoutTokenError('iat too old');
   if (iat > nowSeconds + c.clockToleranceSeconds) throw new LogoutTokenError('iat in the future');
   const events = payload['events'];
-  if (!events || typeof events !== 'object' || typeof (events as Record<string, unknown>)[EVENT] !== 'object' || (events as Record<string, unknown>)[EVENT] === null) {
+  if (
+    !events ||
+    typeof events !== 'object' ||
+    typeof (events as Record<string, unknown>)[EVENT] !== 'object' ||
+    (events as Record<string, unknown>)[EVENT] === null
+  ) {
     throw new LogoutTokenError('events claim without the back-channel-logout event');
   }
   if ('nonce' in payload) throw new LogoutTokenError('nonce present');

@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { cookieIo, type CookieIo } from '../web/cookie-io.js';
 import type { Step } from '../web/context.js';
+import { sameSecret } from '../web/constant-time.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import type { Session, Sessions } from '../session/session.js';
@@ -107,15 +107,9 @@ export function logoutNavigation(deps: LogoutDeps): Step {
       return;
     }
     const sid = ctx.query['sid'];
-    if (typeof sid !== 'string' || !sameString(sid, session.sid)) {
+    if (typeof sid !== 'string' || !sameSecret(sid, session.sid)) {
       throw new BffError('logout_refused', { event: 'logout.refused', detail: sid === undefined ? 'sid missing' : 'sid does not match the session' });
     }
     ctx.redirect(await logout(session, io, ctx.state.requestId, ctx.query['returnTo']));
   };
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,3 +1,4 @@
+import { everyDecodedForm } from '../web/percent-decode.js';
 /**
  * Validation of the post-login `returnTo` target (open-redirect defence).
  *
@@ -87,23 +88,11 @@ function compile(policy: ReturnToPolicy): CompiledPolicy {
  * harmless as the raw one.
  */
 function decodesSafely(value: string, refuseDoubleSlashPrefix: boolean): boolean {
-  let current = value;
-  for (let round = 0; ; round++) {
-    if (round > 0 && FORBIDDEN_CHAR.test(current)) return false;
-    if (refuseDoubleSlashPrefix && current.charCodeAt(0) === 0x2f && current.charCodeAt(1) === 0x2f) {
-      return false;
-    }
-    // A string with no '%' is a fixed point of decodeURIComponent; one with a
-    // '%' either decodes to something different or throws.
-    if (current.indexOf('%') === -1) return true;
-    if (round === MAX_DECODE_ROUNDS) return false;
-    try {
-      current = decodeURIComponent(current);
-    } catch {
-      return false;
-    }
-  }
+  return everyDecodedForm(value, MAX_DECODE_ROUNDS, refuseDoubleSlashPrefix ? safeNotSchemeRelative : safeForm);
 }
+
+const safeForm = (form: string, round: number) => round === 0 || !FORBIDDEN_CHAR.test(form);
+const safeNotSchemeRelative = (form: string, round: number) => safeForm(form, round) && !(form.charCodeAt(0) === 0x2f && form.charCodeAt(1) === 0x2f);
 
 /**
  * Returns a redirect target that is safe to put in a `Location` header after login.

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual, type webcrypto } from 'node:crypto';
+import { createHash, randomBytes, type webcrypto } from 'node:crypto';
 import type { CookieIo } from '../web/cookie-io.js';
+import { sameSecret } from '../web/constant-time.js';
 import { readCookie, serializeCookie } from '../web/cookies.js';
 import type { CookieNames } from '../session/cookie-names.js';
 import type { Sealer } from '../session/seal.js';
@@ -59,7 +60,9 @@ export function createServerTransactions(store: KeyValueStore, sealer: Sealer, c
       const stored = await logins.take(state, io);
       if (!stored) return undefined;
       return {
-        codeVerifier: stored.codeVerifier, nonce: stored.nonce, returnTo: stored.returnTo,
+        codeVerifier: stored.codeVerifier,
+        nonce: stored.nonce,
+        returnTo: stored.returnTo,
         ...(stored.dpopKey ? { dpopKey: stored.dpopKey } : {}),
         ...(stored.requested ? { requested: stored.requested } : {}),
       };
@@ -106,7 +109,7 @@ function boundRecords<T extends object>(store: KeyValueStore, sealer: Sealer, co
       }
       const expected = Buffer.from(String(stored.b), 'base64url');
       const actual = hash(binding);
-      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+      if (!sameSecret(actual, expected)) return undefined;
       return stored;
     },
   };

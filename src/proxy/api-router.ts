@@ -90,12 +90,17 @@ export function routePolicy(route: ApiRoute, { config, sessions, refresher, rout
   const scopes = requireScopes(route, config);
   const steps: Array<Step | undefined> = (() => {
     switch (route.token) {
-      case 'user': return [session, csrf, fresh, scopes, sendUserToken(route)];
+      case 'user':
+        return [session, csrf, fresh, scopes, sendUserToken(route)];
       // Fresh token and scopes apply only when there is a session (the steps skip otherwise).
-      case 'user-optional': return [optionalSession(sessions), csrf, whenSession(fresh), scopes, sendUserToken(route)];
-      case 'client': return [session, csrf, scopes, routeTokens.sendClientToken(route)];
-      case 'exchange': return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
-      case 'none': return [csrf];
+      case 'user-optional':
+        return [optionalSession(sessions), csrf, whenSession(fresh), scopes, sendUserToken(route)];
+      case 'client':
+        return [session, csrf, scopes, routeTokens.sendClientToken(route)];
+      case 'exchange':
+        return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
+      case 'none':
+        return [csrf];
     }
   })();
   return steps.filter((s): s is Step => s !== undefined);

@@ -11,7 +11,11 @@ export class ConcurrencyGate {
   private inFlight = 0;
   private readonly perClient = new Map<string, number>();
 
-  constructor(private readonly max: number, private readonly maxPerClient: number, private readonly scope = 'this instance') {}
+  constructor(
+    private readonly max: number,
+    private readonly maxPerClient: number,
+    private readonly scope = 'this instance',
+  ) {}
 
   /** Takes a slot for `client` or throws; every successful enter must be paired with a leave. */
   enter(client: string): void {

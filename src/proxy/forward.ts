@@ -190,7 +190,12 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
     if (outcome.ok) return;
     // Headers are gone already: all that is left is to say what happened, and whose doing it was.
     if (outcome.slowReader) {
-      log.event('proxy.client_slow_reader', { request_id: ctx.state.requestId, path: ctx.path, reason: `the client read nothing for ${writeIdleTimeoutMs} ms`, client: ctx.ip });
+      log.event('proxy.client_slow_reader', {
+        request_id: ctx.state.requestId,
+        path: ctx.path,
+        reason: `the client read nothing for ${writeIdleTimeoutMs} ms`,
+        client: ctx.ip,
+      });
     } else if (outcome.clientGone) {
       log.event('proxy.client_aborted', { request_id: ctx.state.requestId, path: ctx.path });
     } else {
@@ -219,7 +224,7 @@ function withOwnCookies(headers: Record<string, string | string[]>, own: number 
 function needsDpopNonce(response: IncomingMessage, auth: UpstreamAuth | undefined): boolean {
   if (!auth?.dpop || response.statusCode !== 401 || typeof response.headers['dpop-nonce'] !== 'string') return false;
   const challenge = response.headers['www-authenticate'];
-  return /error="?use_dpop_nonce"?/.test(Array.isArray(challenge) ? challenge.join(',') : challenge ?? '');
+  return /error="?use_dpop_nonce"?/.test(Array.isArray(challenge) ? challenge.join(',') : (challenge ?? ''));
 }
 
 function upstreamError(err: unknown): BffError {
@@ -238,7 +243,10 @@ function upstreamError(err: unknown): BffError {
 function drain(response: IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
     if (response.complete) return resolve();
-    response.once('end', resolve).once('error', () => resolve()).once('close', () => resolve());
+    response
+      .once('end', resolve)
+      .once('error', () => resolve())
+      .once('close', () => resolve());
     response.resume();
   });
 }

@@ -204,7 +204,7 @@ function collectForeignCookies(header: string, isOwnCookie: (name: string) => bo
  */
 export function foreignCookieHeader(value: string | string[] | undefined, isOwnCookie: (name: string) => boolean): string {
   const kept: string[] = [];
-  for (const item of typeof value === 'string' ? [value] : value ?? []) {
+  for (const item of typeof value === 'string' ? [value] : (value ?? [])) {
     if (typeof item === 'string') collectForeignCookies(item, isOwnCookie, kept);
   }
   const cookie = kept.join('; ');

@@ -36,11 +36,12 @@ export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs:
     // The pipe pauses the upstream body exactly when the client's socket stops taking bytes.
     const waitForReader = () => {
       if (stalled) stalled.refresh();
-      else stalled = setTimeout(() => {
-        settle({ ok: false, clientGone: true, slowReader: true, error: undefined });
-        body.destroy();
-        res.destroy();
-      }, writeIdleMs);
+      else
+        stalled = setTimeout(() => {
+          settle({ ok: false, clientGone: true, slowReader: true, error: undefined });
+          body.destroy();
+          res.destroy();
+        }, writeIdleMs);
     };
     const readerBack = () => {
       clearTimeout(stalled);

@@ -6,7 +6,10 @@ import type { Readable } from 'node:stream';
 /** The upstream took too long: to free a pooled connection, to accept one, to answer, or between body chunks. */
 export class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
-  constructor(readonly phase: 'connection pool' | 'connect' | 'response headers' | 'response body', readonly timeoutMs: number) {
+  constructor(
+    readonly phase: 'connection pool' | 'connect' | 'response headers' | 'response body',
+    readonly timeoutMs: number,
+  ) {
     super(`upstream ${phase} took longer than ${timeoutMs} ms`);
   }
 }
@@ -112,8 +115,8 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections }: Up
         if (!settled) headersTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('response headers', timeoutMs)), left);
       });
       req.once('error', (err: NodeJS.ErrnoException) => {
-        const replay = mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers)
-          && req.reusedSocket && err.code === 'ECONNRESET';
+        const replay =
+          mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers) && req.reusedSocket && err.code === 'ECONNRESET';
         if (replay && !settled) {
           settled = true;
           clearTimeout(poolTimer);

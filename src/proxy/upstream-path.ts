@@ -1,3 +1,4 @@
+import { everyDecodedForm } from '../web/percent-decode.js';
 /**
  * Path-traversal check for the part of a proxied request path that follows
  * the API prefix, before it is appended to the upstream base path.
@@ -52,23 +53,13 @@ function unicodeSegmentIsSafe(segment: string): boolean {
 }
 
 function segmentIsSafe(rawSegment: string): boolean {
-  let current = rawSegment;
-  for (let round = 0; ; round++) {
-    if (DOT_SEGMENT.test(current)) return false;
-    if (round > 0) {
-      if (DECODED_FORBIDDEN.test(current)) return false;
-      if (NON_ASCII.test(current) && !unicodeSegmentIsSafe(current)) return false;
-    }
-    // A string with no '%' is a fixed point of decodeURIComponent; one with a
-    // '%' either decodes to something different or throws.
-    if (current.indexOf('%') === -1) return true;
-    if (round === MAX_DECODE_ROUNDS) return false;
-    try {
-      current = decodeURIComponent(current);
-    } catch {
-      return false;
-    }
-  }
+  return everyDecodedForm(rawSegment, MAX_DECODE_ROUNDS, safeSegmentForm);
+}
+
+function safeSegmentForm(form: string, round: number): boolean {
+  if (DOT_SEGMENT.test(form)) return false;
+  if (round === 0) return true;
+  return !DECODED_FORBIDDEN.test(form) && (!NON_ASCII.test(form) || unicodeSegmentIsSafe(form));
 }
 
 /**

@@ -50,7 +50,13 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
 
   const write = (s: Session, io: CookieIo) => {
     const stored: SealedSession = {
-      f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: now(),
+      f: 1,
+      sid: s.sid,
+      sub: s.sub,
+      claims: { ...s.claims },
+      tokens: s.tokens,
+      createdAt: s.createdAt,
+      seenAt: now(),
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
       ...(s.authAt ? { at: s.authAt } : {}),
       ...(s.authTime ? { au: s.authTime } : {}),
@@ -100,7 +106,12 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
       const { stored } = opened;
       const t = now();
       const session: Session = {
-        key: opened.key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
+        key: opened.key,
+        sid: stored.sid,
+        sub: stored.sub,
+        claims: stored.claims,
+        tokens: stored.tokens,
+        createdAt: stored.createdAt,
         ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
         ...(stored.at ? { authAt: stored.at } : {}),
         ...(stored.au ? { authTime: stored.au } : {}),
@@ -114,7 +125,11 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
         return undefined;
       }
       if (revocations && (await revocations.isRevoked(session))) {
-        log?.event('session.ended', { session: cookieSessionHandle(session), sub: session.sub, reason: 'a copy of a session that was ended (logout, back-channel logout or administrator)' });
+        log?.event('session.ended', {
+          session: cookieSessionHandle(session),
+          sub: session.sub,
+          reason: 'a copy of a session that was ended (logout, back-channel logout or administrator)',
+        });
         return undefined;
       }
       // Re-issue to slide the idle timeout (bounded rate) or to re-seal under the current secret.
@@ -127,7 +142,12 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
     async create(data, io) {
       const sid = randomBytes(16).toString('base64url');
       const session: Session = {
-        key: keyOf(sid), sid, sub: data.sub, claims: data.claims, tokens: data.tokens, createdAt: now(),
+        key: keyOf(sid),
+        sid,
+        sub: data.sub,
+        claims: data.claims,
+        tokens: data.tokens,
+        createdAt: now(),
         ...(data.idpSid ? { idpSid: data.idpSid } : {}),
         ...(data.authAt ? { authAt: data.authAt } : {}),
         ...(data.authTime ? { authTime: data.authTime } : {}),

@@ -39,7 +39,10 @@ export function createRevocations(store: KeyValueStore, scope: string, maxAgeMs:
   const subNoSidKey = (sub: string) => `r:subnosid:${digest(sub)}`;
   // Read on every request: from memory where the store keeps the revocation list coherent there.
   const read = (key: string) => (store.trackedGet ? store.trackedGet(key) : store.get(key));
-  const unsupported = () => new BffError('backchannel_unavailable', { description: 'Cookie sessions live in their browsers: they can be revoked by user, IdP session or handle, not listed.' });
+  const unsupported = () =>
+    new BffError('backchannel_unavailable', {
+      description: 'Cookie sessions live in their browsers: they can be revoked by user, IdP session or handle, not listed.',
+    });
 
   return {
     async isRevoked(s, { fresh = false } = {}) {

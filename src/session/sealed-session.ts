@@ -24,8 +24,14 @@ export interface SealedSession {
 export function parseSealedSession(plaintext: string): SealedSession | undefined {
   try {
     const v = JSON.parse(plaintext) as Partial<SealedSession>;
-    const ok = v.f === 1 && typeof v.sid === 'string' && typeof v.sub === 'string' && typeof v.createdAt === 'number'
-      && typeof v.tokens?.accessToken === 'string' && typeof v.claims === 'object' && v.claims !== null;
+    const ok =
+      v.f === 1 &&
+      typeof v.sid === 'string' &&
+      typeof v.sub === 'string' &&
+      typeof v.createdAt === 'number' &&
+      typeof v.tokens?.accessToken === 'string' &&
+      typeof v.claims === 'object' &&
+      v.claims !== null;
     return ok ? { ...(v as SealedSession), seenAt: typeof v.seenAt === 'number' ? v.seenAt : 0 } : undefined;
   } catch {
     return undefined;

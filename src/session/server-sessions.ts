@@ -43,7 +43,13 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
 
   const seal = (s: Session) => {
     const stored: SealedSession = {
-      f: 1, sid: s.sid, sub: s.sub, claims: { ...s.claims }, tokens: s.tokens, createdAt: s.createdAt, seenAt: 0,
+      f: 1,
+      sid: s.sid,
+      sub: s.sub,
+      claims: { ...s.claims },
+      tokens: s.tokens,
+      createdAt: s.createdAt,
+      seenAt: 0,
       ...(s.idpSid ? { idpSid: s.idpSid } : {}),
       ...(s.userAgent ? { ua: s.userAgent } : {}),
       ...(s.authAt ? { at: s.authAt } : {}),
@@ -121,7 +127,12 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     return sealed === undefined ? undefined : unsealStored(key, sealed);
   };
   const fromSealed = (key: string, stored: SealedSession): Session => ({
-    key, sid: stored.sid, sub: stored.sub, claims: stored.claims, tokens: stored.tokens, createdAt: stored.createdAt,
+    key,
+    sid: stored.sid,
+    sub: stored.sub,
+    claims: stored.claims,
+    tokens: stored.tokens,
+    createdAt: stored.createdAt,
     ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
     ...(stored.ua ? { userAgent: stored.ua } : {}),
     ...(stored.at ? { authAt: stored.at } : {}),
@@ -253,4 +264,3 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
 }
 
 const handleOf = (key: string) => key.slice(3, -1);
-

@@ -73,7 +73,13 @@ function connect(connection: RedisConnection, keyPrefix: string, commandTimeoutM
       break;
     case 'sentinel':
       // failoverDetector: follow +switch-master at once, instead of writing to a demoted master for seconds.
-      client = new Redis({ ...common, sentinels: connection.nodes, name: connection.name, failoverDetector: true, ...(connection.password ? { sentinelPassword: connection.password } : {}) });
+      client = new Redis({
+        ...common,
+        sentinels: connection.nodes,
+        name: connection.name,
+        failoverDetector: true,
+        ...(connection.password ? { sentinelPassword: connection.password } : {}),
+      });
       break;
     case 'cluster':
       client = new Cluster(connection.nodes, {
@@ -156,15 +162,14 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
   };
   const px = (ms: number) => Math.max(1, Math.ceil(ms));
 
-  const tracked = options.sessionCache && redis instanceof Redis
-    ? new TrackedReads(redis, { keyPrefix: options.keyPrefix, ...options.sessionCache }, log)
-    : undefined;
+  const tracked =
+    options.sessionCache && redis instanceof Redis ? new TrackedReads(redis, { keyPrefix: options.keyPrefix, ...options.sessionCache }, log) : undefined;
   /** A write of this instance: the cached copy goes before the write is sent and once it is answered. */
   const write = tracked
     ? <T>(key: string, op: () => Promise<T>): Promise<T> => {
-      tracked.wrote(key);
-      return op().finally(() => tracked.wrote(key));
-    }
+        tracked.wrote(key);
+        return op().finally(() => tracked.wrote(key));
+      }
     : <T>(_key: string, op: () => Promise<T>): Promise<T> => op();
 
   return {
@@ -172,11 +177,22 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     // GETEX (Redis >= 6.2) reads and slides the expiry in one round trip: the hot path's only Redis
     // call, and none at all when the session cache may serve it.
     getAndTouch: tracked
-      ? (key, ttlMs) => tracked.getAndTouch(key, px(ttlMs), (op) => read(key, op), () => redis.getex(key, 'PX', px(ttlMs)))
+      ? (key, ttlMs) =>
+          tracked.getAndTouch(
+            key,
+            px(ttlMs),
+            (op) => read(key, op),
+            () => redis.getex(key, 'PX', px(ttlMs)),
+          )
       : (key, ttlMs) => read(key, () => redis.getex(key, 'PX', px(ttlMs))),
     get: (key) => read(key, () => redis.get(key)),
     trackedGet: tracked
-      ? (key) => tracked.get(key, (op) => read(key, op), () => redis.get(key))
+      ? (key) =>
+          tracked.get(
+            key,
+            (op) => read(key, op),
+            () => redis.get(key),
+          )
       : (key) => read(key, () => redis.get(key)),
     set: (key, value, ttlMs) => write(key, () => run(() => redis.set(key, value, 'PX', px(ttlMs)))).then(() => undefined),
     replaceIf: (key, expected, value, ttlMs) =>

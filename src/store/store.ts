@@ -95,7 +95,6 @@ export interface SessionStore extends KeyValueStore, LockStore, IndexStore, Coun
   close(): Promise<void>;
 }
 
-
 export class StoreUnavailableError extends Error {
   constructor(cause: unknown) {
     super('session store unavailable', { cause });

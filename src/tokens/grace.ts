@@ -20,7 +20,9 @@ export interface GraceRecords {
 
 /** Names one token set of one session: a hash, so a key never carries a token. */
 export function tokenSetId(sessionKey: string, tokens: TokenSet): string {
-  return createHash('sha256').update(`${sessionKey}\n${tokens.accessToken}\n${tokens.refreshToken ?? ''}`).digest('base64url');
+  return createHash('sha256')
+    .update(`${sessionKey}\n${tokens.accessToken}\n${tokens.refreshToken ?? ''}`)
+    .digest('base64url');
 }
 
 /**

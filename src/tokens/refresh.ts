@@ -97,7 +97,12 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
     try {
       const configuration = idp.configuration();
       const key = session.tokens.dpopKey;
-      response = await oidc.refreshTokenGrant(configuration, refreshToken, resource ? { resource } : undefined, key ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(key)) } : undefined);
+      response = await oidc.refreshTokenGrant(
+        configuration,
+        refreshToken,
+        resource ? { resource } : undefined,
+        key ? { DPoP: tokenEndpointDpop(configuration, await dpopKey(key)) } : undefined,
+      );
     } catch (err) {
       throw await refreshError(err, session, requestId, io);
     }
@@ -120,7 +125,12 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       throw new BffError('unauthenticated', { event: 'refresh.rejected', detail: 'session ended during the refresh' });
     }
     remember(session.key, session.tokens, replaced);
-    log.event('refresh.ok', { request_id: requestId, session: sessions.logHandle(session), sub: session.sub, ...(resource ? { reason: `resource ${resource}` } : {}) });
+    log.event('refresh.ok', {
+      request_id: requestId,
+      session: sessions.logHandle(session),
+      sub: session.sub,
+      ...(resource ? { reason: `resource ${resource}` } : {}),
+    });
     return { tokens: session.tokens, saved: true };
   };
 
@@ -138,7 +148,14 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
-  const lockedRefresh = async (store: LockStore, session: Session, force: boolean, resource: string | undefined, requestId: string, io: CookieIo): Promise<Refreshed> => {
+  const lockedRefresh = async (
+    store: LockStore,
+    session: Session,
+    force: boolean,
+    resource: string | undefined,
+    requestId: string,
+    io: CookieIo,
+  ): Promise<Refreshed> => {
     const lockKey = `${session.key}:lock`;
     const deadline = Date.now() + refreshWaitMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
@@ -208,7 +225,8 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
         if (force) {
           throw new BffError('invalid_request', { description: 'This session has no refresh token (the IdP issued none; request the offline_access scope).' });
         }
-        if (resource) throw new BffError('idp_error', { event: 'refresh.no_refresh_token', detail: `no refresh token to obtain a token for resource ${resource}` });
+        if (resource)
+          throw new BffError('idp_error', { event: 'refresh.no_refresh_token', detail: `no refresh token to obtain a token for resource ${resource}` });
         if (expiresAt > now()) return; // still valid, just inside the skew: use it while it lasts
         await sessions.destroy(session, io);
         throw new BffError('unauthenticated', { event: 'refresh.no_refresh_token', detail: 'access token expired, no refresh token' });
@@ -224,8 +242,9 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
           session.tokens = (await shared).tokens;
           sessions.propagate(session, io);
         } else {
-          const pending = (store ? lockedRefresh(store, session, force, resource, requestId, io) : reloadAndRefresh(session, force, resource, requestId, io))
-            .finally(() => inFlight.delete(session.key));
+          const pending = (
+            store ? lockedRefresh(store, session, force, resource, requestId, io) : reloadAndRefresh(session, force, resource, requestId, io)
+          ).finally(() => inFlight.delete(session.key));
           inFlight.set(session.key, pending);
           const outcome = await pending;
           session.tokens = outcome.tokens;

@@ -79,12 +79,20 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
   const cache = new TokenCache({ maxEntries: 10_000, skewMs: config.session.refreshSkewMs, fallbackMs: 60_000, now });
   // Client-credentials tokens are the instance's own: bound to an instance key, never a session's.
   let instanceKey: Promise<DpopKey> | undefined;
-  const clientKey = () => (instanceKey ??= createDpopKey().then(dpopKey).catch((err: unknown) => {
-    instanceKey = undefined; // a failed key generation is tried again by the next request
-    throw err;
-  }));
+  const clientKey = () =>
+    (instanceKey ??= createDpopKey()
+      .then(dpopKey)
+      .catch((err: unknown) => {
+        instanceKey = undefined; // a failed key generation is tried again by the next request
+        throw err;
+      }));
 
-  const request = async (route: ApiRoute, kind: 'client' | 'exchange', grant: (dpop: oidc.DPoPOptions) => Promise<oidc.TokenEndpointResponse>, key: DpopKey | undefined): Promise<CachedToken> => {
+  const request = async (
+    route: ApiRoute,
+    kind: 'client' | 'exchange',
+    grant: (dpop: oidc.DPoPOptions) => Promise<oidc.TokenEndpointResponse>,
+    key: DpopKey | undefined,
+  ): Promise<CachedToken> => {
     const started = now();
     let response: oidc.TokenEndpointResponse;
     try {
@@ -92,7 +100,10 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
     } catch (err) {
       const failure = classifyIdp(err);
       log.event(kind === 'client' ? 'token.client_failed' : 'token.exchange_failed', { route: route.path, reason: `${failure.kind}: ${failure.detail}` });
-      throw new BffError(failure.kind === 'unreachable' ? 'idp_unreachable' : 'idp_error', { detail: `${kind} token for ${route.path}: ${failure.detail}`, cause: err });
+      throw new BffError(failure.kind === 'unreachable' ? 'idp_unreachable' : 'idp_error', {
+        detail: `${kind} token for ${route.path}: ${failure.detail}`,
+        cause: err,
+      });
     }
     log.event(kind === 'client' ? 'token.client_ok' : 'token.exchange_ok', { route: route.path });
     return {
@@ -120,18 +131,33 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
   };
 
   /** Sends the session's token exchanged for the route's audience/resource. */
-  const sendExchangedToken = (route: ApiRoute): Step => async (ctx, next) => {
-    const session = ctx.state.session!;
-    const dpop = route.dpop && session.tokens.dpopKey ? await dpopKey(session.tokens.dpopKey) : undefined;
-    const token = await cache.get(`exchange\n${session.key}\n${route.path}`, () => request(route, 'exchange', (o) => oidc.genericGrantRequest(idp.configuration(), TOKEN_EXCHANGE, {
-      subject_token: session.tokens.accessToken,
-      subject_token_type: ACCESS_TOKEN_TYPE,
-      requested_token_type: ACCESS_TOKEN_TYPE,
-      ...params(route),
-    }, o), dpop));
-    ctx.state.upstreamAuth = { token: token.accessToken, dpop: isDpopBound(token.tokenType) ? dpop : undefined };
-    await next();
-  };
+  const sendExchangedToken =
+    (route: ApiRoute): Step =>
+    async (ctx, next) => {
+      const session = ctx.state.session!;
+      const dpop = route.dpop && session.tokens.dpopKey ? await dpopKey(session.tokens.dpopKey) : undefined;
+      const token = await cache.get(`exchange\n${session.key}\n${route.path}`, () =>
+        request(
+          route,
+          'exchange',
+          (o) =>
+            oidc.genericGrantRequest(
+              idp.configuration(),
+              TOKEN_EXCHANGE,
+              {
+                subject_token: session.tokens.accessToken,
+                subject_token_type: ACCESS_TOKEN_TYPE,
+                requested_token_type: ACCESS_TOKEN_TYPE,
+                ...params(route),
+              },
+              o,
+            ),
+          dpop,
+        ),
+      );
+      ctx.state.upstreamAuth = { token: token.accessToken, dpop: isDpopBound(token.tokenType) ? dpop : undefined };
+      await next();
+    };
 
   return { sendClientToken, sendExchangedToken };
 }

@@ -54,7 +54,7 @@ export function parseAddress(raw: string): string | undefined {
  * address where the client should be means the socket address.
  */
 export function clientAddressResolver(trust: ProxyTrust): (socketAddress: string | undefined, forwardedFor: string | undefined) => ClientAddress {
-  const peerOf = (socket: string | undefined) => (socket === undefined ? '' : parseAddress(socket) ?? socket);
+  const peerOf = (socket: string | undefined) => (socket === undefined ? '' : (parseAddress(socket) ?? socket));
   if ('hops' in trust) {
     const hops = trust.hops;
     if (hops <= 0) return (socket) => ({ address: peerOf(socket), viaProxy: false });

@@ -25,7 +25,7 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
     });
     after(async () => t?.close());
 
-  describe('key-value role', () => {
+    describe('key-value role', () => {
       it('reads back what was set, and nothing for an unknown key', async () => {
         await t.store.set('s:a', 'value-a', 60_000);
         assert.equal(await t.store.get('s:a'), 'value-a');
@@ -61,7 +61,7 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
         assert.equal(await t.store.get('s:r'), undefined);
       });
 
-      it('trackedGet gives the answer get gives, absent or present, through this store\'s writes and an expiry', async () => {
+      it("trackedGet gives the answer get gives, absent or present, through this store's writes and an expiry", async () => {
         const read = (key: string) => (t.store.trackedGet ?? t.store.get)(key);
         for (let i = 0; i < 3; i++) assert.equal(await read('r:sub:tracked'), undefined);
         await t.store.set('r:sub:tracked', '1000', 60_000);
@@ -104,10 +104,9 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
         assert.equal(await t.store.get('s:e'), undefined);
         assert.equal(await t.store.getAndTouch('s:e', 60_000), undefined);
       });
+    });
 
-  });
-
-  describe('lock role', () => {
+    describe('lock role', () => {
       it('a lock is held by one taker at a time and released only by its token', async () => {
         const token = await t.store.acquireLock('l:a', 60_000);
         assert.ok(token);
@@ -130,10 +129,9 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
         await t.expire('l:exp', 60_001);
         assert.ok(await t.store.acquireLock('l:exp', 60_000));
       });
+    });
 
-  });
-
-  describe('index role', () => {
+    describe('index role', () => {
       it("lists the members of an index until each one's own time has passed", async () => {
         await t.store.indexAdd('i:sub:a', 's:one', Date.now() + DAY);
         await t.store.indexAdd('i:sub:a', 's:two', Date.now() + 2 * DAY);
@@ -154,9 +152,9 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
         await t.store.indexAdd('i:sub:c', 's:here', Date.now() + DAY);
         assert.deepEqual(await t.store.indexMembers('i:sub:c'), ['s:here']);
       });
-  });
+    });
 
-  describe('counter role', () => {
+    describe('counter role', () => {
       it('counts up from one, per key', async () => {
         assert.equal(await t.store.increment('rl:a', 60_000), 1);
         assert.equal(await t.store.increment('rl:a', 60_000), 2);
@@ -165,7 +163,10 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
 
       it('counts every one of concurrent increments', async () => {
         const counts = await Promise.all(Array.from({ length: 20 }, () => t.store.increment('rl:race', 60_000)));
-        assert.deepEqual(counts.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.deepEqual(
+          counts.sort((x, y) => x - y),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
       });
 
       it("starts again once the counter's time to live has passed", async () => {
@@ -173,13 +174,12 @@ export function sessionStoreContract(name: string, make: () => Promise<StoreUnde
         await t.expire('rl:exp', 60_001);
         assert.equal(await t.store.increment('rl:exp', 60_000), 1);
       });
-  });
+    });
 
-  describe('health', () => {
+    describe('health', () => {
       it('answers ping when reachable', async () => {
         await t.store.ping();
       });
-
-  });
+    });
   });
 }

@@ -25,7 +25,13 @@ function copyOf(jar: JarIo): JarIo {
   return copy;
 }
 
-const tokens = (n: number): TokenSet => ({ accessToken: `access-${n}`, tokenType: 'Bearer', expiresAt: 1_000 * n, refreshToken: `refresh-${n}`, idToken: `id-${n}` });
+const tokens = (n: number): TokenSet => ({
+  accessToken: `access-${n}`,
+  tokenType: 'Bearer',
+  expiresAt: 1_000 * n,
+  refreshToken: `refresh-${n}`,
+  idToken: `id-${n}`,
+});
 const data = { sub: 'alice', claims: { sub: 'alice', email: 'alice@example.test' }, tokens: tokens(1) };
 
 /** The contract of every Sessions implementation: memory, Redis and cookie. */

@@ -12,17 +12,35 @@ import { startTestRedis } from '../support/redis.js';
 import { IDLE_MS, MAX_AGE_MS, OLD_SECRET, sessionsContract } from './sessions.contract.js';
 
 function configFor(store: string): Config {
-  return loadConfig({
-    PUBLIC_URL: 'http://127.0.0.1:3000', OIDC_ISSUER: 'http://127.0.0.1:3001', OIDC_ALLOW_HTTP: 'true', OIDC_CLIENT_ID: 'c',
-    OIDC_CLIENT_SECRET: 's', API_UPSTREAM: 'http://127.0.0.1:3002', SESSION_STORE: store, REDIS_URL: 'redis://127.0.0.1:1',
-    SESSION_SECRETS: OLD_SECRET, SESSION_IDLE_TIMEOUT: String(IDLE_MS / 1000), SESSION_MAX_AGE: String(MAX_AGE_MS / 1000),
-  }, () => OLD_SECRET);
+  return loadConfig(
+    {
+      PUBLIC_URL: 'http://127.0.0.1:3000',
+      OIDC_ISSUER: 'http://127.0.0.1:3001',
+      OIDC_ALLOW_HTTP: 'true',
+      OIDC_CLIENT_ID: 'c',
+      OIDC_CLIENT_SECRET: 's',
+      API_UPSTREAM: 'http://127.0.0.1:3002',
+      SESSION_STORE: store,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      SESSION_SECRETS: OLD_SECRET,
+      SESSION_IDLE_TIMEOUT: String(IDLE_MS / 1000),
+      SESSION_MAX_AGE: String(MAX_AGE_MS / 1000),
+    },
+    () => OLD_SECRET,
+  );
 }
 
 /** Flips one character in the middle of a value. */
 const flip = (v: string) => v.slice(0, v.length >> 1) + (v[v.length >> 1] === 'A' ? 'B' : 'A') + v.slice((v.length >> 1) + 1);
 
-function serverRunner(name: string, makeStore: (clock: ReturnType<typeof testClock>) => Promise<{ store: SessionStore; raw: { keys(): Promise<string[]>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown> }; close(): Promise<void> }>) {
+function serverRunner(
+  name: string,
+  makeStore: (clock: ReturnType<typeof testClock>) => Promise<{
+    store: SessionStore;
+    raw: { keys(): Promise<string[]>; get(k: string): Promise<string | null>; set(k: string, v: string): Promise<unknown> };
+    close(): Promise<void>;
+  }>,
+) {
   sessionsContract(name, { serverState: true }, async () => {
     const clock = testClock();
     const { store, raw, close } = await makeStore(clock);
@@ -47,7 +65,11 @@ serverRunner('memory store', async (clock) => {
   const tracked: SessionStore = { ...store, set: (k, v, ttl) => (keys.add(k), store.set(k, v, ttl)) };
   return {
     store: tracked,
-    raw: { keys: async () => [...keys], get: async (k) => (await store.get(k)) ?? null, set: async (k, v) => store.replaceIf(k, (await store.get(k)) ?? '', v, IDLE_MS) },
+    raw: {
+      keys: async () => [...keys],
+      get: async (k) => (await store.get(k)) ?? null,
+      set: async (k, v) => store.replaceIf(k, (await store.get(k)) ?? '', v, IDLE_MS),
+    },
     close: () => store.close(),
   };
 });
@@ -55,10 +77,20 @@ serverRunner('memory store', async (clock) => {
 serverRunner('redis store', async (clock) => {
   const redis = await startTestRedis();
   const store = createRedisStore({ connection: { kind: 'url', url: redis.url }, keyPrefix: redis.prefix }, captureLogs().log);
-  while (await store.ping().then(() => false, () => true)) await new Promise((r) => setImmediate(r));
+  while (
+    await store.ping().then(
+      () => false,
+      () => true,
+    )
+  )
+    await new Promise((r) => setImmediate(r));
   return {
     store: withIdleMirror(store, clock),
-    raw: { keys: () => redis.keys().then((ks) => ks.map((k) => k.slice(redis.prefix.length)).filter((k) => k.startsWith('s:'))), get: (k) => redis.client.get(redis.prefix + k), set: (k, v) => redis.client.set(redis.prefix + k, v, 'KEEPTTL') },
+    raw: {
+      keys: () => redis.keys().then((ks) => ks.map((k) => k.slice(redis.prefix.length)).filter((k) => k.startsWith('s:'))),
+      get: (k) => redis.client.get(redis.prefix + k),
+      set: (k, v) => redis.client.set(redis.prefix + k, v, 'KEEPTTL'),
+    },
     async close() {
       await store.close();
       await redis.close();

@@ -27,7 +27,10 @@ function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const text = markdown.replace(/^```[\s\S]*?^```/gm, '');
   for (const [, heading] of text.matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = heading!.toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-');
+    const base = heading!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -43,7 +46,10 @@ function relativeLinks(markdown: string): string[] {
 
 /** Paths named in code spans that start at a top-level folder of the repository, e.g. `src/web/`. */
 function namedPaths(markdown: string): string[] {
-  const ignored = read('.gitignore').split('\n').map((l) => l.trim()).filter(Boolean);
+  const ignored = read('.gitignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return [...markdown.matchAll(/`((?:src|test|docs|scripts|examples|dev|views|bench)\/[^`\s]*)`/g)]
     .map((m) => m[1]!)
     .filter((p) => !/[<>*…]/.test(p) && !ignored.some((g) => p.startsWith(g)));
@@ -62,7 +68,10 @@ describe('documentation matches the code', () => {
 
   it("docs/configuration.md lists exactly the schema's variables, in order, each with its default", () => {
     const page = read('docs/configuration.md');
-    assert.deepEqual(tableNames(page), SETTINGS.map((s) => s.name));
+    assert.deepEqual(
+      tableNames(page),
+      SETTINGS.map((s) => s.name),
+    );
     for (const s of SETTINGS) {
       if (s.default) assert.ok(page.includes(`| \`${s.name}\` | \`${s.default}\` |`), `${s.name} default ${s.default} not in the table`);
     }
@@ -81,13 +90,20 @@ describe('documentation matches the code', () => {
     const page = read('docs/security.md');
     const start = page.indexOf('| property | where it is proved |');
     assert.ok(start >= 0, 'docs/security.md has the properties table');
-    const rows = page.slice(start).split('\n').slice(2).filter((l) => l.startsWith('|'));
+    const rows = page
+      .slice(start)
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.startsWith('|'));
     assert.ok(rows.length > 20, `only ${rows.length} properties found`);
     const missing: string[] = [];
     for (const row of rows) {
       const proof = row.split(' | ').at(-1)!;
       const tests = [...proof.matchAll(/`(test\/[^`]+)`/g)].map((m) => m[1]!);
-      assert.ok(tests.some((t) => t.endsWith('.test.ts')), `no test file for: ${row.slice(0, 80)}`);
+      assert.ok(
+        tests.some((t) => t.endsWith('.test.ts')),
+        `no test file for: ${row.slice(0, 80)}`,
+      );
       missing.push(...tests.filter((t) => !existsSync(join(root, t))));
     }
     assert.deepEqual(missing, []);
@@ -109,7 +125,11 @@ describe('documentation matches the code', () => {
   });
 
   it('every repository path named in README.md and docs/ exists', () => {
-    const missing = pages.flatMap((page) => namedPaths(read(page)).filter((p) => !existsSync(join(root, p))).map((p) => `${page}: ${p}`));
+    const missing = pages.flatMap((page) =>
+      namedPaths(read(page))
+        .filter((p) => !existsSync(join(root, p)))
+        .map((p) => `${page}: ${p}`),
+    );
     assert.deepEqual(missing, []);
   });
 

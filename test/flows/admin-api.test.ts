@@ -53,7 +53,7 @@ describe('session admin API: on the admin port only, behind ADMIN_TOKEN, never s
     for (const ua of uas) assert.ok(!text.includes(ua.cookie(new URL(h.url).host, 'bff-session')!), 'a session id in the listing');
   });
 
-  it('ends one session by its handle, then all of a user\'s sessions', async () => {
+  it("ends one session by its handle, then all of a user's sessions", async () => {
     const one = h.browser();
     const two = h.browser();
     await h.login(one, '?login_hint=heidi');

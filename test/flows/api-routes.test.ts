@@ -27,8 +27,12 @@ interface Setup {
 }
 
 async function start(extraEnv: Record<string, string> = {}): Promise<Setup> {
-  const upstreams = Object.fromEntries(await Promise.all(UPSTREAMS.map(async (n) => [n, await startEchoUpstream()] as const))) as Record<UpstreamName, EchoUpstream>;
-  const routes = routesFile([
+  const upstreams = Object.fromEntries(await Promise.all(UPSTREAMS.map(async (n) => [n, await startEchoUpstream()] as const))) as Record<
+    UpstreamName,
+    EchoUpstream
+  >;
+  const routes = routesFile(
+    [
       { path: '/api/orders', upstream: `${upstreams.orders.url}/v2`, token: 'user', resource: ORDERS, scopes: ['orders:read'] },
       { path: '/api/billing', upstream: upstreams.billing.url, token: 'user', resource: BILLING },
       { path: '/api/reports', upstream: upstreams.reports.url, token: 'exchange', audience: REPORTS },
@@ -36,7 +40,9 @@ async function start(extraEnv: Record<string, string> = {}): Promise<Setup> {
       { path: '/api/public', upstream: upstreams.public.url, token: 'none' },
       { path: '/api/profile', upstream: upstreams.profile.url, token: 'user-optional' },
       { path: '/api/admin', upstream: upstreams.admin.url, token: 'user', scopes: 'admin:write' },
-  ], 'yaml');
+    ],
+    'yaml',
+  );
   const h = await startHarness({
     idp: { resources: IDP_RESOURCES, clientCredentials: true, tokenExchange: true },
     env: { API_ROUTES: routes.path, OIDC_SCOPES: 'openid profile email offline_access orders:read billing:read', ...extraEnv },
@@ -158,10 +164,10 @@ describe('API_ROUTES: policies without a session, and required scopes', () => {
       assert.equal(res.json<{ error: string }>().error, 'invalid_path');
     }
     assert.equal(s.h.upstream.received.length + s.upstreams.admin.received.length, before);
-    assert.equal((await s.h.api(ua, '/orders/ABC-%41')).status, 200, 'case and escapes after the route prefix are the upstream\'s business');
+    assert.equal((await s.h.api(ua, '/orders/ABC-%41')).status, 200, "case and escapes after the route prefix are the upstream's business");
   });
 
-  it("a DPoP header from the browser never reaches an upstream", async () => {
+  it('a DPoP header from the browser never reaches an upstream', async () => {
     const res = await s.h.api(s.h.browser(), '/public/x', { headers: { dpop: 'attacker-chosen-proof' } });
     assert.equal(res.status, 200);
     assert.equal(s.upstreams.public.received.at(-1)!.headers['dpop'], undefined);
@@ -199,14 +205,20 @@ describe('API_ROUTES: client-credentials, exchanged and resource tokens are fetc
 
   it('50 concurrent calls on a client route make one client_credentials request', async () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => s.h.api(ua, `/partner/${i}`)));
-    assert.deepEqual(results.map((r) => r.status), Array(50).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(50).fill(200),
+    );
     assert.equal(s.h.idp.counts.clientCredentials, 1);
     assert.equal(new Set(tokensAt(s.upstreams.partner)).size, 1);
   });
 
   it('50 concurrent calls on an exchange route make one token exchange for the session', async () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => s.h.api(ua, `/reports/${i}`)));
-    assert.deepEqual(results.map((r) => r.status), Array(50).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(50).fill(200),
+    );
     assert.equal(s.h.idp.counts.tokenExchange, 1);
     const other = s.h.browser();
     await s.h.login(other, '?login_hint=bob');
@@ -217,7 +229,10 @@ describe('API_ROUTES: client-credentials, exchanged and resource tokens are fetc
 
   it('one refresh token, one access token per resource: 50 concurrent calls over two resources make one refresh each', async () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => s.h.api(ua, i % 2 ? `/orders/${i}` : `/billing/${i}`)));
-    assert.deepEqual(results.map((r) => r.status), Array(50).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(50).fill(200),
+    );
     assert.equal(s.h.idp.counts.refresh, 2);
     assert.equal(new Set(tokensAt(s.upstreams.orders)).size, 1);
     assert.equal(new Set(tokensAt(s.upstreams.billing)).size, 1);
@@ -274,6 +289,6 @@ describe('login asks for what the routes need: every user route resource (RFC 87
     assert.equal(url.searchParams.get('audience'), 'https://api.example.test');
     assert.equal(url.searchParams.get('kc_idp_hint'), 'corp');
     assert.equal(url.searchParams.get('prompt'), 'login');
-    assert.deepEqual(url.searchParams.getAll('acr_values'), ['urn:mfa'], 'the operator\'s acr_values is not downgraded by the query');
+    assert.deepEqual(url.searchParams.getAll('acr_values'), ['urn:mfa'], "the operator's acr_values is not downgraded by the query");
   });
 });

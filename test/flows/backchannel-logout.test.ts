@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { CLIENT_SECRET, startHarness, type Harness } from '../support/harness.js';
-import {
-  BACKCHANNEL_EVENT, hs256LogoutToken, logoutClaims, postLogoutToken, signLogoutToken, unsignedLogoutToken,
-} from '../support/logout-token.js';
+import { BACKCHANNEL_EVENT, hs256LogoutToken, logoutClaims, postLogoutToken, signLogoutToken, unsignedLogoutToken } from '../support/logout-token.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 import type { UserAgent } from '../support/user-agent.js';
 
-interface Info { claims: { sub: string; sid?: string } }
+interface Info {
+  claims: { sub: string; sid?: string };
+}
 const info = async (h: Harness, ua: UserAgent) => (await ua.get(`${h.url}/session`)).json<Info>();
 
 describe('POST /backchannel-logout ends every session the IdP ends', () => {
@@ -105,12 +105,18 @@ describe('POST /backchannel-logout ends every session the IdP ends', () => {
   });
 
   it('refuses a request without a logout_token, or not form-encoded', async () => {
-    assert.equal((await fetch(`${a.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' })).status, 400);
+    assert.equal(
+      (await fetch(`${a.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' })).status,
+      400,
+    );
     assert.equal((await fetch(`${a.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 400);
   });
 
   it('logs every rejection with its reason', () => {
-    const reasons = a.logs.named('backchannel.rejected').concat(b.logs.named('backchannel.rejected')).map((e) => String(e['reason']));
+    const reasons = a.logs
+      .named('backchannel.rejected')
+      .concat(b.logs.named('backchannel.rejected'))
+      .map((e) => String(e['reason']));
     for (const expected of ['nonce present', 'jti missing', 'neither sid nor sub', 'jti replayed', 'iat too old']) {
       assert.ok(reasons.includes(expected), `${expected} not in ${JSON.stringify(reasons)}`);
     }

@@ -57,13 +57,19 @@ describe('GET /callback validates the response and starts a new session', () => 
   });
 
   it('refuses a response whose iss is another issuer (mix-up, RFC 9207): 400', async () => {
-    const res = await failedLogin(() => {}, (u) => u.searchParams.set('iss', 'https://evil.example'));
+    const res = await failedLogin(
+      () => {},
+      (u) => u.searchParams.set('iss', 'https://evil.example'),
+    );
     assert.equal(res.status, 400);
     assert.equal(h.logs.named('callback.response_invalid').length > 0, true);
   });
 
   it('refuses a response without iss when the IdP advertises it: 400', async () => {
-    const res = await failedLogin(() => {}, (u) => u.searchParams.delete('iss'));
+    const res = await failedLogin(
+      () => {},
+      (u) => u.searchParams.delete('iss'),
+    );
     assert.equal(res.status, 400);
   });
 

@@ -62,9 +62,15 @@ async function loginRefreshLogout(h: Harness): Promise<void> {
 function fragments(content: string): string[] {
   if (content.trimStart().startsWith('{')) {
     const jwk = JSON.parse(content) as Record<string, unknown>;
-    return ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((m) => jwk[m]).filter((v): v is string => typeof v === 'string').map((v) => v.slice(0, 24));
+    return ['d', 'p', 'q', 'dp', 'dq', 'qi']
+      .map((m) => jwk[m])
+      .filter((v): v is string => typeof v === 'string')
+      .map((v) => v.slice(0, 24));
   }
-  return content.split('\n').filter((line) => !line.startsWith('-----') && line.length >= 24).map((line) => line.slice(0, 24));
+  return content
+    .split('\n')
+    .filter((line) => !line.startsWith('-----') && line.length >= 24)
+    .map((line) => line.slice(0, 24));
 }
 
 function assertNotLogged(h: Harness, content: string, what: string): void {
@@ -85,15 +91,20 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     h = undefined;
   });
 
-  const start = (key: ClientKeyFile, options: HarnessOptions = {}, registered: ClientKeyFile = key) => startHarness({
-    ...options,
-    env: { OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: key.path, ...options.env },
-    client: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [registered.publicJwk] } },
-  });
+  const start = (key: ClientKeyFile, options: HarnessOptions = {}, registered: ClientKeyFile = key) =>
+    startHarness({
+      ...options,
+      env: { OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: key.path, ...options.env },
+      client: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [registered.publicJwk] } },
+    });
 
   const cases = [
     { label: 'an RSA key in a JWK file, named by its kid', make: () => writeClientKey(dir, 'rsa', { type: 'rsa' }, 'jwk', { kid: 'rsa-key-1' }), alg: 'RS256' },
-    { label: 'an EC P-256 key in a PEM file, named by its RFC 7638 thumbprint', make: () => writeClientKey(dir, 'ec', { type: 'ec', curve: 'P-256' }, 'pem'), alg: 'ES256' },
+    {
+      label: 'an EC P-256 key in a PEM file, named by its RFC 7638 thumbprint',
+      make: () => writeClientKey(dir, 'ec', { type: 'ec', curve: 'P-256' }, 'pem'),
+      alg: 'ES256',
+    },
     { label: 'an Ed25519 key in a PEM file', make: () => writeClientKey(dir, 'ed', { type: 'ed25519' }, 'pem'), alg: 'EdDSA' },
   ];
   for (const { label, make, alg } of cases) {
@@ -123,7 +134,11 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     const withCert = { ...key, path: join(dir, 'key-and-cert.pem') };
     writeFileSync(withCert.path, key.content + cert);
     const idp = recordIdpCalls();
-    h = await start(withCert, { idpFetch: idp.fetch, env: { OIDC_CLIENT_KEY_ID: 'operator-kid' } }, { ...key, publicJwk: { ...key.publicJwk, kid: 'operator-kid' } });
+    h = await start(
+      withCert,
+      { idpFetch: idp.fetch, env: { OIDC_CLIENT_KEY_ID: 'operator-kid' } },
+      { ...key, publicJwk: { ...key.publicJwk, kid: 'operator-kid' } },
+    );
     assert.equal((await h.login(h.browser())).status, 302);
     const header = joseHeader(authenticated(idp.calls).at(-1)?.params.get('client_assertion') ?? '');
     // x5t computed independently: node's SHA-1 fingerprint, hex → base64url.
@@ -139,7 +154,9 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     const calls = authenticated(idp.calls);
     assert.ok(calls.length >= 3);
     for (const call of calls) {
-      const payload = JSON.parse(Buffer.from((call.params.get('client_assertion') ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as { aud: unknown };
+      const payload = JSON.parse(Buffer.from((call.params.get('client_assertion') ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+        aud: unknown;
+      };
       assert.equal(payload.aud, `${h.idp.issuer}/token`);
     }
   });
@@ -152,7 +169,10 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     const res = await loginPage(h, ua);
     assert.equal(res.status, 502, res.text);
     assert.equal(res.json<{ error: string }>().error, 'idp_error');
-    assert.deepEqual(h.logs.named('login.par_failed').map((e) => e['reason']), ['401 invalid_client']);
+    assert.deepEqual(
+      h.logs.named('login.par_failed').map((e) => e['reason']),
+      ['401 invalid_client'],
+    );
     assert.equal(h.idp.counts.par, 1);
     assert.equal((await ua.get(`${h.url}/session`)).json<{ authenticated: boolean }>().authenticated, false);
     assertNotLogged(h, wrong.content, 'the private key');
@@ -165,7 +185,10 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     const ua = h.browser();
     const callback = await h.login(ua);
     assert.equal(callback.status, 400, callback.text);
-    assert.deepEqual(h.logs.named('callback.code_rejected').map((e) => e['reason']), ['401 invalid_client']);
+    assert.deepEqual(
+      h.logs.named('callback.code_rejected').map((e) => e['reason']),
+      ['401 invalid_client'],
+    );
     assert.equal(h.idp.counts.authorizationCode, 1);
     assert.equal((await ua.get(`${h.url}/session`)).json<{ authenticated: boolean }>().authenticated, false);
   });
@@ -177,14 +200,32 @@ describe('client authentication: private_key_jwt signs each token, revocation an
     assertNotLogged(h, key.content, 'the private key');
   });
 
-  it('fails discovery with an actionable message when the IdP does not accept the key\'s algorithm (ES384 here)', async () => {
+  it("fails discovery with an actionable message when the IdP does not accept the key's algorithm (ES384 here)", async () => {
     const key = writeClientKey(dir, 'p384', { type: 'ec', curve: 'P-384' }, 'pem');
-    const idp = await startIdp({ clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: ['http://127.0.0.1:1/callback'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] } }] });
+    const idp = await startIdp({
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: ['http://127.0.0.1:1/callback'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [key.publicJwk] },
+        },
+      ],
+    });
     const logs = captureLogs();
-    const config = loadConfig({
-      PUBLIC_URL: 'http://127.0.0.1:1', OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: CLIENT_ID, OIDC_ALLOW_HTTP: 'true', API_UPSTREAM: 'http://127.0.0.1:9/v1',
-      OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: key.path,
-    }, () => 'r'.repeat(43));
+    const config = loadConfig(
+      {
+        PUBLIC_URL: 'http://127.0.0.1:1',
+        OIDC_ISSUER: idp.issuer,
+        OIDC_CLIENT_ID: CLIENT_ID,
+        OIDC_ALLOW_HTTP: 'true',
+        API_UPSTREAM: 'http://127.0.0.1:9/v1',
+        OIDC_CLIENT_AUTH: 'private_key_jwt',
+        OIDC_CLIENT_KEY_FILE: key.path,
+      },
+      () => 'r'.repeat(43),
+    );
     const client = createOidcClient(config, logs.log, { retry: { initialMs: 60_000, maxMs: 60_000 } });
     try {
       await logs.waitFor('oidc.discovery_failed');
@@ -210,12 +251,19 @@ describe("client authentication: tls_client_auth presents OIDC_CLIENT_CERT_FILE 
     h = undefined;
   });
 
-  const start = (env: Record<string, string>, idpFetch?: CustomFetch) => startHarness({
-    env: { OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath, OIDC_CA_FILE: pki.ca.certPath, ...env },
-    idp: { mtls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert } },
-    client: { token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: CLIENT_DN },
-    ...(idpFetch ? { idpFetch } : {}),
-  });
+  const start = (env: Record<string, string>, idpFetch?: CustomFetch) =>
+    startHarness({
+      env: {
+        OIDC_CLIENT_AUTH: 'tls_client_auth',
+        OIDC_CLIENT_CERT_FILE: pki.client.certPath,
+        OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath,
+        OIDC_CA_FILE: pki.ca.certPath,
+        ...env,
+      },
+      idp: { mtls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca.cert } },
+      client: { token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: CLIENT_DN },
+      ...(idpFetch ? { idpFetch } : {}),
+    });
 
   it('a login, a refresh and the revocation at logout go to the aliases over mTLS, trusting the IdP through OIDC_CA_FILE', async () => {
     const idp = recordIdpCalls();
@@ -225,7 +273,10 @@ describe("client authentication: tls_client_auth presents OIDC_CLIENT_CERT_FILE 
     const mtls = h.idp.mtls!;
     assert.deepEqual(mtls.counts, { pushed_authorization_request: 1, token: 2, revocation: 1 });
     const calls = authenticated(idp.calls);
-    assert.deepEqual(calls.map((c) => c.url.origin), Array(4).fill(mtls.origin));
+    assert.deepEqual(
+      calls.map((c) => c.url.origin),
+      Array(4).fill(mtls.origin),
+    );
     for (const call of calls) {
       assert.equal(call.params.get('client_id'), CLIENT_ID);
       assert.equal(call.authorization, undefined);
@@ -235,12 +286,15 @@ describe("client authentication: tls_client_auth presents OIDC_CLIENT_CERT_FILE 
     assertNotLogged(h, pki.client.key, "the client certificate's key");
   });
 
-  it("a certificate with another subject is refused by the IdP: /login answers 502 idp_error, not a 500", async () => {
+  it('a certificate with another subject is refused by the IdP: /login answers 502 idp_error, not a 500', async () => {
     h = await start({ OIDC_CLIENT_CERT_FILE: pki.stranger.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.stranger.keyPath });
     const res = await loginPage(h, h.browser());
     assert.equal(res.status, 502, res.text);
     assert.equal(res.json<{ error: string }>().error, 'idp_error');
-    assert.deepEqual(h.logs.named('login.par_failed').map((e) => e['reason']), ['401 invalid_client']);
+    assert.deepEqual(
+      h.logs.named('login.par_failed').map((e) => e['reason']),
+      ['401 invalid_client'],
+    );
     assert.equal(h.idp.mtls!.counts['pushed_authorization_request'], 1);
   });
 
@@ -263,7 +317,11 @@ describe('client authentication: client_secret_post sends the secret in the requ
 
   it('a login, a refresh and the revocation at logout carry client_secret in the body, never an Authorization header', async () => {
     const idp = recordIdpCalls();
-    h = await startHarness({ env: { OIDC_CLIENT_AUTH: 'client_secret_post' }, client: { token_endpoint_auth_method: 'client_secret_post' }, idpFetch: idp.fetch });
+    h = await startHarness({
+      env: { OIDC_CLIENT_AUTH: 'client_secret_post' },
+      client: { token_endpoint_auth_method: 'client_secret_post' },
+      idpFetch: idp.fetch,
+    });
     await loginRefreshLogout(h);
     const calls = authenticated(idp.calls);
     assert.deepEqual(calls.map(endpoint), ['/request', '/token', '/token', '/token/revocation']);

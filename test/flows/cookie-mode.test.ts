@@ -7,7 +7,10 @@ import type { UserAgent } from '../support/user-agent.js';
 const ACCESS_TTL_MS = 300_000;
 const csrf = { 'x-csrf': '1' };
 const sessionCookies = (ua: UserAgent, h: Harness) =>
-  ua.cookieHeader(new URL(h.url).host).split('; ').filter((c) => c.startsWith('bff-session'));
+  ua
+    .cookieHeader(new URL(h.url).host)
+    .split('; ')
+    .filter((c) => c.startsWith('bff-session'));
 const inflate = (extra: number) => tokenResponseEdited((body) => ({ ...body, access_token: `${body['access_token'] as string}${'x'.repeat(extra)}` }));
 
 describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => {
@@ -35,7 +38,10 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     assert.equal(refreshed.status, 200);
     assert.equal(h.idp.counts.refresh, 1);
     assert.notEqual(h.upstream.received.at(-1)!.headers['authorization'], first);
-    assert.ok(refreshed.setCookies.some((c) => c.startsWith('bff-session=')), 'the refreshed session must be re-issued');
+    assert.ok(
+      refreshed.setCookies.some((c) => c.startsWith('bff-session=')),
+      'the refreshed session must be re-issued',
+    );
     const out = await ua.post(`${h.url}/logout`, { headers: csrf });
     assert.equal(out.status, 200);
     assert.equal(h.idp.counts.revocation, 1);
@@ -55,7 +61,10 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     await h.login(ua);
     clock.advance(ACCESS_TTL_MS + 1);
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => h.api(ua, `/c${i}`)));
-    assert.deepEqual(results.map((r) => r.status), Array(10).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(10).fill(200),
+    );
     assert.equal(h.idp.counts.refresh, 1);
     assert.ok(results.every((r) => r.setCookies.some((c) => c.startsWith('bff-session='))));
   });
@@ -66,12 +75,15 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     faults.clear();
     assert.ok(sessionCookies(ua, h).length >= 2, 'expected chunks');
     assert.equal((await h.api(ua, '/big')).status, 200);
-    assert.ok(String(h.upstream.received.at(-1)!.headers['authorization']).endsWith("x".repeat(3500)));
+    assert.ok(String(h.upstream.received.at(-1)!.headers['authorization']).endsWith('x'.repeat(3500)));
     clock.advance(ACCESS_TTL_MS + 1);
     const shrunk = await h.api(ua, '/small');
     assert.equal(shrunk.status, 200);
     assert.ok(shrunk.setCookies.some((c) => c.startsWith('bff-session.1=;') && c.includes('Max-Age=0')));
-    assert.deepEqual(sessionCookies(ua, h).map((c) => c.split('=')[0]), ['bff-session']);
+    assert.deepEqual(
+      sessionCookies(ua, h).map((c) => c.split('=')[0]),
+      ['bff-session'],
+    );
     assert.equal((await h.api(ua, '/after')).status, 200);
   });
 
@@ -85,10 +97,13 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     const tampers: Array<[string, (b: UserAgent) => void]> = [
       ['a flipped byte in chunk 1', (b) => b.setCookie(host, 'bff-session.1', `${second.slice(0, 100)}${second[100] === 'A' ? 'B' : 'A'}${second.slice(101)}`)],
       ['chunk 1 dropped', (b) => b.deleteCookie(host, 'bff-session.1')],
-      ['chunks 0 and 1 swapped', (b) => {
-        b.setCookie(host, 'bff-session', second);
-        b.setCookie(host, 'bff-session.1', first);
-      }],
+      [
+        'chunks 0 and 1 swapped',
+        (b) => {
+          b.setCookie(host, 'bff-session', second);
+          b.setCookie(host, 'bff-session.1', first);
+        },
+      ],
     ];
     for (const [name, tamper] of tampers) {
       const b = h.browser();

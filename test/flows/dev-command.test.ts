@@ -53,9 +53,18 @@ describe('npm run dev (dev/run.ts)', () => {
   it('prints the URL to open and one WARNING line per development-only default', () => {
     assert.ok(output.includes(`Open ${url} and sign in with any username and password.`), output);
     const warnings = output.split('\n').filter((line) => line.startsWith('WARNING: '));
-    assert.ok(warnings.some((w) => w.includes('SESSION_STORE=memory')), output);
-    assert.ok(warnings.some((w) => w.includes('development IdP') && w.includes('any username and password')), output);
-    assert.ok(warnings.some((w) => w.includes('OIDC_ALLOW_HTTP=true')), output);
+    assert.ok(
+      warnings.some((w) => w.includes('SESSION_STORE=memory')),
+      output,
+    );
+    assert.ok(
+      warnings.some((w) => w.includes('development IdP') && w.includes('any username and password')),
+      output,
+    );
+    assert.ok(
+      warnings.some((w) => w.includes('OIDC_ALLOW_HTTP=true')),
+      output,
+    );
   });
 
   it('serves the demo page at / with a CSP that allows exactly its inline script', async () => {

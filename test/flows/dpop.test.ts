@@ -68,7 +68,11 @@ describe('DPoP (OIDC_DPOP=true): tokens are bound to a key of the session, prove
     const claims = res.json<{ aud: string; cnf?: { jkt?: string } }>();
     assert.equal(claims.aud, ORDERS);
     assert.ok(claims.cnf?.jkt, 'the access token is bound to a key');
-    assert.deepEqual(s.rs.judged.map((j) => j.refusal === undefined), [false, true], 'one use_dpop_nonce challenge, then accepted');
+    assert.deepEqual(
+      s.rs.judged.map((j) => j.refusal === undefined),
+      [false, true],
+      'one use_dpop_nonce challenge, then accepted',
+    );
   });
 
   it('the same token without a proof, or as a Bearer token, is refused by the resource server', async () => {

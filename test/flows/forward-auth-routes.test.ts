@@ -10,7 +10,9 @@ const jwtPayload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]
 
 /** The gateway's authorization request for the original request `method path` (nginx style). */
 function ask(h: Harness, ua: UserAgent, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<UaResponse> {
-  return ua.get(`${h.url}/auth`, { headers: { 'x-original-method': method, 'x-original-uri': path, ...(method === 'GET' ? {} : { 'x-csrf': '1' }), ...headers } });
+  return ua.get(`${h.url}/auth`, {
+    headers: { 'x-original-method': method, 'x-original-uri': path, ...(method === 'GET' ? {} : { 'x-csrf': '1' }), ...headers },
+  });
 }
 
 /** The same question with the original path exactly as written (fetch would normalise it), Envoy style. */
@@ -31,7 +33,7 @@ function askRaw(h: Harness, ua: UserAgent, path: string): Promise<{ status: numb
  * Issue 16 item 12: forward-auth answered 200 with the session's token whatever the original
  * path, while /api/* applies the route's rules. It must apply exactly those rules, or refuse.
  */
-describe("forward-auth applies the API_ROUTES route of the original path: the same rules as /api/*", () => {
+describe('forward-auth applies the API_ROUTES route of the original path: the same rules as /api/*', () => {
   let h: Harness;
   let routes: RoutesFile;
   let ua: UserAgent;

@@ -112,7 +112,11 @@ describe('FORWARD_AUTH_PATH: the forward-auth endpoint for gateways', () => {
     }
 
     it('refuses a cross-site original request whatever its method, and needs no X-CSRF for a same-site safe one', async () => {
-      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, { 'x-original-method': 'POST', 'x-csrf': '1', origin: 'https://evil.example' }]) {
+      for (const headers of [
+        { 'sec-fetch-site': 'cross-site' },
+        { origin: 'https://evil.example' },
+        { 'x-original-method': 'POST', 'x-csrf': '1', origin: 'https://evil.example' },
+      ]) {
         const res = await ask(h, ua, { headers });
         assert.equal(res.status, 403, JSON.stringify(headers));
         assert.equal(errorOf(res), 'csrf');
@@ -125,7 +129,10 @@ describe('FORWARD_AUTH_PATH: the forward-auth endpoint for gateways', () => {
       clock.advance(ACCESS_TTL_MS + 1);
       const before = h.idp.counts.refresh;
       const answers = await Promise.all(Array.from({ length: 10 }, () => ask(h, ua)));
-      assert.deepEqual(answers.map((r) => r.status), Array(10).fill(200));
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        Array(10).fill(200),
+      );
       assert.equal(h.idp.counts.refresh - before, 1);
       assert.equal(new Set(answers.map(tokenOf)).size, 1);
       assert.ok(h.idp.issued.has(tokenOf(answers[0]!)));
@@ -138,7 +145,10 @@ describe('FORWARD_AUTH_PATH: the forward-auth endpoint for gateways', () => {
       faults.set(tokenEndpointAnswers(400, { error: 'invalid_grant' }));
       const res = await ask(h, other);
       assert.equal(res.status, 401);
-      assert.ok(res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)), res.setCookies.join(' | '));
+      assert.ok(
+        res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)),
+        res.setCookies.join(' | '),
+      );
       faults.clear();
       assert.equal((await ask(h, other)).status, 401);
     });

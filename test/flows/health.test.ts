@@ -24,10 +24,19 @@ describe('health: /healthz is liveness, /readyz says whether logins can be serve
     const idpPort = await freePort();
     const bffPort = await freePort();
     const url = `http://127.0.0.1:${bffPort}`;
-    const config = loadConfig({
-      PUBLIC_URL: url, OIDC_ISSUER: `http://127.0.0.1:${idpPort}`, OIDC_ALLOW_HTTP: 'true', OIDC_CLIENT_ID: CLIENT_ID,
-      OIDC_CLIENT_SECRET: CLIENT_SECRET, API_UPSTREAM: 'http://127.0.0.1:9/', SESSION_STORE: 'memory', SESSION_SECRETS: SECRET,
-    }, () => SECRET);
+    const config = loadConfig(
+      {
+        PUBLIC_URL: url,
+        OIDC_ISSUER: `http://127.0.0.1:${idpPort}`,
+        OIDC_ALLOW_HTTP: 'true',
+        OIDC_CLIENT_ID: CLIENT_ID,
+        OIDC_CLIENT_SECRET: CLIENT_SECRET,
+        API_UPSTREAM: 'http://127.0.0.1:9/',
+        SESSION_STORE: 'memory',
+        SESSION_SECRETS: SECRET,
+      },
+      () => SECRET,
+    );
     const logs = captureLogs();
     const bff = createApp(config, { log: logs.log, discoveryRetry: { initialMs: 10, maxMs: 50 } });
     const listening = await listen(bff.app, '127.0.0.1', bffPort);

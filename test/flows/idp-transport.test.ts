@@ -37,7 +37,12 @@ describe('every IdP call goes through the configured transport (OIDC_CA_FILE): a
     pki = createTestPki();
     // The test's browser trusts the private CA too: it logs in at the IdP's own pages.
     browserAgent = new Agent({ connect: { ca: pki.ca.cert } });
-    h = await startHarness({ backchannel: true, env: { OIDC_CA_FILE: pki.ca.certPath }, idp: { tls: { key: pki.server.key, cert: pki.server.cert } }, idpFetch: idpCalls.fetch });
+    h = await startHarness({
+      backchannel: true,
+      env: { OIDC_CA_FILE: pki.ca.certPath },
+      idp: { tls: { key: pki.server.key, cert: pki.server.cert } },
+      idpFetch: idpCalls.fetch,
+    });
   });
   after(async () => {
     await h?.close();
@@ -78,6 +83,10 @@ describe('every IdP call goes through the configured transport (OIDC_CA_FILE): a
     assert.equal(h.idp.counts.revocation, 1);
     const paths = new Set(idpCalls.calls.map((c) => c.path));
     for (const path of ['/.well-known/openid-configuration', '/request', '/token', '/jwks', '/token/revocation']) assert.ok(paths.has(path), `no ${path} call`);
-    assert.deepEqual(idpCalls.calls.filter((c) => !c.throughTransport), [], 'a call bypassed the transport');
+    assert.deepEqual(
+      idpCalls.calls.filter((c) => !c.throughTransport),
+      [],
+      'a call bypassed the transport',
+    );
   });
 });

@@ -38,7 +38,9 @@ describe('GET /login starts an Authorization Code + PKCE transaction', () => {
   });
 
   it('passes the allowed extra parameters and drops every other one', async () => {
-    const res = await h.browser().get(`${h.url}/login?prompt=login&login_hint=bob&ui_locales=de-CH&acr_values=urn:mfa&client_id=evil&redirect_uri=https://evil.example&scope=admin`);
+    const res = await h
+      .browser()
+      .get(`${h.url}/login?prompt=login&login_hint=bob&ui_locales=de-CH&acr_values=urn:mfa&client_id=evil&redirect_uri=https://evil.example&scope=admin`);
     const url = new URL(res.headers.get('location')!);
     assert.equal(url.searchParams.get('prompt'), 'login');
     assert.equal(url.searchParams.get('login_hint'), 'bob');
@@ -90,28 +92,29 @@ describe('PAR is used when the IdP advertises it and it is enabled', () => {
   });
 });
 
-for (const store of ['memory', 'cookie'] as const) describe(`login transactions of several tabs do not crowd each other out (SESSION_STORE=${store})`, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ env: { SESSION_STORE: store } });
-  });
-  after(async () => h?.close());
+for (const store of ['memory', 'cookie'] as const)
+  describe(`login transactions of several tabs do not crowd each other out (SESSION_STORE=${store})`, () => {
+    let h: Harness;
+    before(async () => {
+      h = await startHarness({ env: { SESSION_STORE: store } });
+    });
+    after(async () => h?.close());
 
-  it('lets three tabs of one browser, each with a 500-byte returnTo, log in at once and finish in any order', async () => {
-    const ua = h.browser();
-    const paths = ['a', 'b', 'c'].map((tab) => `/${tab}/${tab.repeat(497)}`);
-    const callbacks = [];
-    for (const path of paths) callbacks.push(await callbackUrlOf(h, ua, `?returnTo=${encodeURIComponent(path)}`));
-    for (const i of [1, 2, 0]) {
-      const done = await ua.get(callbacks[i]!);
-      assert.equal(done.status, 302, `tab ${i}: ${done.text.slice(0, 200)}`);
-      assert.equal(done.headers.get('location'), `${h.url}${paths[i]}`);
-    }
-    assert.equal((await ua.get(`${h.url}/session`)).status, 200);
-    // A browser drops a cookie over 4 KB (name, value and attributes): none may come near it.
-    for (const header of ua.setCookies) assert.ok(header.length <= 4096, `a ${header.length}-byte Set-Cookie`);
+    it('lets three tabs of one browser, each with a 500-byte returnTo, log in at once and finish in any order', async () => {
+      const ua = h.browser();
+      const paths = ['a', 'b', 'c'].map((tab) => `/${tab}/${tab.repeat(497)}`);
+      const callbacks = [];
+      for (const path of paths) callbacks.push(await callbackUrlOf(h, ua, `?returnTo=${encodeURIComponent(path)}`));
+      for (const i of [1, 2, 0]) {
+        const done = await ua.get(callbacks[i]!);
+        assert.equal(done.status, 302, `tab ${i}: ${done.text.slice(0, 200)}`);
+        assert.equal(done.headers.get('location'), `${h.url}${paths[i]}`);
+      }
+      assert.equal((await ua.get(`${h.url}/session`)).status, 200);
+      // A browser drops a cookie over 4 KB (name, value and attributes): none may come near it.
+      for (const header of ua.setCookies) assert.ok(header.length <= 4096, `a ${header.length}-byte Set-Cookie`);
+    });
   });
-});
 
 describe('login transactions: several tabs, single use, bound to the browser, 10 minutes', () => {
   const clock = testClock();

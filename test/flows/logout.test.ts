@@ -96,10 +96,11 @@ describe('logout with a broken end_session_endpoint in the IdP metadata', () => 
     faults.set((url, init) =>
       url.endsWith('/.well-known/openid-configuration')
         ? fetch(url, init as RequestInit).then(async (res) => {
-          const metadata = (await res.json()) as Record<string, unknown>;
-          return Response.json({ ...metadata, end_session_endpoint: 'ftp://idp.example/logout' });
-        })
-        : undefined);
+            const metadata = (await res.json()) as Record<string, unknown>;
+            return Response.json({ ...metadata, end_session_endpoint: 'ftp://idp.example/logout' });
+          })
+        : undefined,
+    );
     const h = await startHarness({ idpFetch: faults.fetch });
     try {
       faults.clear();

@@ -19,8 +19,10 @@ const tokenEndpointHangs: Rule = (url, init) => {
 };
 
 /** The token request goes to `port`, where a server resets every connection (a real undici socket error). */
-const tokenEndpointResets = (port: number): Rule => (url, init) =>
-  isToken(url) ? fetch(`http://127.0.0.1:${port}/token`, init as RequestInit) : undefined;
+const tokenEndpointResets =
+  (port: number): Rule =>
+  (url, init) =>
+    isToken(url) ? fetch(`http://127.0.0.1:${port}/token`, init as RequestInit) : undefined;
 
 interface Row {
   answer: string;
@@ -56,7 +58,13 @@ describe('a dead refresh token ends the session; a struggling IdP does not (refr
 
   const html = (status: number, title: string) => () => tokenEndpointAnswers(status, `<!DOCTYPE html><title>${title}</title>`, 'text/html');
   const rows: Row[] = [
-    { answer: '400 invalid_request (a certified OP on a revoked refresh token)', rule: () => tokenEndpointAnswers(400, { error: 'invalid_request', error_description: 'refresh token expired' }), status: 401, error: 'unauthenticated', kept: false },
+    {
+      answer: '400 invalid_request (a certified OP on a revoked refresh token)',
+      rule: () => tokenEndpointAnswers(400, { error: 'invalid_request', error_description: 'refresh token expired' }),
+      status: 401,
+      error: 'unauthenticated',
+      kept: false,
+    },
     { answer: '400 invalid_grant', rule: () => tokenEndpointAnswers(400, { error: 'invalid_grant' }), status: 401, error: 'unauthenticated', kept: false },
     { answer: '401 invalid_client', rule: () => tokenEndpointAnswers(401, { error: 'invalid_client' }), status: 401, error: 'unauthenticated', kept: false },
     { answer: '403 with an HTML page', rule: html(403, 'Forbidden'), status: 401, error: 'unauthenticated', kept: false },
@@ -65,9 +73,21 @@ describe('a dead refresh token ends the session; a struggling IdP does not (refr
     { answer: '408 Request Timeout', rule: html(408, 'Request Timeout'), status: 502, error: 'idp_unreachable', kept: true },
     { answer: '429 slow_down', rule: () => tokenEndpointAnswers(429, { error: 'slow_down' }), status: 502, error: 'idp_error', kept: true },
     { answer: '429 with an HTML page', rule: html(429, 'Too Many Requests'), status: 502, error: 'idp_error', kept: true },
-    { answer: '400 temporarily_unavailable (the IdP says itself that it is transient)', rule: () => tokenEndpointAnswers(400, { error: 'temporarily_unavailable' }), status: 502, error: 'idp_error', kept: true },
+    {
+      answer: '400 temporarily_unavailable (the IdP says itself that it is transient)',
+      rule: () => tokenEndpointAnswers(400, { error: 'temporarily_unavailable' }),
+      status: 502,
+      error: 'idp_error',
+      kept: true,
+    },
     { answer: '500 with an HTML page', rule: html(500, 'Internal Server Error'), status: 502, error: 'idp_error', kept: true },
-    { answer: '503 temporarily_unavailable', rule: () => tokenEndpointAnswers(503, { error: 'temporarily_unavailable' }), status: 502, error: 'idp_error', kept: true },
+    {
+      answer: '503 temporarily_unavailable',
+      rule: () => tokenEndpointAnswers(503, { error: 'temporarily_unavailable' }),
+      status: 502,
+      error: 'idp_error',
+      kept: true,
+    },
     { answer: 'no answer within OIDC_TIMEOUT', rule: () => tokenEndpointHangs, status: 502, error: 'idp_unreachable', kept: true },
     { answer: 'the connection reset', rule: () => tokenEndpointResets(resetPort), status: 502, error: 'idp_unreachable', kept: true },
   ];
@@ -83,7 +103,11 @@ describe('a dead refresh token ends the session; a struggling IdP does not (refr
       faults.clear();
       assert.equal(res.status, row.status, res.text);
       assert.equal(res.json<{ error: string }>().error, row.error);
-      assert.equal(res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)), !row.kept, 'session cookie cleared');
+      assert.equal(
+        res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)),
+        !row.kept,
+        'session cookie cleared',
+      );
       const session = await ua.get(`${h.url}/session`);
       assert.equal(session.status, row.kept ? 200 : 401, `/session after ${row.answer}`);
       assert.equal(session.json<{ authenticated: boolean }>().authenticated, row.kept);

@@ -44,7 +44,10 @@ describe('access tokens are refreshed when they expire within TOKEN_REFRESH_SKEW
   it('makes one refresh for many concurrent calls of one session in one instance', async () => {
     clock.advance(ACCESS_TTL_MS + 1);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.api(ua, `/c${i}`)));
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(20).fill(200),
+    );
     assert.equal(h.idp.counts.refresh, 1);
     const tokens = new Set(h.upstream.received.slice(-20).map((r) => r.headers['authorization']));
     assert.equal(tokens.size, 1);
@@ -82,7 +85,10 @@ describe('access tokens are refreshed when they expire within TOKEN_REFRESH_SKEW
 
   it('keeps the session when the IdP throttles (429) or is temporarily_unavailable: 502, not a logout', async () => {
     clock.advance(ACCESS_TTL_MS + 1);
-    for (const [status, body] of [[429, { error: 'slow_down' }], [400, { error: 'temporarily_unavailable' }]] as const) {
+    for (const [status, body] of [
+      [429, { error: 'slow_down' }],
+      [400, { error: 'temporarily_unavailable' }],
+    ] as const) {
       faults.set(tokenEndpointAnswers(status, body));
       const res = await h.api(ua, '/x');
       assert.equal(res.status, 502, `${status} ${body.error}`);

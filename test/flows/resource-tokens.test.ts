@@ -25,10 +25,11 @@ async function startGatedUpstream() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     arrived: () => (held.length ? Promise.resolve() : once(server, 'held').then(() => undefined)),
     releaseAll: () => held.splice(0).forEach((res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')),
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -40,7 +41,11 @@ interface Setup {
 
 async function start(routes: object[], options: HarnessOptions, closers: Array<() => Promise<void>>): Promise<Setup> {
   const file = routesFile(routes);
-  const h = await startHarness({ ...options, idp: { resources: RESOURCES, ...options.idp }, env: { API_ROUTES: file.path, OIDC_SCOPES: SCOPES, ...options.env } });
+  const h = await startHarness({
+    ...options,
+    idp: { resources: RESOURCES, ...options.idp },
+    env: { API_ROUTES: file.path, OIDC_SCOPES: SCOPES, ...options.env },
+  });
   return { h, routes: file, closers };
 }
 
@@ -61,10 +66,14 @@ describe('resource tokens with refresh tokens the IdP does not rotate', () => {
     it(`${store} store: a second resource right after the first gets its own token (no stale grace answer)`, async () => {
       const orders = await startEchoUpstream();
       const billing = await startEchoUpstream();
-      s = await start([
-        { path: '/api/orders', upstream: orders.url, token: 'user', resource: ORDERS },
-        { path: '/api/billing', upstream: billing.url, token: 'user', resource: BILLING },
-      ], { idp: { rotateRefreshToken: false }, env: { SESSION_STORE: store } }, [orders.close, billing.close]);
+      s = await start(
+        [
+          { path: '/api/orders', upstream: orders.url, token: 'user', resource: ORDERS },
+          { path: '/api/billing', upstream: billing.url, token: 'user', resource: BILLING },
+        ],
+        { idp: { rotateRefreshToken: false }, env: { SESSION_STORE: store } },
+        [orders.close, billing.close],
+      );
       const ua = s.h.browser();
       await s.h.login(ua);
       assert.equal((await s.h.api(ua, '/orders/1')).status, 200);
@@ -83,10 +92,14 @@ describe('cookie sessions: concurrent refreshes of one session leave the newest 
     const clock = testClock();
     const gated = await startGatedUpstream();
     const billing = await startEchoUpstream();
-    s = await start([
-      { path: '/api/orders', upstream: gated.url, token: 'user', resource: ORDERS },
-      { path: '/api/billing', upstream: billing.url, token: 'user', resource: BILLING },
-    ], { now: clock.now, env: { SESSION_STORE: 'cookie', TOKEN_REFRESH_GRACE: '5' } }, [gated.close, billing.close]);
+    s = await start(
+      [
+        { path: '/api/orders', upstream: gated.url, token: 'user', resource: ORDERS },
+        { path: '/api/billing', upstream: billing.url, token: 'user', resource: BILLING },
+      ],
+      { now: clock.now, env: { SESSION_STORE: 'cookie', TOKEN_REFRESH_GRACE: '5' } },
+      [gated.close, billing.close],
+    );
     const ua = s.h.browser();
     await s.h.login(ua);
     // A refreshes for orders (rt0 → rt1) and waits on its upstream; B, still sending rt0, gets
@@ -112,8 +125,14 @@ describe('cookie sessions: concurrent refreshes of one session leave the newest 
     const res = await s.h.api(ua, '/set-cookie');
     assert.equal(res.status, 200);
     assert.equal(s.h.idp.counts.refresh, 1);
-    assert.ok(res.setCookies.some((c) => c.startsWith('upstream-pref=')), 'the upstream cookie passes');
-    assert.ok(res.setCookies.some((c) => c.startsWith('bff-session=')), 'the refreshed session cookie is kept');
+    assert.ok(
+      res.setCookies.some((c) => c.startsWith('upstream-pref=')),
+      'the upstream cookie passes',
+    );
+    assert.ok(
+      res.setCookies.some((c) => c.startsWith('bff-session=')),
+      'the refreshed session cookie is kept',
+    );
     const forced = await ua.request('POST', `${s.h.url}/refresh`, { headers: { 'x-csrf': '1' } });
     assert.equal(forced.status, 200, forced.text);
   });

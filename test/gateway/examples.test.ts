@@ -20,8 +20,16 @@ function parseYaml(path: string): Tree {
   const docs = parseAllDocuments(read(path));
   assert.ok(Array.isArray(docs) && docs.length === 1, `${path}: one YAML document`);
   const [doc] = docs;
-  assert.deepEqual(doc!.errors.map((e) => e.message), [], `${path}: YAML errors`);
-  assert.deepEqual(doc!.warnings.map((e) => e.message), [], `${path}: YAML warnings`);
+  assert.deepEqual(
+    doc!.errors.map((e) => e.message),
+    [],
+    `${path}: YAML errors`,
+  );
+  assert.deepEqual(
+    doc!.warnings.map((e) => e.message),
+    [],
+    `${path}: YAML warnings`,
+  );
   const tree = doc!.toJS() as unknown;
   assert.ok(tree && typeof tree === 'object', `${path}: a mapping at the top`);
   return tree as Tree;
@@ -31,16 +39,19 @@ const at = (tree: unknown, ...path: Array<string | number>): unknown =>
   path.reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Tree)[k as string] : undefined), tree);
 
 /** The BFF as the examples configure it (FORWARD_AUTH_PATH=/auth, every other path at its default). */
-const config = loadConfig({
-  PUBLIC_URL: 'https://app.example.test',
-  OIDC_ISSUER: 'https://idp.example.test',
-  OIDC_CLIENT_ID: 'spa',
-  OIDC_CLIENT_SECRET: 'a-client-secret-long-enough-for-the-check',
-  API_UPSTREAM: 'http://api:8080/v1',
-  SESSION_SECRETS: 'a-session-secret-0123456789-abcdefghijklmnopq',
-  FORWARD_AUTH_PATH: '/auth',
-  FORWARD_AUTH_TRUSTED_IPS: '10.0.0.0/8',
-}, () => 'unused-generated-secret');
+const config = loadConfig(
+  {
+    PUBLIC_URL: 'https://app.example.test',
+    OIDC_ISSUER: 'https://idp.example.test',
+    OIDC_CLIENT_ID: 'spa',
+    OIDC_CLIENT_SECRET: 'a-client-secret-long-enough-for-the-check',
+    API_UPSTREAM: 'http://api:8080/v1',
+    SESSION_SECRETS: 'a-session-secret-0123456789-abcdefghijklmnopq',
+    FORWARD_AUTH_PATH: '/auth',
+    FORWARD_AUTH_TRUSTED_IPS: '10.0.0.0/8',
+  },
+  () => 'unused-generated-secret',
+);
 const forwardAuthPath = config.forwardAuth.path ?? assert.fail('FORWARD_AUTH_PATH is set');
 const { api: apiPath, ...bffRoutes } = config.paths;
 const BFF_PATHS = Object.values(bffRoutes);
@@ -137,7 +148,11 @@ describe('gateway examples route the BFF (Envoy, Traefik and Kong evaluated here
     const route = (path: string): Routed => {
       const regex = routes.find(({ route: r }) => paths(r).some((p) => p.startsWith('~') && new RegExp(`^(?:${p.slice(1)})`).test(path)));
       const prefix = routes
-        .flatMap(({ service, route: r }) => paths(r).filter((p) => !p.startsWith('~') && path.startsWith(p)).map((p) => ({ service, route: r, length: p.length })))
+        .flatMap(({ service, route: r }) =>
+          paths(r)
+            .filter((p) => !p.startsWith('~') && path.startsWith(p))
+            .map((p) => ({ service, route: r, length: p.length })),
+        )
         .sort((x, y) => y.length - x.length)[0];
       const hit = regex ?? prefix;
       const code = ((hit?.route['plugins'] as Tree[] | undefined) ?? [])
@@ -156,7 +171,13 @@ describe('gateway examples route the BFF (Envoy, Traefik and Kong evaluated here
 
   it('the gateway pages of docs/ explain every example', () => {
     const pages = ['forward-auth', 'nginx', 'envoy', 'traefik', 'kong'].map((name) => read(`docs/gateways/${name}.md`)).join('\n');
-    for (const file of ['examples/nginx/nginx.conf', 'examples/envoy/envoy.yaml', 'examples/traefik/dynamic.yml', 'examples/traefik/traefik.yml', 'examples/kong/kong.yml']) {
+    for (const file of [
+      'examples/nginx/nginx.conf',
+      'examples/envoy/envoy.yaml',
+      'examples/traefik/dynamic.yml',
+      'examples/traefik/traefik.yml',
+      'examples/kong/kong.yml',
+    ]) {
       assert.ok(pages.includes(file), `docs/gateways/ mentions ${file}`);
     }
   });

@@ -29,7 +29,12 @@ interface GatewayStack {
   close(): Promise<void>;
 }
 
-async function startGatewayStack(options: { clock: TestClock; faults?: IdpFaults; env?: Record<string, string>; rotateRefreshToken?: boolean }): Promise<GatewayStack> {
+async function startGatewayStack(options: {
+  clock: TestClock;
+  faults?: IdpFaults;
+  env?: Record<string, string>;
+  rotateRefreshToken?: boolean;
+}): Promise<GatewayStack> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const h = await startHarness({
@@ -37,7 +42,9 @@ async function startGatewayStack(options: { clock: TestClock; faults?: IdpFaults
     ...(options.faults ? { idpFetch: options.faults.fetch } : {}),
     env: { PUBLIC_URL: url, FORWARD_AUTH_PATH: '/auth', ...options.env },
     idp: {
-      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/callback`], post_logout_redirect_uris: [`${url}/logout/callback`] }],
+      clients: [
+        { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${url}/callback`], post_logout_redirect_uris: [`${url}/logout/callback`] },
+      ],
       ...(options.rotateRefreshToken ? { rotateRefreshToken: true } : {}),
     },
   });
@@ -134,7 +141,7 @@ describe('nginx in front (examples/nginx/nginx.conf): the BFF as its auth_reques
     assert.equal(s.h.upstream.received.at(-1)!.headers['cookie'], undefined, 'no Cookie header when only the BFF had cookies');
   });
 
-  it("drops an Authorization or identity header the browser sends itself", async () => {
+  it('drops an Authorization or identity header the browser sends itself', async () => {
     await s.call(ua, '/api/smuggle', { headers: { ...CSRF, authorization: 'Bearer attacker', 'x-auth-request-user': 'admin' } });
     const got = s.h.upstream.received.at(-1)!;
     assert.notEqual(got.headers['authorization'], 'Bearer attacker');
@@ -160,7 +167,10 @@ describe('nginx in front (examples/nginx/nginx.conf): the BFF as its auth_reques
       await s.call(ua, '/api/things', { headers: { ...CSRF, 'sec-fetch-site': 'cross-site' } }),
       await s.call(ua, '/api/things', { headers: { origin: 'https://evil.example' } }),
     ];
-    assert.deepEqual(refused.map((r) => r.status), [403, 403, 403, 403]);
+    assert.deepEqual(
+      refused.map((r) => r.status),
+      [403, 403, 403, 403],
+    );
     assert.deepEqual(refused.map(errorOf), ['csrf', 'csrf', 'csrf', 'csrf']);
     assert.equal(s.h.upstream.received.length, before);
     assert.ok(s.h.logs.named('csrf.rejected').length >= 4);
@@ -184,7 +194,11 @@ describe('nginx in front (examples/nginx/nginx.conf): the BFF as its auth_reques
     const refreshesBefore = s.h.idp.counts.refresh;
     const receivedBefore = s.h.upstream.received.length;
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.call(ua, `/api/concurrent/${i}`, { headers: CSRF })));
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200), results.map((r) => r.status).join(','));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(20).fill(200),
+      results.map((r) => r.status).join(','),
+    );
     assert.equal(s.h.idp.counts.refresh - refreshesBefore, 1, 'refreshes at the IdP');
     const bearers = new Set(s.h.upstream.received.slice(receivedBefore).map((r) => r.headers['authorization']));
     assert.equal(bearers.size, 1, `the API saw ${bearers.size} different tokens`);
@@ -201,7 +215,10 @@ describe('nginx in front (examples/nginx/nginx.conf): the BFF as its auth_reques
     const res = await s.call(other, '/api/after-revocation', { headers: CSRF });
     assert.equal(res.status, 401);
     assert.equal(errorOf(res), 'unauthenticated');
-    assert.ok(res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)), res.setCookies.join(' | '));
+    assert.ok(
+      res.setCookies.some((c) => /^bff-session=;/.test(c) && /Max-Age=0/i.test(c)),
+      res.setCookies.join(' | '),
+    );
     assert.equal(other.cookie(s.host, 'bff-session'), undefined);
   });
 

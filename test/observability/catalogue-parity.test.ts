@@ -26,7 +26,11 @@ function sourceFiles(dir: string): string[] {
 function sourcesExcept(catalogue: string): string {
   return sourceFiles(src)
     .filter((file) => relative(root, file) !== catalogue)
-    .map((file) => readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1'))
+    .map((file) =>
+      readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/(^|[^:'"`])\/\/.*$/gm, '$1'),
+    )
     .join('\n');
 }
 

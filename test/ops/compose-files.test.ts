@@ -67,7 +67,10 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
     });
 
     it('requires SESSION_SECRETS from the environment instead of shipping a default secret', () => {
-      assert.throws(() => readCompose({}), (err: unknown) => err instanceof InterpolationError && err.variable === 'SESSION_SECRETS');
+      assert.throws(
+        () => readCompose({}),
+        (err: unknown) => err instanceof InterpolationError && err.variable === 'SESSION_SECRETS',
+      );
       const raw = parseCompose(readFileText('docker-compose.yml'));
       assert.match(raw.services['bff']!.environment['SESSION_SECRETS'] ?? '', /^\$\{SESSION_SECRETS:\?[^}]+\}$/);
     });
@@ -97,7 +100,10 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.ok(publicPorts.length > 0, `port ${port} (PORT) is published (on ${owner.name})`);
       const publicUrl = new URL(setting('PUBLIC_URL'));
       const browserPort = Number(publicUrl.port || (publicUrl.protocol === 'https:' ? 443 : 80));
-      assert.ok(publicPorts.some((p) => p.published === browserPort), `PUBLIC_URL ${publicUrl.origin} reaches the published port`);
+      assert.ok(
+        publicPorts.some((p) => p.published === browserPort),
+        `PUBLIC_URL ${publicUrl.origin} reaches the published port`,
+      );
       assert.equal(setting('HOST'), '0.0.0.0', 'HOST binds every interface inside the container');
 
       assert.ok(admin > 0, 'the admin listener is on');
@@ -118,7 +124,7 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.ok(graceMs > shutdownMs, `stop_grace_period ${graceMs} ms must exceed SHUTDOWN_TIMEOUT ${shutdownMs} ms`);
     });
 
-    it('runs the production image (the Dockerfile\'s last stage) with its own CMD', () => {
+    it("runs the production image (the Dockerfile's last stage) with its own CMD", () => {
       assert.equal(bff.build?.target, stages.at(-1)!.name, 'bff builds the last stage, which `docker build .` also builds');
       assert.equal(bff.command, undefined, 'no command override: the image CMD runs');
     });
@@ -134,7 +140,7 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.equal(published.published, Number(issuer.port), 'the browser reaches the issuer port on the host');
       assert.equal(published.hostIp, '127.0.0.1', 'the demo IdP (any password) is published on the host loopback only');
       if (['127.0.0.1', 'localhost'].includes(issuer.hostname)) {
-        assert.equal(networkOwner(compose, bff).name, 'idp', 'a loopback issuer works for the BFF only inside the IdP\'s network namespace');
+        assert.equal(networkOwner(compose, bff).name, 'idp', "a loopback issuer works for the BFF only inside the IdP's network namespace");
       }
     });
 
@@ -144,7 +150,10 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.equal(idp['IDP_CLIENT_SECRET'], setting('OIDC_CLIENT_SECRET'));
       const origin = new URL(setting('PUBLIC_URL')).origin;
       assert.ok((idp['IDP_REDIRECT_URI'] ?? '').split(',').includes(origin + setting('CALLBACK_PATH')), 'redirect_uri = PUBLIC_URL + CALLBACK_PATH');
-      assert.ok((idp['IDP_POST_LOGOUT_REDIRECT_URI'] ?? '').split(',').includes(origin + setting('LOGOUT_CALLBACK_PATH')), 'post_logout_redirect_uri = PUBLIC_URL + LOGOUT_CALLBACK_PATH');
+      assert.ok(
+        (idp['IDP_POST_LOGOUT_REDIRECT_URI'] ?? '').split(',').includes(origin + setting('LOGOUT_CALLBACK_PATH')),
+        'post_logout_redirect_uri = PUBLIC_URL + LOGOUT_CALLBACK_PATH',
+      );
     });
 
     it('on where the API and Redis are', () => {
@@ -173,8 +182,14 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
     });
 
     it('idp and api run the demo servers from the dev target (oidc-provider is a devDependency)', () => {
-      assert.ok(stages.some((s) => s.name === 'dev'), 'the Dockerfile has a dev target');
-      for (const [name, script] of [['idp', 'dev/idp-server.ts'], ['api', 'dev/demo-upstream-server.ts']] as const) {
+      assert.ok(
+        stages.some((s) => s.name === 'dev'),
+        'the Dockerfile has a dev target',
+      );
+      for (const [name, script] of [
+        ['idp', 'dev/idp-server.ts'],
+        ['api', 'dev/demo-upstream-server.ts'],
+      ] as const) {
         const s = compose.services[name]!;
         assert.equal(s.build?.target, 'dev', name);
         assert.deepEqual(s.command, ['node', '--import', 'tsx', script], name);
@@ -198,7 +213,10 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.equal(runtime.env['NODE_ENV'], 'production');
       assert.deepEqual(runtime.cmd, ['node', 'dist/src/main.js']);
       assert.deepEqual(runtime.entrypoint, ['/usr/bin/tini', '--']);
-      assert.ok(runtime.stage.instructions.some((i) => i.keyword === 'RUN' && /apt-get install\b.*\btini\b/.test(i.args)), 'tini is installed in the runtime stage');
+      assert.ok(
+        runtime.stage.instructions.some((i) => i.keyword === 'RUN' && /apt-get install\b.*\btini\b/.test(i.args)),
+        'tini is installed in the runtime stage',
+      );
       assert.deepEqual([...runtime.exposed].sort(), [3000, 9090]);
       assert.ok(runtime.healthcheck?.test, 'the image has a HEALTHCHECK');
     });
@@ -218,7 +236,11 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
         }
       }
       const allowed = [/^(\w+:)?package\.json$/, /^(\w+:)?node_modules$/, /^(\w+:)?dist(\/src)?$/, /^views$/];
-      for (const s of sources) assert.ok(allowed.some((re) => re.test(s)), `runtime copies ${s}`);
+      for (const s of sources)
+        assert.ok(
+          allowed.some((re) => re.test(s)),
+          `runtime copies ${s}`,
+        );
       assert.ok(sources.some((s) => /node_modules$/.test(s)) && sources.some((s) => /dist/.test(s)) && sources.includes('views'));
     });
 
@@ -229,14 +251,19 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       const fromName = /--from=(\S+)/.exec(copy.args)?.[1];
       assert.ok(fromName, 'node_modules come from a build stage, not the build context');
       // Every RUN of that stage and the stages it is built on, in order.
-      const runs = resolveStage(stages, fromName).chain.reverse().flatMap((s) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args));
+      const runs = resolveStage(stages, fromName)
+        .chain.reverse()
+        .flatMap((s) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args));
       const lastInstall = findLastIndex(runs, (r) => /\bnpm (ci|install|i)\b/.test(r) && !/--omit=dev/.test(r));
       const lastPrune = findLastIndex(runs, (r) => /\bnpm prune\b.*--omit=dev|\bnpm (ci|install)\b.*--omit=dev/.test(r));
       assert.ok(lastPrune !== -1, `stage ${fromName} never prunes devDependencies`);
       assert.ok(lastPrune >= lastInstall, 'devDependencies are pruned after the last full install');
       const pruneRun = runs[lastPrune]!;
       if (lastPrune === lastInstall) assert.ok(pruneRun.indexOf('npm prune') > pruneRun.search(/\bnpm (ci|install)\b/));
-      assert.ok(!runtime.stage.instructions.some((i) => i.keyword === 'RUN' && /\bnpm (ci|install|i)\b/.test(i.args) && !/--omit=dev/.test(i.args)), 'the runtime stage installs no devDependencies itself');
+      assert.ok(
+        !runtime.stage.instructions.some((i) => i.keyword === 'RUN' && /\bnpm (ci|install|i)\b/.test(i.args) && !/--omit=dev/.test(i.args)),
+        'the runtime stage installs no devDependencies itself',
+      );
     });
 
     it('everything the Dockerfile COPYs from the build context exists and is not .dockerignored', () => {
@@ -256,7 +283,16 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
   describe('.dockerignore', () => {
     it('keeps local installs, builds, secrets and VCS data out of the build context', () => {
       const ignore = readDockerignore();
-      for (const path of ['node_modules', 'node_modules/koa/package.json', 'dist/src/main.js', '.env', '.git/config', 'coverage/index.html', 'bench/results/x.json', 'npm-debug.log']) {
+      for (const path of [
+        'node_modules',
+        'node_modules/koa/package.json',
+        'dist/src/main.js',
+        '.env',
+        '.git/config',
+        'coverage/index.html',
+        'bench/results/x.json',
+        'npm-debug.log',
+      ]) {
         assert.ok(dockerIgnored(ignore, path), `${path} reaches the build context`);
       }
       for (const path of ['package.json', 'package-lock.json', 'src/main.ts', 'dev/idp-server.ts', 'views/error.eta', 'tsconfig.build.json']) {
@@ -271,7 +307,12 @@ describe('container files: Dockerfile, docker-compose.yml, .dockerignore', () =>
       assert.deepEqual(parsePort('3000:3000'), { hostIp: undefined, published: 3000, target: 3000, protocol: 'tcp' });
       assert.deepEqual(parsePort('3000'), { hostIp: undefined, published: undefined, target: 3000, protocol: 'tcp' });
       assert.deepEqual(parsePort('[::1]:80:8080/udp'), { hostIp: '::1', published: 80, target: 8080, protocol: 'udp' });
-      assert.deepEqual(parsePort({ target: 9090, published: '9090', host_ip: '127.0.0.1' }), { hostIp: '127.0.0.1', published: 9090, target: 9090, protocol: 'tcp' });
+      assert.deepEqual(parsePort({ target: 9090, published: '9090', host_ip: '127.0.0.1' }), {
+        hostIp: '127.0.0.1',
+        published: 9090,
+        target: 9090,
+        protocol: 'tcp',
+      });
     });
 
     it('apply .dockerignore rules as Docker does (later rules win, ! re-includes, ** for any depth)', () => {

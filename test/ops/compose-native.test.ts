@@ -27,7 +27,9 @@ describe('compose:native: docker-compose.yml run as local processes', () => {
           // Undo the rewriting: the value must come back exactly (nothing else changed).
           let undone = rewritten.replace(/\b127\.0\.0\.1\b/g, '@HOST@');
           for (const [from, to] of plan.ports) undone = undone.replace(new RegExp(`\\b${to}\\b`, 'g'), String(from));
-          const expected = value.replace(/\b(127\.0\.0\.1|0\.0\.0\.0)\b/g, '@HOST@').replace(new RegExp(`(?<=//)(${[...services].join('|')})(?=:)`, 'g'), '@HOST@');
+          const expected = value
+            .replace(/\b(127\.0\.0\.1|0\.0\.0\.0)\b/g, '@HOST@')
+            .replace(new RegExp(`(?<=//)(${[...services].join('|')})(?=:)`, 'g'), '@HOST@');
           const expectedHostVar = /(^|_)HOST$/.test(key) && (services.has(value) || value === '0.0.0.0') ? '@HOST@' : expected;
           assert.equal(undone, expectedHostVar, `${s.name}: ${key}=${value} became ${rewritten}`);
           for (const name of services) assert.doesNotMatch(rewritten, new RegExp(`//${name}[:/]`), `${s.name}: ${key} still names service ${name}`);
@@ -65,9 +67,15 @@ describe('compose:native: docker-compose.yml run as local processes', () => {
     const bff = report.services.find((s) => s.name === 'bff')!;
     for (const dep of ['redis', 'idp', 'api']) {
       const d = report.services.find((s) => s.name === dep)!;
-      assert.ok(d.healthyAtMs !== undefined && bff.startedAtMs !== undefined && d.healthyAtMs <= bff.startedAtMs, `bff started before ${dep} was healthy\n${text}`);
+      assert.ok(
+        d.healthyAtMs !== undefined && bff.startedAtMs !== undefined && d.healthyAtMs <= bff.startedAtMs,
+        `bff started before ${dep} was healthy\n${text}`,
+      );
     }
-    assert.ok(report.steps.some((s) => s.ok && /stored in Redis/.test(s.name)), text);
+    assert.ok(
+      report.steps.some((s) => s.ok && /stored in Redis/.test(s.name)),
+      text,
+    );
     assert.ok(report.durationMs < 30_000, text);
   });
 

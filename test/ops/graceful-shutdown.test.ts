@@ -44,12 +44,14 @@ describe('graceful shutdown of the production entry (src/main.ts) on SIGTERM', f
   before(async () => {
     for (let i = 0; i < 4; i++) ports.push(await freePort());
     idp = await startIdp({
-      clients: [{
-        client_id: CLIENT_ID,
-        client_secret: CLIENT_SECRET,
-        redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/callback`),
-        post_logout_redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/logout/callback`),
-      }],
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/callback`),
+          post_logout_redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/logout/callback`),
+        },
+      ],
     });
     upstream = await startSlowUpstream();
   });
@@ -166,7 +168,10 @@ describe('graceful shutdown of the production entry (src/main.ts) on SIGTERM', f
       bff.child.kill('SIGTERM');
       await bff.event('service.stopping');
       const exit = await within(2000, bff.exited);
-      assert.ok(exit, `still running ${Date.now() - sigterm} ms after SIGTERM with no request in flight, only an open connection that never sent one (SHUTDOWN_TIMEOUT=${shutdownMs} ms)`);
+      assert.ok(
+        exit,
+        `still running ${Date.now() - sigterm} ms after SIGTERM with no request in flight, only an open connection that never sent one (SHUTDOWN_TIMEOUT=${shutdownMs} ms)`,
+      );
       assert.equal(exit.code, 0, bff.output());
       await closedByServer;
     } finally {
@@ -287,7 +292,10 @@ async function startBff(port: number, idp: RunningIdp, upstream: SlowUpstream, e
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the BFF exited with ${child.exitCode} while starting:\n${out}`);
-    const status = await fetch(`${url}/readyz`).then((r) => r.status, () => 0);
+    const status = await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     if (Date.now() > deadline) {
       await bff.kill();
@@ -319,33 +327,41 @@ interface ApiResult {
 }
 
 /** An /api request through the BFF with the session cookie and X-CSRF; firstChunk resolves when body bytes arrive. */
-function apiRequest(bff: Bff, ua: UserAgent, path: string, opts: { keepAlive?: boolean; agent?: http.Agent }): { firstChunk: Promise<void>; done: Promise<ApiResult> } {
+function apiRequest(
+  bff: Bff,
+  ua: UserAgent,
+  path: string,
+  opts: { keepAlive?: boolean; agent?: http.Agent },
+): { firstChunk: Promise<void>; done: Promise<ApiResult> } {
   let gotFirst!: () => void;
   const firstChunk = new Promise<void>((resolve) => {
     gotFirst = resolve;
   });
   const done = new Promise<ApiResult>((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1',
-      port: bff.port,
-      path: `/api${path}`,
-      agent: opts.agent ?? false,
-      headers: {
-        cookie: ua.cookieHeader(`127.0.0.1:${bff.port}`),
-        'x-csrf': '1',
-        ...(opts.agent ? {} : { connection: opts.keepAlive ? 'keep-alive' : 'close' }),
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: bff.port,
+        path: `/api${path}`,
+        agent: opts.agent ?? false,
+        headers: {
+          cookie: ua.cookieHeader(`127.0.0.1:${bff.port}`),
+          'x-csrf': '1',
+          ...(opts.agent ? {} : { connection: opts.keepAlive ? 'keep-alive' : 'close' }),
+        },
       },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-        gotFirst();
-      });
-      // 'close' comes after 'end' when complete, alone (aborted) when the connection was cut.
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete, connection: res.headers.connection, endedAt: Date.now() }));
-      res.on('error', () => undefined);
-    });
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+          gotFirst();
+        });
+        // 'close' comes after 'end' when complete, alone (aborted) when the connection was cut.
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete, connection: res.headers.connection, endedAt: Date.now() }));
+        res.on('error', () => undefined);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -489,9 +505,10 @@ async function startSlowUpstream(): Promise<SlowUpstream> {
     async receivedCount(n) {
       while (received.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

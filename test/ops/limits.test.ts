@@ -13,11 +13,15 @@ import type { UserAgent } from '../support/user-agent.js';
 function postChunked(h: Harness, ua: UserAgent, size: number): Promise<number> {
   const url = new URL(`${h.url}/api/upload`);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { cookie: ua.cookieHeader(url.host), 'x-csrf': '1', 'transfer-encoding': 'chunked' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, headers: { cookie: ua.cookieHeader(url.host), 'x-csrf': '1', 'transfer-encoding': 'chunked' } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      },
+    );
     req.on('error', (e) => (req.destroyed ? resolve(0) : reject(e)));
     const chunk = Buffer.alloc(64 * 1024, 'x');
     let sent = 0;
@@ -146,11 +150,13 @@ describe('a client that hangs up while its request waits for a token frees its u
       // The client-credentials request waits at the token endpoint until the test lets it go.
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      const atTokenEndpoint = new Promise<void>((arrived) => faults.set((url, init) => {
-        if (!new URL(url).pathname.endsWith('/token')) return undefined;
-        arrived();
-        return released.then(() => fetch(url, init as RequestInit));
-      }));
+      const atTokenEndpoint = new Promise<void>((arrived) =>
+        faults.set((url, init) => {
+          if (!new URL(url).pathname.endsWith('/token')) return undefined;
+          arrived();
+          return released.then(() => fetch(url, init as RequestInit));
+        }),
+      );
       const serverSide = once(h.listening.server, 'connection') as Promise<[Socket]>;
       const socket = connect(h.listening.port, '127.0.0.1');
       socket.on('error', () => undefined);
@@ -164,7 +170,10 @@ describe('a client that hangs up while its request waits for a token frees its u
       faults.clear();
       // The slot of the hung-up request is free again: the next call is not refused with 429.
       assert.equal((await h.api(ua, '/partner/b')).status, 200);
-      assert.deepEqual(upstream.received.map((r) => r.url), ['/b']);
+      assert.deepEqual(
+        upstream.received.map((r) => r.url),
+        ['/b'],
+      );
       // Logged as nginx does: 499 client closed request, not Koa's 404.
       const completed = h.logs.named('request.completed').find((e) => e['path'] === '/api/partner/a');
       assert.equal(completed?.['status'], 499);

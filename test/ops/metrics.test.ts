@@ -50,7 +50,7 @@ describe('metrics: Prometheus on the admin port, never on the public one', () =>
     assert.match(after, /^bff_process_resident_memory_bytes \d+/m);
   });
 
-  it("reports the session cache: hits of API calls that needed no Redis round trip, its size, and that it is serving", async () => {
+  it('reports the session cache: hits of API calls that needed no Redis round trip, its size, and that it is serving', async () => {
     const ua = h.browser();
     await h.login(ua);
     const hits = async () => sample(await scrape(), 'bff_session_cache_lookups_total', { result: 'hit' });

@@ -56,7 +56,12 @@ async function startReceiver(status = 200) {
     spans(): OtlpSpan[] {
       const out: OtlpSpan[] = [];
       for (const r of requests) {
-        const body = r.body as { resourceSpans?: Array<{ resource?: { attributes?: Array<{ key: string; value: AnyValue }> }; scopeSpans?: Array<{ spans?: Array<Omit<OtlpSpan, 'resource'>> }> }> };
+        const body = r.body as {
+          resourceSpans?: Array<{
+            resource?: { attributes?: Array<{ key: string; value: AnyValue }> };
+            scopeSpans?: Array<{ spans?: Array<Omit<OtlpSpan, 'resource'>> }>;
+          }>;
+        };
         for (const rs of body.resourceSpans ?? []) {
           const resource = Object.fromEntries((rs.resource?.attributes ?? []).map((a) => [a.key, valueOf(a.value)]));
           for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) out.push({ ...s, resource });
@@ -144,7 +149,10 @@ describe('OpenTelemetry export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
       // Session store commands of the request are children too.
       const storeSpans = spans.filter((s) => s.parentSpanId === server.spanId && attr(s, 'db.operation.name') !== undefined);
-      assert.ok(storeSpans.some((s) => attr(s, 'db.operation.name') === 'getex'), `store spans: ${storeSpans.map((s) => s.name).join(', ')}`);
+      assert.ok(
+        storeSpans.some((s) => attr(s, 'db.operation.name') === 'getex'),
+        `store spans: ${storeSpans.map((s) => s.name).join(', ')}`,
+      );
 
       // Requests without a traceparent get root server spans of their own.
       const callback = spans.find((s) => s.name === 'GET callback');
@@ -152,10 +160,13 @@ describe('OpenTelemetry export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       assert.ok(!callback.parentSpanId, 'a root span');
       assert.notEqual(callback.traceId, TRACE_ID);
       const exchange = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(tokenCalls[0] ?? '');
-      assert.ok(exchange, 'the code exchange carries the traceparent of its own span, in the callback\'s trace');
+      assert.ok(exchange, "the code exchange carries the traceparent of its own span, in the callback's trace");
       assert.equal(exchange[1], callback.traceId);
       assert.equal(spans.find((s) => s.spanId === exchange[2])?.parentSpanId, callback.spanId);
-      assert.ok(spans.every((s) => s.status?.code !== STATUS_CODE_ERROR), 'nothing failed');
+      assert.ok(
+        spans.every((s) => s.status?.code !== STATUS_CODE_ERROR),
+        'nothing failed',
+      );
     } finally {
       await receiver.close();
     }
@@ -209,14 +220,25 @@ describe('OpenTelemetry export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   });
 
   it('reads OTEL_EXPORTER_OTLP_ENDPOINT (an http(s) base URL) and OTEL_SERVICE_NAME from the configuration', () => {
-    const env = { PUBLIC_URL: 'http://127.0.0.1:3000', OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', OIDC_ALLOW_HTTP: 'true', API_UPSTREAM: 'http://127.0.0.1:9' };
+    const env = {
+      PUBLIC_URL: 'http://127.0.0.1:3000',
+      OIDC_ISSUER: 'http://127.0.0.1:9',
+      OIDC_CLIENT_ID: 'c',
+      OIDC_CLIENT_SECRET: 's',
+      OIDC_ALLOW_HTTP: 'true',
+      API_UPSTREAM: 'http://127.0.0.1:9',
+    };
     const secret = () => 'x'.repeat(43);
     assert.deepEqual(loadConfig(env, secret).otel, { endpoint: undefined, serviceName: 'oidc-bff' });
     const on = loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector.example:4318/otlp', OTEL_SERVICE_NAME: 'bff-eu' }, secret).otel;
     assert.equal(on.endpoint?.href, 'https://collector.example:4318/otlp');
     assert.equal(on.serviceName, 'bff-eu');
     for (const bad of ['collector:4318', 'grpc://collector:4317', 'http://collector:4318/?x=1']) {
-      assert.throws(() => loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: bad }, secret), (e: unknown) => e instanceof ConfigError && /OTEL_EXPORTER_OTLP_ENDPOINT/.test(e.message), bad);
+      assert.throws(
+        () => loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: bad }, secret),
+        (e: unknown) => e instanceof ConfigError && /OTEL_EXPORTER_OTLP_ENDPOINT/.test(e.message),
+        bad,
+      );
     }
   });
 

@@ -25,10 +25,11 @@ async function startDownloadUpstream(giveUpMs: number): Promise<{ url: string; c
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -63,7 +64,7 @@ async function assertBlamedOnTheClient(h: Harness, reason: RegExp): Promise<void
   assert.doesNotMatch(metrics, /dependency="upstream",[^}]*outcome="error"/);
 }
 
-describe('a client that stops reading is its own doing, not the upstream\'s', () => {
+describe("a client that stops reading is its own doing, not the upstream's", () => {
   it('attack: a paused large download is cut after API_WRITE_IDLE_TIMEOUT and logged as a slow reader, not an upstream failure', async () => {
     const upstream = await startDownloadUpstream(10_000);
     const h = await startHarness({ env: { API_UPSTREAM: upstream.url, API_WRITE_IDLE_TIMEOUT: '1' } });

@@ -38,7 +38,10 @@ describe('tracing: traceparent and the request id travel with the request', () =
       const res = await h.browser().get(`${h.url}/callback?state=nope&code=x`);
       const id = res.headers.get('x-request-id')!;
       assert.match(res.text, new RegExp(id));
-      const lines = h.logs.events().filter((e) => e['request_id'] === id).map((e) => e.event);
+      const lines = h.logs
+        .events()
+        .filter((e) => e['request_id'] === id)
+        .map((e) => e.event);
       assert.deepEqual(lines.sort(), ['callback.state_invalid', 'request.completed']);
     } finally {
       await h.close();

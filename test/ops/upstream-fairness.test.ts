@@ -57,10 +57,11 @@ async function startSlowUpstream(): Promise<SlowUpstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     open: () => open,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -138,7 +139,7 @@ describe('fair upstream pools: no client holds more than its share of a route, a
     }
   });
 
-  it('attack: clients filling a route\'s pool make the next call wait, and that wait ends in 504 upstream_timeout within API_TIMEOUT', async () => {
+  it("attack: clients filling a route's pool make the next call wait, and that wait ends in 504 upstream_timeout within API_TIMEOUT", async () => {
     const routes = routesFile([{ path: '/api/open', upstream: upstream.url, token: 'none' }]);
     const h = await startHarness({ env: { API_ROUTES: routes.path, API_TIMEOUT: '2', TRUST_PROXY: '1' } });
     const held = new Held();
@@ -163,7 +164,7 @@ describe('fair upstream pools: no client holds more than its share of a route, a
     }
   });
 
-  it("attack: calls stuck on one route cannot fill API_MAX_CONCURRENCY so that another route answers 503", async () => {
+  it('attack: calls stuck on one route cannot fill API_MAX_CONCURRENCY so that another route answers 503', async () => {
     const routes = routesFile([
       { path: '/api/stuck', upstream: upstream.url, token: 'none' },
       { path: '/api/other', upstream: upstream.url, token: 'none' },
@@ -179,7 +180,10 @@ describe('fair upstream pools: no client holds more than its share of a route, a
       assert.equal(res.status, 200);
       // The stuck route got its half of the slots, and the rest of its calls were refused.
       assert.equal(upstream.open(), 4);
-      assert.deepEqual(held.statuses.filter((s) => s !== 200), [503, 503, 503, 503]);
+      assert.deepEqual(
+        held.statuses.filter((s) => s !== 200),
+        [503, 503, 503, 503],
+      );
     } finally {
       held.cut();
       await h.close();
@@ -194,10 +198,14 @@ describe('fair upstream pools: no client holds more than its share of a route, a
       await h.login(ua);
       const url = new URL(`${h.url}/api/upload`);
       const status = await new Promise<number>((resolve, reject) => {
-        const req = http.request(url, { method: 'POST', agent: false, headers: { cookie: ua.cookieHeader(url.host), 'x-csrf': '1', 'content-length': '1000' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = http.request(
+          url,
+          { method: 'POST', agent: false, headers: { cookie: ua.cookieHeader(url.host), 'x-csrf': '1', 'content-length': '1000' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.write('x'.repeat(100)); // and then nothing more: 900 bytes never come
         req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
@@ -216,7 +224,10 @@ describe('fair upstream pools: no client holds more than its share of a route, a
 /** The status of GET /api`path` for `ua`, or 0 when there is no answer within `ms`. */
 async function callWithin(h: Harness, ua: UserAgent, path: string, ms: number): Promise<number> {
   try {
-    const res = await fetch(`${h.url}/api${path}`, { headers: { cookie: ua.cookieHeader(new URL(h.url).host), 'x-csrf': '1' }, signal: AbortSignal.timeout(ms) });
+    const res = await fetch(`${h.url}/api${path}`, {
+      headers: { cookie: ua.cookieHeader(new URL(h.url).host), 'x-csrf': '1' },
+      signal: AbortSignal.timeout(ms),
+    });
     await res.arrayBuffer();
     return res.status;
   } catch {

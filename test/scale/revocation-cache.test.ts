@@ -46,7 +46,15 @@ function readyStore(redis: TestRedis, sessionCache: typeof relaxed): Promise<Ses
 }
 
 function sessionOf(sub: string, idpSid: string): Session {
-  return { key: `k-${sub}`, sid: `sid-${sub}`, sub, idpSid, claims: {}, tokens: { accessToken: 'at', tokenType: 'Bearer', expiresAt: 0 }, createdAt: Date.now() - 1000 };
+  return {
+    key: `k-${sub}`,
+    sid: `sid-${sub}`,
+    sub,
+    idpSid,
+    claims: {},
+    tokens: { accessToken: 'at', tokenType: 'Bearer', expiresAt: 0 },
+    createdAt: Date.now() - 1000,
+  };
 }
 
 /**
@@ -159,7 +167,12 @@ describe('revocation cache: when the invalidation channel fails, checks read Red
     tracked = new TrackedReads(main, { keyPrefix: redis.prefix, ...tight }, logs.log);
     writer = await readyStore(redis, tight);
     // Instance A: the revocation list over the tracked reads alone, so that the test can reach its subscriber.
-    const trackedGet = (key: string) => tracked.get(key, (op) => op().then((v) => v ?? undefined), () => main.get(key));
+    const trackedGet = (key: string) =>
+      tracked.get(
+        key,
+        (op) => op().then((v) => v ?? undefined),
+        () => main.get(key),
+      );
     onA = createRevocations({ ...writer, trackedGet }, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
     onWriter = createRevocations(writer, SCOPE, MAX_AGE_MS, Date.now, cookieSessionHandle);
   });
@@ -189,8 +202,11 @@ describe('revocation cache: when the invalidation channel fails, checks read Red
   it('a killed subscriber connection: a revocation is never missed past the bound, and caching resumes after the reconnect', async () => {
     const session = sessionOf('frank', 'idp-sid-frank');
     await untilServedFromMemory(redis, () => onA.isRevoked(session));
-    const clients = await redis.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub') as string;
-    const ids = clients.split('\n').filter((l) => l.includes('name=oidc-bff:invalidations')).map((l) => /id=(\d+)/.exec(l)![1]!);
+    const clients = (await redis.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    const ids = clients
+      .split('\n')
+      .filter((l) => l.includes('name=oidc-bff:invalidations'))
+      .map((l) => /id=(\d+)/.exec(l)![1]!);
     assert.ok(ids.length > 0, 'no subscriber connection found');
     for (const id of ids) await redis.client.call('CLIENT', 'KILL', 'ID', id);
     await onWriter.endMatching({ sub: 'frank' });

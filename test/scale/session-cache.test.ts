@@ -175,7 +175,13 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   let writer: SessionStore;
   let tracked: TrackedReads;
   const logs = captureLogs();
-  const read = (key: string) => tracked.getAndTouch(key, TTL_MS, (op) => op().then((v) => v ?? undefined), () => main.getex(key, 'PX', TTL_MS));
+  const read = (key: string) =>
+    tracked.getAndTouch(
+      key,
+      TTL_MS,
+      (op) => op().then((v) => v ?? undefined),
+      () => main.getex(key, 'PX', TTL_MS),
+    );
   const store = () => ({ getAndTouch: (key: string) => read(key) });
 
   before(async () => {
@@ -212,8 +218,11 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   it('a killed subscriber connection: nothing stale is served, and caching resumes after the reconnect', async () => {
     await writer.set('s:{killed}', 'alive', TTL_MS);
     await untilCached(redis, () => read('s:{killed}'));
-    const clients = await redis.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub') as string;
-    const ids = clients.split('\n').filter((l) => l.includes('name=oidc-bff:invalidations')).map((l) => /id=(\d+)/.exec(l)![1]!);
+    const clients = (await redis.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    const ids = clients
+      .split('\n')
+      .filter((l) => l.includes('name=oidc-bff:invalidations'))
+      .map((l) => /id=(\d+)/.exec(l)![1]!);
     assert.ok(ids.length > 0, 'no subscriber connection found');
     for (const id of ids) await redis.client.call('CLIENT', 'KILL', 'ID', id);
     await writer.delete('s:{killed}');
@@ -248,7 +257,10 @@ describe('session cache: Redis users with restricted permissions', () => {
   it('a user without the admin and dangerous commands (no CLIENT LIST) still gets the cache', async () => {
     await redis.client.call('ACL', 'SETUSER', hardened, 'on', '>hardened-password', '~*', 'allchannels', '+@all', '-@dangerous');
     const logs = captureLogs();
-    const store = createRedisStore({ connection: { kind: 'url', url: withUser(hardened, 'hardened-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
+    const store = createRedisStore(
+      { connection: { kind: 'url', url: withUser(hardened, 'hardened-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions },
+      logs.log,
+    );
     try {
       await whenStoreReady(store);
       await store.set('s:{hardened}', 'v1', TTL_MS);
@@ -262,7 +274,10 @@ describe('session cache: Redis users with restricted permissions', () => {
   it('a user denied SUBSCRIBE (Redis 7 default: no channels) reads and writes sessions without the cache, logged once', async () => {
     await redis.client.call('ACL', 'SETUSER', user, 'on', '>limited-password', '~*', 'resetchannels', '+@all');
     const logs = captureLogs();
-    const store = createRedisStore({ connection: { kind: 'url', url: withUser(user, 'limited-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions }, logs.log);
+    const store = createRedisStore(
+      { connection: { kind: 'url', url: withUser(user, 'limited-password') }, keyPrefix: redis.prefix, sessionCache: cacheOptions },
+      logs.log,
+    );
     try {
       await whenStoreReady(store);
       await logs.waitFor('store.cache_unavailable');

@@ -12,14 +12,15 @@ import type { UserAgent } from '../support/user-agent.js';
 const ACCESS_TTL_MS = 300_000;
 const hostPorts = (nodes: Array<{ host: string; port: number }>) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
 
-
-
 /** Two instances on one topology: 50 concurrent calls with an expired token, one refresh, no logout. */
 async function raceOnce(a: Harness, b: Harness, clock: ReturnType<typeof testClock>, ua: UserAgent): Promise<void> {
   clock.advance(ACCESS_TTL_MS + 1);
   const refreshes = a.idp.counts.refresh;
   const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? b : a).api(ua, `/t${i}`)));
-  assert.deepEqual(results.map((r) => r.status), Array(50).fill(200));
+  assert.deepEqual(
+    results.map((r) => r.status),
+    Array(50).fill(200),
+  );
   assert.equal(a.idp.counts.refresh - refreshes, 1);
 }
 
@@ -32,7 +33,12 @@ describe('Redis Cluster (three masters): the store contract and one refresh acro
   after(async () => cluster?.close());
 
   sessionStoreContract('redis cluster', async () => {
-    const store = await whenStoreReady(createRedisStore({ connection: { kind: 'cluster', nodes: cluster.nodes, password: undefined, tls: false }, keyPrefix: cluster.prefix }, captureLogs().log));
+    const store = await whenStoreReady(
+      createRedisStore(
+        { connection: { kind: 'cluster', nodes: cluster.nodes, password: undefined, tls: false }, keyPrefix: cluster.prefix },
+        captureLogs().log,
+      ),
+    );
     return {
       store,
       async expire(key) {
@@ -75,7 +81,12 @@ describe('Redis Sentinel (one master, one replica): the store contract, the race
   after(async () => sentinel?.close());
 
   sessionStoreContract('redis sentinel', async () => {
-    const store = await whenStoreReady(createRedisStore({ connection: { kind: 'sentinel', nodes: sentinel.sentinels, name: sentinel.name, password: undefined, tls: false }, keyPrefix: sentinel.prefix }, captureLogs().log));
+    const store = await whenStoreReady(
+      createRedisStore(
+        { connection: { kind: 'sentinel', nodes: sentinel.sentinels, name: sentinel.name, password: undefined, tls: false }, keyPrefix: sentinel.prefix },
+        captureLogs().log,
+      ),
+    );
     const raw = new Redis({ sentinels: sentinel.sentinels, name: sentinel.name }).on('error', () => undefined);
     return {
       store,
@@ -121,7 +132,10 @@ describe('Redis Sentinel (one master, one replica): the store contract, the race
       }
       stop = true;
       const statuses = await traffic;
-      assert.ok(statuses.every((s) => s === 200 || s === 503), `only 200 or 503 during the failover: ${[...new Set(statuses)]}`);
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 503),
+        `only 200 or 503 during the failover: ${[...new Set(statuses)]}`,
+      );
       for (const ua of browsers) {
         assert.equal((await ua.get(`${a.url}/session`)).status, 200, 'a session was lost in the failover');
         assert.equal((await b.api(ua, '/after')).status, 200);

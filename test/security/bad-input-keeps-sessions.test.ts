@@ -64,9 +64,21 @@ describe('bad input gets a 4xx and leaves every stored session intact', () => {
 
       it('a client sending a 20 KB header gets 431, with or without the session cookie', async () => {
         const big = 'x'.repeat(20 * 1024);
-        const withSession = await rawRequest(h.url, { path: '/session', headers: [['Cookie', `bff-session=${cookie}`], ['X-Filler', big]] });
+        const withSession = await rawRequest(h.url, {
+          path: '/session',
+          headers: [
+            ['Cookie', `bff-session=${cookie}`],
+            ['X-Filler', big],
+          ],
+        });
         assert.equal(withSession.status, 431);
-        const bigCookie = await rawRequest(h.url, { path: '/api/x', headers: [['Cookie', `bff-session=${cookie}; junk=${big}`], ['X-CSRF', '1']] });
+        const bigCookie = await rawRequest(h.url, {
+          path: '/api/x',
+          headers: [
+            ['Cookie', `bff-session=${cookie}; junk=${big}`],
+            ['X-CSRF', '1'],
+          ],
+        });
         assert.equal(bigCookie.status, 431);
         const anonymous = await rawRequest(h.url, { path: '/login', headers: [['X-Filler', big]] });
         assert.equal(anonymous.status, 431);
@@ -142,7 +154,12 @@ describe('bad input gets a 4xx and leaves every stored session intact', () => {
         });
       }
 
-      for (const [method, path] of [['PUT', '/login'], ['DELETE', '/session'], ['PATCH', '/callback'], ['DELETE', '/logout']] as const) {
+      for (const [method, path] of [
+        ['PUT', '/login'],
+        ['DELETE', '/session'],
+        ['PATCH', '/callback'],
+        ['DELETE', '/logout'],
+      ] as const) {
         it(`a signed-in browser sending ${method} ${path} gets a 4xx and keeps its session`, async () => {
           const res = await ua.request(method, `${h.url}${path}`, { headers: { 'x-csrf': '1' } });
           assertCleanClientError({ status: res.status, body: res.text }, `${method} ${path}`);
@@ -153,10 +170,20 @@ describe('bad input gets a 4xx and leaves every stored session intact', () => {
       for (const path of ['/api/%2e%2e/admin', '/api/..%2fadmin', '/api/%252e%252e/x', '/api/..;/admin', '/api/a/%2E%2E/%2E%2E/admin', '/api/%5c..%5cadmin']) {
         it(`a signed-in browser requesting the traversal ${path} gets 400 and the upstream never sees it`, async () => {
           const res: RawResponse = await upstreamUntouched(() =>
-            rawRequest(h.url, { path, headers: [['Cookie', `bff-session=${cookie}`], ['X-CSRF', '1']] }));
+            rawRequest(h.url, {
+              path,
+              headers: [
+                ['Cookie', `bff-session=${cookie}`],
+                ['X-CSRF', '1'],
+              ],
+            }),
+          );
           assert.equal(res.status, 400, res.body);
           assert.equal((JSON.parse(res.body) as { error: string }).error, 'invalid_path');
-          assert.equal(h.upstream.received.some((r) => /admin|\.\.|%2e/i.test(r.url)), false);
+          assert.equal(
+            h.upstream.received.some((r) => /admin|\.\.|%2e/i.test(r.url)),
+            false,
+          );
         });
       }
 

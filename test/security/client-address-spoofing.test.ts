@@ -53,7 +53,7 @@ describe('the rate-limit key is the client address, parsed, and only trusted pro
     }
   });
 
-  it('attack: addresses forged left of the client in a listed proxy\'s X-Forwarded-For are ignored (walked from the right)', async () => {
+  it("attack: addresses forged left of the client in a listed proxy's X-Forwarded-For are ignored (walked from the right)", async () => {
     const h = await startHarness({ redis, env: { ...ownKeys('walk'), TRUST_PROXY: '127.0.0.1,10.0.0.0/8', RATE_LIMIT_PER_MINUTE: '3' } });
     try {
       // What nginx at 10.0.0.2 sends when the client 203.0.113.9 wrote its own X-Forwarded-For.

@@ -49,12 +49,14 @@ describe('session cookie attributes: HttpOnly, SameSite=Lax, Path=/, Secure and 
     tls = await startHarness({
       env: { PUBLIC_URL: HTTPS_ORIGIN },
       idp: {
-        clients: [{
-          client_id: CLIENT_ID,
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${HTTPS_ORIGIN}/callback`],
-          post_logout_redirect_uris: [`${HTTPS_ORIGIN}/logout/callback`],
-        }],
+        clients: [
+          {
+            client_id: CLIENT_ID,
+            client_secret: CLIENT_SECRET,
+            redirect_uris: [`${HTTPS_ORIGIN}/callback`],
+            post_logout_redirect_uris: [`${HTTPS_ORIGIN}/logout/callback`],
+          },
+        ],
       },
     });
   });

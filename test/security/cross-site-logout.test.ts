@@ -13,7 +13,12 @@ function sessionCookieWrites(res: Response): string[] {
  * that deletes "the" cookie anyway signs the user out in the browser while the server session
  * lives on: a cross-site logout. No cross-site request may change or delete the session cookie.
  */
-for (const [sameSite, store] of [['strict', 'memory'], ['strict', 'cookie'], ['lax', 'memory'], ['lax', 'cookie']] as const) {
+for (const [sameSite, store] of [
+  ['strict', 'memory'],
+  ['strict', 'cookie'],
+  ['lax', 'memory'],
+  ['lax', 'cookie'],
+] as const) {
   describe(`a cross-site request never deletes the session cookie (SESSION_COOKIE_SAMESITE=${sameSite}, SESSION_STORE=${store})`, () => {
     let h: Harness;
     before(async () => {
@@ -35,9 +40,15 @@ for (const [sameSite, store] of [['strict', 'memory'], ['strict', 'cookie'], ['l
     });
 
     for (const [method, path] of [
-      ['GET', '/login'], ['GET', '/callback?state=forged'], ['GET', '/callback?error=access_denied&state=forged'],
-      ['GET', '/logout?sid=guess'], ['GET', '/logout/callback?state=forged'], ['GET', '/session'],
-      ['POST', '/logout'], ['POST', '/refresh'], ['GET', '/api/anything'],
+      ['GET', '/login'],
+      ['GET', '/callback?state=forged'],
+      ['GET', '/callback?error=access_denied&state=forged'],
+      ['GET', '/logout?sid=guess'],
+      ['GET', '/logout/callback?state=forged'],
+      ['GET', '/session'],
+      ['POST', '/logout'],
+      ['POST', '/refresh'],
+      ['GET', '/api/anything'],
     ] as const) {
       it(`a cross-site ${method} ${path} without the cookie does not touch the session cookie`, async () => {
         const res = await fetch(`${h.url}${path}`, { method, redirect: 'manual', headers: crossSite });

@@ -20,8 +20,7 @@ interface Kind {
 }
 
 const sessionInfo = async (h: Harness, ua: UserAgent) => (await ua.get(`${h.url}/session`)).json<{ sid: string; claims: { sub: string; sid?: string } }>();
-const adminCall = (admin: string, method: string, path: string) =>
-  fetch(`${admin}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+const adminCall = (admin: string, method: string, path: string) => fetch(`${admin}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 
 const kinds: Kind[] = [
   { name: 'POST /logout', end: async (h, ua) => assert.equal((await ua.post(`${h.url}/logout`, { headers: csrf })).status, 200) },
@@ -113,65 +112,70 @@ describe('cookie sessions without Redis: a copied pre-logout cookie is anonymous
   }
 });
 
-for (const store of ['redis', 'cookie'] as const) describe(`a login racing a back-channel logout is ended too (SESSION_STORE=${store})`, () => {
-  const faults = idpFaults();
-  let redis: TestRedis;
-  let h: Harness;
-  before(async () => {
-    redis = await startTestRedis();
-    h = await startHarness({ redis, backchannel: true, idpFetch: faults.fetch, env: { SESSION_STORE: store } });
-  });
-  after(async () => {
-    faults.clear();
-    await h?.close();
-    await redis?.close();
-  });
-
-  /** Runs a login whose code exchange is held until `during` has run. */
-  async function loginAround(ua: UserAgent, during: () => Promise<void>, query = '') {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let exchanging!: () => void;
-    const started = new Promise<void>((resolve) => (exchanging = resolve));
-    faults.set((url, init) => {
-      if (!new URL(url).pathname.endsWith('/token') || !String(init?.body ?? '').includes('authorization_code')) return undefined;
-      exchanging();
-      return held.then(() => fetch(url, init as RequestInit));
+for (const store of ['redis', 'cookie'] as const)
+  describe(`a login racing a back-channel logout is ended too (SESSION_STORE=${store})`, () => {
+    const faults = idpFaults();
+    let redis: TestRedis;
+    let h: Harness;
+    before(async () => {
+      redis = await startTestRedis();
+      h = await startHarness({ redis, backchannel: true, idpFetch: faults.fetch, env: { SESSION_STORE: store } });
     });
-    const login = h.login(ua, query);
-    await started;
-    await during();
-    release();
-    const callback = await login;
-    faults.clear();
-    return callback;
-  }
+    after(async () => {
+      faults.clear();
+      await h?.close();
+      await redis?.close();
+    });
 
-  for (const by of ['sid', 'sub'] as const) {
-    it(`a logout token by ${by} accepted while the callback exchanges the code ends the new session (no session, a page saying why)`, async () => {
+    /** Runs a login whose code exchange is held until `during` has run. */
+    async function loginAround(ua: UserAgent, during: () => Promise<void>, query = '') {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let exchanging!: () => void;
+      const started = new Promise<void>((resolve) => (exchanging = resolve));
+      faults.set((url, init) => {
+        if (!new URL(url).pathname.endsWith('/token') || !String(init?.body ?? '').includes('authorization_code')) return undefined;
+        exchanging();
+        return held.then(() => fetch(url, init as RequestInit));
+      });
+      const login = h.login(ua, query);
+      await started;
+      await during();
+      release();
+      const callback = await login;
+      faults.clear();
+      return callback;
+    }
+
+    for (const by of ['sid', 'sub'] as const) {
+      it(`a logout token by ${by} accepted while the callback exchanges the code ends the new session (no session, a page saying why)`, async () => {
+        const ua = h.browser();
+        await h.login(ua, '?login_hint=olga');
+        const { claims } = await sessionInfo(h, ua);
+        assert.ok(claims.sid, 'the IdP put no sid in the ID token');
+        const callback = await loginAround(
+          ua,
+          async () => {
+            const token = signLogoutToken(h.idp, logoutClaims(h.idp, by === 'sid' ? { sid: claims.sid } : { sub: claims.sub }));
+            assert.equal((await postLogoutToken(h.url, token)).status, 200);
+          },
+          '?login_hint=olga',
+        );
+        assert.equal(callback.status, 400, callback.text.slice(0, 300));
+        assert.ok(h.logs.named('callback.logged_out_meanwhile').length >= 1);
+        assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+      });
+    }
+
+    it('a login that begins after the logout token is not ended by it', async () => {
       const ua = h.browser();
-      await h.login(ua, '?login_hint=olga');
-      const { claims } = await sessionInfo(h, ua);
-      assert.ok(claims.sid, 'the IdP put no sid in the ID token');
-      const callback = await loginAround(ua, async () => {
-        const token = signLogoutToken(h.idp, logoutClaims(h.idp, by === 'sid' ? { sid: claims.sid } : { sub: claims.sub }));
-        assert.equal((await postLogoutToken(h.url, token)).status, 200);
-      }, '?login_hint=olga');
-      assert.equal(callback.status, 400, callback.text.slice(0, 300));
-      assert.ok(h.logs.named('callback.logged_out_meanwhile').length >= 1);
-      assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+      await h.login(ua, '?login_hint=pete');
+      assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'pete' })))).status, 200);
+      const again = h.browser();
+      await h.login(again, '?login_hint=pete');
+      assert.equal((await again.get(`${h.url}/session`)).status, 200);
     });
-  }
-
-  it('a login that begins after the logout token is not ended by it', async () => {
-    const ua = h.browser();
-    await h.login(ua, '?login_hint=pete');
-    assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'pete' })))).status, 200);
-    const again = h.browser();
-    await h.login(again, '?login_hint=pete');
-    assert.equal((await again.get(`${h.url}/session`)).status, 200);
   });
-});
 
 /** Runs `before` once the IdP has redirected to /callback (the code exists), before the browser arrives at the BFF. */
 async function loginPausedBeforeCallback(h: Harness, ua: UserAgent, query: string, before: () => Promise<void>) {
@@ -181,41 +185,42 @@ async function loginPausedBeforeCallback(h: Harness, ua: UserAgent, query: strin
   return ua.get(callbackUrl);
 }
 
-for (const store of ['redis', 'cookie'] as const) describe(`a login whose callback arrives after a back-channel logout of its IdP session or user is ended (SESSION_STORE=${store})`, () => {
-  let redis: TestRedis;
-  let h: Harness;
-  before(async () => {
-    redis = await startTestRedis();
-    h = await startHarness({ redis, backchannel: true, env: { SESSION_STORE: store } });
-  });
-  after(async () => {
-    await h?.close();
-    await redis?.close();
-  });
-
-  it('a logout token for the sid, accepted before the callback arrives, ends the login: an ended IdP session never comes back', async () => {
-    const ua = h.browser();
-    await h.login(ua, '?login_hint=vera');
-    const { claims } = await sessionInfo(h, ua);
-    assert.ok(claims.sid);
-    const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=vera', async () => {
-      assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sid: claims.sid })))).status, 200);
+for (const store of ['redis', 'cookie'] as const)
+  describe(`a login whose callback arrives after a back-channel logout of its IdP session or user is ended (SESSION_STORE=${store})`, () => {
+    let redis: TestRedis;
+    let h: Harness;
+    before(async () => {
+      redis = await startTestRedis();
+      h = await startHarness({ redis, backchannel: true, env: { SESSION_STORE: store } });
     });
-    assert.equal(callback.status, 400, callback.text.slice(0, 200));
-    assert.equal((await ua.get(`${h.url}/session`)).status, 401);
-  });
-
-  it('a logout token for the sub alone, accepted before the callback arrives, ends a login whose authentication (auth_time) came before it', async () => {
-    const ua = h.browser();
-    await h.login(ua, '?login_hint=walt');
-    // max_age makes the IdP put auth_time in the ID token (Keycloak and Entra ID always do).
-    const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=walt&max_age=86400', async () => {
-      assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'walt' })))).status, 200);
+    after(async () => {
+      await h?.close();
+      await redis?.close();
     });
-    assert.equal(callback.status, 400, callback.text.slice(0, 200));
-    assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+
+    it('a logout token for the sid, accepted before the callback arrives, ends the login: an ended IdP session never comes back', async () => {
+      const ua = h.browser();
+      await h.login(ua, '?login_hint=vera');
+      const { claims } = await sessionInfo(h, ua);
+      assert.ok(claims.sid);
+      const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=vera', async () => {
+        assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sid: claims.sid })))).status, 200);
+      });
+      assert.equal(callback.status, 400, callback.text.slice(0, 200));
+      assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+    });
+
+    it('a logout token for the sub alone, accepted before the callback arrives, ends a login whose authentication (auth_time) came before it', async () => {
+      const ua = h.browser();
+      await h.login(ua, '?login_hint=walt');
+      // max_age makes the IdP put auth_time in the ID token (Keycloak and Entra ID always do).
+      const callback = await loginPausedBeforeCallback(h, ua, '?login_hint=walt&max_age=86400', async () => {
+        assert.equal((await postLogoutToken(h.url, signLogoutToken(h.idp, logoutClaims(h.idp, { sub: 'walt' })))).status, 200);
+      });
+      assert.equal(callback.status, 400, callback.text.slice(0, 200));
+      assert.equal((await ua.get(`${h.url}/session`)).status, 401);
+    });
   });
-});
 
 describe('records of ended sessions belong to their deployment: two apps with two IdPs share one Redis', () => {
   let redis: TestRedis;

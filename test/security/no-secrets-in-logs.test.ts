@@ -98,7 +98,15 @@ describe('no token, cookie value or secret is ever written to a log', () => {
 
   it('the flow logged every expected named event, at debug level, so the log is not empty', () => {
     assert.equal(h.logs.log.enabled('proxy.client_aborted'), true, 'the capture does not record debug events');
-    for (const name of ['login.started', 'callback.completed', 'refresh.ok', 'csrf.rejected', 'callback.state_invalid', 'callback.code_rejected', 'logout.completed']) {
+    for (const name of [
+      'login.started',
+      'callback.completed',
+      'refresh.ok',
+      'csrf.rejected',
+      'callback.state_invalid',
+      'callback.code_rejected',
+      'logout.completed',
+    ]) {
       assert.ok(h.logs.named(name).length > 0, `no ${name} event in the log`);
     }
     assert.equal(h.logs.named('refresh.ok').length, 2);

@@ -44,7 +44,12 @@ describe('re-sealing a session after a secret rotation never races a concurrent 
   let rotated: Harness; // SESSION_SECRETS=new,old: opens the session as stale and re-seals it
   before(async () => {
     old = await startHarness({ now: clock.now, store: memory });
-    rotated = await startHarness({ now: clock.now, store: gate.shim, shareWith: old, env: { PUBLIC_URL: old.url, SESSION_SECRETS: `${NEW_SECRET},${SECRET}` } });
+    rotated = await startHarness({
+      now: clock.now,
+      store: gate.shim,
+      shareWith: old,
+      env: { PUBLIC_URL: old.url, SESSION_SECRETS: `${NEW_SECRET},${SECRET}` },
+    });
   });
   after(async () => {
     await rotated?.close();

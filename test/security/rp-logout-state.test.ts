@@ -132,10 +132,11 @@ describe('logout without an end_session_endpoint at the IdP', () => {
     faults.set((url, init) =>
       url.endsWith('/.well-known/openid-configuration')
         ? fetch(url, init as RequestInit).then(async (res) => {
-          const { end_session_endpoint: _none, ...metadata } = (await res.json()) as Record<string, unknown>;
-          return Response.json(metadata);
-        })
-        : undefined);
+            const { end_session_endpoint: _none, ...metadata } = (await res.json()) as Record<string, unknown>;
+            return Response.json(metadata);
+          })
+        : undefined,
+    );
     h = await startHarness({ idpFetch: faults.fetch });
   });
   after(async () => h?.close());

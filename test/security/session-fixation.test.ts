@@ -165,9 +165,16 @@ describe('no session fixation: a login always issues a new session id, and logou
         assert.ok(cookie);
 
         let answered!: () => void;
-        const idpAnswered = new Promise<void>((resolve) => { answered = resolve; });
+        const idpAnswered = new Promise<void>((resolve) => {
+          answered = resolve;
+        });
         let release!: () => void;
-        holdRefresh = { answered, release: new Promise<void>((resolve) => { release = resolve; }) };
+        holdRefresh = {
+          answered,
+          release: new Promise<void>((resolve) => {
+            release = resolve;
+          }),
+        };
         const refreshing = holding(cookie).post(`${h.url}/refresh`, { headers: { 'x-csrf': '1' } });
         await idpAnswered; // the IdP has rotated the tokens; the BFF has not seen its answer yet
 

@@ -166,12 +166,29 @@ describe('tampered session cookies and tampered stored sessions end in anonymous
             ['the last (tag) character flipped', (v) => flip(v, v.length - 1)],
             ['an IV character flipped', (v) => flip(v, v.lastIndexOf('.') + 2)],
             ['the value truncated', (v) => v.slice(0, -12)],
-            ['the key id replaced', (v) => { const [a, k = '', ...rest] = v.split('.'); return [a, flip(k, 0), ...rest].join('.'); }],
+            [
+              'the key id replaced',
+              (v) => {
+                const [a, k = '', ...rest] = v.split('.');
+                return [a, flip(k, 0), ...rest].join('.');
+              },
+            ],
             ['the format version changed', (v) => `2${v.slice(1)}`],
             ['an extra segment appended', (v) => `${v}.AAAA`],
             ['plain garbage', () => 'garbage'],
             ['an empty string', () => ''],
-            ['a forged unsealed session', () => JSON.stringify({ f: 1, sid: 'x', sub: 'mallory', claims: {}, tokens: { accessToken: 'forged', tokenType: 'Bearer', expiresAt: 0 }, createdAt: Date.now() })],
+            [
+              'a forged unsealed session',
+              () =>
+                JSON.stringify({
+                  f: 1,
+                  sid: 'x',
+                  sub: 'mallory',
+                  claims: {},
+                  tokens: { accessToken: 'forged', tokenType: 'Bearer', expiresAt: 0 },
+                  createdAt: Date.now(),
+                }),
+            ],
           ];
           for (const [what, change] of variants) {
             it(`a browser whose stored session has ${what} is anonymous, and is signed in again once the value is restored`, async () => {

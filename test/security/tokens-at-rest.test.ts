@@ -91,7 +91,11 @@ describe('tokens at rest in Redis are sealed with SESSION_SECRETS', () => {
 
   it('after login, an API call and a refresh, no stored value contains a token the IdP issued, the cookie value, the sid or the email', async () => {
     assert.ok(h.idp.issued.size >= 5, `expected login and refresh tokens, the IdP issued ${h.idp.issued.size}`);
-    const secrets = new Map<string, string>([['cookie value', cookie], ['sid', sid], ['email', email]]);
+    const secrets = new Map<string, string>([
+      ['cookie value', cookie],
+      ['sid', sid],
+      ['email', email],
+    ]);
     for (const token of h.idp.issued) secrets.set(`token ${token.slice(0, 12)}…`, token);
     for (const [key, value] of await storedValues()) {
       for (const [what, secret] of secrets) assert.equal(value.includes(secret), false, `${key} holds the ${what} in clear`);

@@ -35,15 +35,46 @@ export function createTestPki(): TestPki {
   const newKey = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', at(`${name}.key`));
 
   newKey('ca');
-  openssl('req', '-x509', '-new', '-key', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=oidc-bff test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    at('ca.key'),
+    '-out',
+    at('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=oidc-bff test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
 
   const issue = (name: string, subject: string, extensions: string): PemFiles => {
     newKey(name);
     openssl('req', '-new', '-key', at(`${name}.key`), '-out', at(`${name}.csr`), '-subj', subject);
     writeFileSync(at(`${name}.ext`), extensions);
-    openssl('x509', '-req', '-in', at(`${name}.csr`), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-set_serial', String(Date.now()),
-      '-days', '2', '-out', at(`${name}.pem`), '-extfile', at(`${name}.ext`));
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      at(`${name}.csr`),
+      '-CA',
+      at('ca.pem'),
+      '-CAkey',
+      at('ca.key'),
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '2',
+      '-out',
+      at(`${name}.pem`),
+      '-extfile',
+      at(`${name}.ext`),
+    );
     return files(at(`${name}.pem`), at(`${name}.key`));
   };
 
@@ -74,12 +105,16 @@ type KeySpec = { type: 'rsa' } | { type: 'ec'; curve: 'P-256' | 'P-384' | 'P-521
 
 /** Writes a private key for private_key_jwt into `dir`, as a JWK (with optional members) or a PKCS#8 PEM. */
 export function writeClientKey(dir: string, name: string, spec: KeySpec, format: 'jwk' | 'pem', jwkMembers: Record<string, unknown> = {}): ClientKeyFile {
-  const { privateKey, publicKey } = spec.type === 'rsa'
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : spec.type === 'ec' ? generateKeyPairSync('ec', { namedCurve: spec.curve }) : generateKeyPairSync('ed25519');
-  const content = format === 'jwk'
-    ? JSON.stringify({ ...privateKey.export({ format: 'jwk' }), ...jwkMembers }, null, 2)
-    : privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const { privateKey, publicKey } =
+    spec.type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : spec.type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: spec.curve })
+        : generateKeyPairSync('ed25519');
+  const content =
+    format === 'jwk'
+      ? JSON.stringify({ ...privateKey.export({ format: 'jwk' }), ...jwkMembers }, null, 2)
+      : privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const path = join(dir, `${name}.${format === 'jwk' ? 'jwk.json' : 'pem'}`);
   writeFileSync(path, content, { mode: 0o600 });
   const kid = jwkMembers['kid'];

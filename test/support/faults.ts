@@ -27,19 +27,26 @@ export function idpFaults(): IdpFaults {
 }
 
 const isToken = (url: string) => new URL(url).pathname.endsWith('/token');
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 /** The token endpoint answers `status` with `body` (a string is sent as is). */
-export const tokenEndpointAnswers = (status: number, body: unknown, contentType = 'application/json'): Rule => (url) =>
-  isToken(url) ? Promise.resolve(new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': contentType } })) : undefined;
+export const tokenEndpointAnswers =
+  (status: number, body: unknown, contentType = 'application/json'): Rule =>
+  (url) =>
+    isToken(url)
+      ? Promise.resolve(new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': contentType } }))
+      : undefined;
 
 /** The token endpoint cannot be reached (connection refused). */
 export const tokenEndpointDown: Rule = (url) =>
-  isToken(url) ? Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })) : undefined;
+  isToken(url)
+    ? Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))
+    : undefined;
 
 /** The real token response, passed through `edit` before the BFF sees it. */
-export const tokenResponseEdited = (edit: (body: Record<string, unknown>) => Record<string, unknown>): Rule => (url, init) => {
-  if (!isToken(url)) return undefined;
-  return fetch(url, init as RequestInit).then(async (res) => json(res.status, edit((await res.json()) as Record<string, unknown>)));
-};
+export const tokenResponseEdited =
+  (edit: (body: Record<string, unknown>) => Record<string, unknown>): Rule =>
+  (url, init) => {
+    if (!isToken(url)) return undefined;
+    return fetch(url, init as RequestInit).then(async (res) => json(res.status, edit((await res.json()) as Record<string, unknown>)));
+  };

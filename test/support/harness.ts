@@ -64,14 +64,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const url = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
   const shared = options.shareWith;
   const redirectUris = [`${url}/callback`];
-  const idp = shared?.idp ?? (await startIdp({
-    clients: [{
-      client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: redirectUris, post_logout_redirect_uris: [`${url}/logout/callback`],
-      ...(options.backchannel ? { backchannel_logout_uri: `${url}/backchannel-logout` } : {}),
-      ...options.client,
-    }],
-    ...options.idp,
-  }));
+  const idp =
+    shared?.idp ??
+    (await startIdp({
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: redirectUris,
+          post_logout_redirect_uris: [`${url}/logout/callback`],
+          ...(options.backchannel ? { backchannel_logout_uri: `${url}/backchannel-logout` } : {}),
+          ...options.client,
+        },
+      ],
+      ...options.idp,
+    }));
   const upstream = shared?.upstream ?? (await startEchoUpstream({ setCookieNames: ['bff-session', 'bff-login', '__Host-bff-session'] }));
   const env: Record<string, string> = {
     PUBLIC_URL: url,

@@ -8,7 +8,11 @@ export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-lo
 /** Claims of a well-formed logout token from `idp` for our client; override or delete (undefined) any of them. */
 export function logoutClaims(idp: RunningIdp, claims: Record<string, unknown>): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    iss: idp.issuer, aud: CLIENT_ID, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), events: { [BACKCHANNEL_EVENT]: {} },
+    iss: idp.issuer,
+    aud: CLIENT_ID,
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomUUID(),
+    events: { [BACKCHANNEL_EVENT]: {} },
   };
   const merged = { ...base, ...claims };
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
@@ -16,7 +20,12 @@ export function logoutClaims(idp: RunningIdp, claims: Record<string, unknown>): 
 }
 
 /** Signs `payload` RS256 with the IdP's own key (or with `key` when given), with `header` overrides. */
-export function signLogoutToken(idp: RunningIdp, payload: Record<string, unknown>, header: Record<string, unknown> = {}, key?: ReturnType<typeof generateKeyPairSync>['privateKey']): string {
+export function signLogoutToken(
+  idp: RunningIdp,
+  payload: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+  key?: ReturnType<typeof generateKeyPairSync>['privateKey'],
+): string {
   const h = { alg: 'RS256', typ: 'logout+jwt', kid: idp.signingKey['kid'], ...header };
   const input = `${b64(h)}.${b64(payload)}`;
   const privateKey = key ?? createPrivateKey({ key: idp.signingKey as never, format: 'jwk' });

@@ -224,16 +224,28 @@ export async function startRedisCluster(masters = 3): Promise<TestCluster> {
       const busPort = await freePort();
       ports.push(port);
       procs.push(
-        new RedisProcess(`cluster node 127.0.0.1:${port}`, [
-          '--port', String(port),
-          '--bind', HOST,
-          '--cluster-enabled', 'yes',
-          '--cluster-port', String(busPort),
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', '2000',
-          '--save', '',
-          '--appendonly', 'no',
-        ], dir),
+        new RedisProcess(
+          `cluster node 127.0.0.1:${port}`,
+          [
+            '--port',
+            String(port),
+            '--bind',
+            HOST,
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
+          dir,
+        ),
       );
     }
     await Promise.all(procs.map((p) => p.waitFor(/Ready to accept connections/, '"Ready to accept connections"')));
@@ -245,9 +257,7 @@ export async function startRedisCluster(masters = 3): Promise<TestCluster> {
     admins.push(...ports.map(adminClient));
     await until(`cluster_state:ok on all ${masters} nodes`, 10_000, async () => {
       const infos = await Promise.all(admins.map((a) => a.call('CLUSTER', 'INFO') as Promise<string>));
-      const ok = infos.every(
-        (info) => infoField(info, 'cluster_state') === 'ok' && infoField(info, 'cluster_known_nodes') === String(masters),
-      );
+      const ok = infos.every((info) => infoField(info, 'cluster_state') === 'ok' && infoField(info, 'cluster_known_nodes') === String(masters));
       return ok ? true : undefined;
     });
     for (const admin of admins) admin.disconnect();
@@ -306,13 +316,19 @@ export async function startRedisSentinel(): Promise<TestSentinel> {
       const nodeDir = join(dir, `node-${port}`);
       await mkdir(nodeDir);
       const args = [
-        '--port', String(port),
-        '--bind', HOST,
-        '--dir', nodeDir,
-        '--save', '',
-        '--appendonly', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--dir',
+        nodeDir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
         // Redis 7 defaults to a 5 s pause before a diskless full sync; a test cannot wait that long.
-        '--repl-diskless-sync-delay', '0',
+        '--repl-diskless-sync-delay',
+        '0',
         ...extra,
       ];
       const proc = new RedisProcess(`sentinel data node 127.0.0.1:${port}`, args, nodeDir);
@@ -363,11 +379,7 @@ export async function startRedisSentinel(): Promise<TestSentinel> {
       return until(`a healthy replica of ${current.host}:${current.port} known to the sentinel`, timeoutMs, async () => {
         const replicas = ((await sentinelAdmin.call('SENTINEL', 'replicas', name)) as unknown[]).map(pairs);
         const good = replicas.find(
-          (r) =>
-            r['flags'] === 'slave' &&
-            r['role-reported'] === 'slave' &&
-            r['master-link-status'] === 'ok' &&
-            r['master-port'] === String(current.port),
+          (r) => r['flags'] === 'slave' && r['role-reported'] === 'slave' && r['master-link-status'] === 'ok' && r['master-port'] === String(current.port),
         );
         return good ? { host: good['ip']!, port: Number(good['port']) } : undefined;
       });

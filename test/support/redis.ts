@@ -32,7 +32,9 @@ export async function startTestRedis(): Promise<TestRedis> {
 
   const start = async () => {
     if (external) return;
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       child!.once('error', (e) => reject(new Error(`redis-server could not start (is it installed? .ci/run installs it): ${e.message}`)));
@@ -82,6 +84,12 @@ export async function startTestRedis(): Promise<TestRedis> {
 
 /** A store fails fast while it connects (no offline queue): resolves with it once it answers a ping. */
 export async function whenStoreReady<S extends { ping(): Promise<void> }>(store: S): Promise<S> {
-  while (await store.ping().then(() => false, () => true)) await new Promise((r) => setTimeout(r, 10));
+  while (
+    await store.ping().then(
+      () => false,
+      () => true,
+    )
+  )
+    await new Promise((r) => setTimeout(r, 10));
   return store;
 }

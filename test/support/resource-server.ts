@@ -75,10 +75,11 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
   return {
     url: `http://127.0.0.1:${port}`,
     judged,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -27,7 +27,10 @@ export function parseSetCookie(header: string): ParsedSetCookie {
 
 /** The last Set-Cookie header among `headers` that sets `name`, parsed. */
 export function findSetCookie(headers: readonly string[], name: string): ParsedSetCookie | undefined {
-  return headers.map(parseSetCookie).filter((c) => c.name === name).at(-1);
+  return headers
+    .map(parseSetCookie)
+    .filter((c) => c.name === name)
+    .at(-1);
 }
 
 export interface RawResponse {
@@ -41,10 +44,7 @@ export interface RawResponse {
  * One HTTP/1.1 request over a bare socket: the path goes out byte for byte (no URL
  * normalisation), header values may be any bytes, and oversized heads are sent as given.
  */
-export function rawRequest(
-  baseUrl: string,
-  request: { method?: string; path: string; headers?: Array<[string, string | Buffer]> },
-): Promise<RawResponse> {
+export function rawRequest(baseUrl: string, request: { method?: string; path: string; headers?: Array<[string, string | Buffer]> }): Promise<RawResponse> {
   const { hostname, port, host } = new URL(baseUrl);
   const lines: Buffer[] = [Buffer.from(`${request.method ?? 'GET'} ${request.path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n`, 'latin1')];
   for (const [name, value] of request.headers ?? []) {

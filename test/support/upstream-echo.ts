@@ -32,7 +32,9 @@ export async function startEchoUpstream(options: { port?: number; setCookieNames
     req.on('end', () => {
       const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       received.push(r);
-      for (const w of waiters.splice(0)) if (received.length >= w.count) w.resolve(); else waiters.push(w);
+      for (const w of waiters.splice(0))
+        if (received.length >= w.count) w.resolve();
+        else waiters.push(w);
       respond(r, res, options.setCookieNames ?? []);
     });
   });
@@ -42,8 +44,7 @@ export async function startEchoUpstream(options: { port?: number; setCookieNames
     url: `http://127.0.0.1:${port}`,
     port,
     received,
-    waitFor: (count) =>
-      received.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
+    waitFor: (count) => (received.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

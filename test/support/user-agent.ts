@@ -104,12 +104,13 @@ export class UserAgent {
       }
       const prompt = /name="prompt" value="(\w+)"/.exec(response.text)?.[1];
       if (response.status !== 200 || (prompt !== 'login' && prompt !== 'consent')) break;
-      const fields = prompt === 'login'
-        ? {
-          login: opts.username ?? (formFields(response.text)['login'] || 'alice'),
-          password: opts.password ?? 'secret',
-        }
-        : {};
+      const fields =
+        prompt === 'login'
+          ? {
+              login: opts.username ?? (formFields(response.text)['login'] || 'alice'),
+              password: opts.password ?? 'secret',
+            }
+          : {};
       const posted = await this.submitForm(response, fields);
       chain.push(posted.url);
       ({ response } = await this.#chase(posted, chain, { stopAt: isCallback }));

@@ -86,7 +86,11 @@ export class TrackedReads {
   private hits = 0;
   private misses = 0;
 
-  constructor(private readonly main: Redis, private readonly options: TrackedReadsOptions, private readonly log: EventLogger) {
+  constructor(
+    private readonly main: Redis,
+    private readonly options: TrackedReadsOptions,
+    private readonly log: EventLogger,
+  ) {
     this.clock = options.clock ?? (() => performance.now());
     this.cache = new NearCache({ maxStaleMs: options.maxStaleMs, maxEntries: options.maxEntries, refreshEveryMs: options.refreshEveryMs, clock: this.clock });
     this.subscriberName = `oidc-bff:invalidations:${this.instance}`;
@@ -284,7 +288,11 @@ export class TrackedReads {
   private unavailableNow(reason: string, err?: unknown): void {
     if (this.unavailable) return;
     this.unavailable = true;
-    this.log.event('store.cache_unavailable', { store: 'redis', reason: `${reason}; reading Redis on every request`, ...(err === undefined ? {} : { err: errorFields(err, false) }) });
+    this.log.event('store.cache_unavailable', {
+      store: 'redis',
+      reason: `${reason}; reading Redis on every request`,
+      ...(err === undefined ? {} : { err: errorFields(err, false) }),
+    });
   }
 
   /** Starts both connections over after a growing pause (a refusal is not retried in a loop). */

@@ -13,7 +13,10 @@ import { createTestPki, writeClientKey, type TestPki } from '../../support/certs
 const { OIDC_CLIENT_SECRET: _secret, ...VALID } = VALID_ENV;
 
 const has = (problems: readonly string[], ...parts: string[]) =>
-  assert.ok(problems.some((p) => parts.every((part) => p.includes(part))), `no problem with ${parts.join(' + ')} in ${JSON.stringify(problems, null, 1)}`);
+  assert.ok(
+    problems.some((p) => parts.every((part) => p.includes(part))),
+    `no problem with ${parts.join(' + ')} in ${JSON.stringify(problems, null, 1)}`,
+  );
 
 /** x5t computed independently of the code under test: node's SHA-1 fingerprint, hex → base64url. */
 const x5tOf = (pem: string) => Buffer.from(new X509Certificate(pem).fingerprint.replace(/:/g, ''), 'hex').toString('base64url');
@@ -65,7 +68,10 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
 
       const x5c = [new X509Certificate(pki.client.cert).raw.toString('base64')];
       const withX5c = file('x5c.jwk.json', JSON.stringify({ ...createPrivateKey(pki.client.key).export({ format: 'jwk' }), x5c }));
-      assert.equal(loadConfig({ ...VALID, OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: withX5c }, random).oidc.assertionKey?.x5t, x5tOf(pki.client.cert));
+      assert.equal(
+        loadConfig({ ...VALID, OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: withX5c }, random).oidc.assertionKey?.x5t,
+        x5tOf(pki.client.cert),
+      );
     });
 
     it('accepts PKCS#1 and SEC1 PEM keys too, and refuses an encrypted key with a hint', () => {
@@ -86,7 +92,13 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
       const publicOnly = file('public.jwk.json', JSON.stringify(ecWithRsAlg.publicJwk));
       const short = file('short.pem', shortRsaPem());
       const pss = file('pss.pem', generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
-      for (const [path, hint] of [[mismatched, 'not the certificate of its private key'], [ecWithRsAlg.path, 'alg RS256'], [publicOnly, 'public JWK'], [short, '1024 bits'], [pss, 'RSASSA-PSS-only key']] as const) {
+      for (const [path, hint] of [
+        [mismatched, 'not the certificate of its private key'],
+        [ecWithRsAlg.path, 'alg RS256'],
+        [publicOnly, 'public JWK'],
+        [short, '1024 bits'],
+        [pss, 'RSASSA-PSS-only key'],
+      ] as const) {
         has(problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: path }), 'OIDC_CLIENT_KEY_FILE', path, hint);
       }
     });
@@ -103,14 +115,23 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
 
   describe('tls_client_auth and OIDC_CA_FILE', () => {
     it('takes the client certificate, its key and extra CAs, without OIDC_CLIENT_SECRET', () => {
-      const c = loadConfig({
-        ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth',
-        OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath, OIDC_CA_FILE: pki.ca.certPath,
-      }, random);
+      const c = loadConfig(
+        {
+          ...VALID,
+          OIDC_CLIENT_AUTH: 'tls_client_auth',
+          OIDC_CLIENT_CERT_FILE: pki.client.certPath,
+          OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath,
+          OIDC_CA_FILE: pki.ca.certPath,
+        },
+        random,
+      );
       assert.equal(c.oidc.clientAuth, 'tls_client_auth');
       assert.equal(c.oidc.tls.clientCertificate?.subject, 'CN=oidc-bff-test-client');
       assert.equal(new X509Certificate(c.oidc.tls.clientCertificate?.chainPem ?? '').fingerprint256, new X509Certificate(pki.client.cert).fingerprint256);
-      assert.deepEqual(c.oidc.tls.extraCa.map((pem) => new X509Certificate(pem).fingerprint256), [new X509Certificate(pki.ca.cert).fingerprint256]);
+      assert.deepEqual(
+        c.oidc.tls.extraCa.map((pem) => new X509Certificate(pem).fingerprint256),
+        [new X509Certificate(pki.ca.cert).fingerprint256],
+      );
       assert.equal(c.oidc.assertionKey, undefined);
     });
 
@@ -121,7 +142,10 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
 
     it('refuses a client certificate that has expired (it would only fail later, at the IdP)', () => {
       const env = {
-        OIDC_CLIENT_AUTH: 'tls_client_auth' as const, OIDC_CLIENT_KEY_FILE: undefined, OIDC_CLIENT_KEY_ID: '', OIDC_CLIENT_ASSERTION_AUDIENCE: 'issuer' as const,
+        OIDC_CLIENT_AUTH: 'tls_client_auth' as const,
+        OIDC_CLIENT_KEY_FILE: undefined,
+        OIDC_CLIENT_KEY_ID: '',
+        OIDC_CLIENT_ASSERTION_AUDIENCE: 'issuer' as const,
         OIDC_CLIENT_CERT_FILE: clientCredentialFields.OIDC_CLIENT_CERT_FILE.parse(pki.client.certPath),
         OIDC_CLIENT_CERT_KEY_FILE: clientCredentialFields.OIDC_CLIENT_CERT_KEY_FILE.parse(pki.client.keyPath),
         OIDC_CA_FILE: undefined,
@@ -133,10 +157,22 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
 
     it('needs both certificate files, and a key that belongs to the certificate', () => {
       has(problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth' }), 'OIDC_CLIENT_CERT_FILE and OIDC_CLIENT_CERT_KEY_FILE (PEM) are required');
-      has(problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath }), 'OIDC_CLIENT_CERT_KEY_FILE (PEM) is required');
+      has(
+        problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath }),
+        'OIDC_CLIENT_CERT_KEY_FILE (PEM) is required',
+      );
       has(problemsOf({ ...VALID, OIDC_CLIENT_SECRET: 'client-secret', OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath }), 'set both or neither');
-      has(problemsOf({ ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.stranger.keyPath }),
-        'is not the private key of the certificate', pki.stranger.keyPath, pki.client.certPath);
+      has(
+        problemsOf({
+          ...VALID,
+          OIDC_CLIENT_AUTH: 'tls_client_auth',
+          OIDC_CLIENT_CERT_FILE: pki.client.certPath,
+          OIDC_CLIENT_CERT_KEY_FILE: pki.stranger.keyPath,
+        }),
+        'is not the private key of the certificate',
+        pki.stranger.keyPath,
+        pki.client.certPath,
+      );
     });
   });
 
@@ -171,10 +207,20 @@ describe('configuration: client authentication (OIDC_CLIENT_AUTH and its key and
     const key = writeClientKey(pki.dir, 'hidden', { type: 'rsa' }, 'jwk', { kid: 'k' });
     const d = JSON.parse(key.content).d as string;
     const jwt = loadConfig({ ...VALID, OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: key.path }, random);
-    const tls = loadConfig({ ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath }, random);
+    const tls = loadConfig(
+      { ...VALID, OIDC_CLIENT_AUTH: 'tls_client_auth', OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath },
+      random,
+    );
     const certKeyBody = pemBody(tls.oidc.tls.clientCertificate!.key.pem());
-    for (const [c, secret] of [[jwt, d], [tls, certKeyBody]] as const) {
-      for (const shown of [JSON.stringify(c), inspect(c, { depth: Infinity, showHidden: true }), String(c.oidc.assertionKey?.file ?? c.oidc.tls.clientCertificate?.key)]) {
+    for (const [c, secret] of [
+      [jwt, d],
+      [tls, certKeyBody],
+    ] as const) {
+      for (const shown of [
+        JSON.stringify(c),
+        inspect(c, { depth: Infinity, showHidden: true }),
+        String(c.oidc.assertionKey?.file ?? c.oidc.tls.clientCertificate?.key),
+      ]) {
         assert.ok(!shown.includes(secret.slice(0, 40)), 'key material shown');
       }
     }

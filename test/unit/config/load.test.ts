@@ -45,7 +45,10 @@ describe('configuration: parsed once, every problem reported at once', () => {
   it('lists every field problem in one error', () => {
     const problems = problemsOf({ ...VALID, PUBLIC_URL: 'not a url', PORT: 'eighty', SESSION_SECRETS: 'short', LOG_LEVEL: 'loud', OIDC_CLIENT_ID: '' });
     for (const name of ['PUBLIC_URL', 'PORT', 'SESSION_SECRETS', 'LOG_LEVEL', 'OIDC_CLIENT_ID']) {
-      assert.ok(problems.some((p) => p.includes(name)), `${name} missing from ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => p.includes(name)),
+        `${name} missing from ${JSON.stringify(problems)}`,
+      );
     }
   });
 
@@ -72,19 +75,34 @@ describe('configuration: parsed once, every problem reported at once', () => {
     const alone = loadConfig({ ...VALID, SESSION_STORE: 'cookie', REDIS_URL: '' }, random).warnings.filter((w) => w.includes('SESSION_STORE=cookie'));
     assert.equal(alone.length, 1);
     assert.match(alone[0]!, /REDIS_URL, sticky sessions, or the IdP's refresh-token reuse grace period/);
-    assert.deepEqual(loadConfig({ ...VALID, SESSION_STORE: 'cookie' }, random).warnings.filter((w) => w.includes('SESSION_STORE=cookie')), []);
+    assert.deepEqual(
+      loadConfig({ ...VALID, SESSION_STORE: 'cookie' }, random).warnings.filter((w) => w.includes('SESSION_STORE=cookie')),
+      [],
+    );
   });
 
   it('refuses an http:// PUBLIC_URL except on loopback or with OIDC_ALLOW_HTTP=true', () => {
     assert.ok(problemsOf({ ...VALID, PUBLIC_URL: 'http://app.example.test' }).some((p) => p.includes('PUBLIC_URL is http://')));
     assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://127.0.0.1:3000' }, random).secure, false);
     assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://localhost:3000' }, random).secure, false);
-    assert.equal(loadConfig({ ...VALID, PUBLIC_URL: 'http://app.example.test', OIDC_ALLOW_HTTP: 'true', OIDC_ISSUER: 'https://idp.example.test' }, random).secure, false);
+    assert.equal(
+      loadConfig({ ...VALID, PUBLIC_URL: 'http://app.example.test', OIDC_ALLOW_HTTP: 'true', OIDC_ISSUER: 'https://idp.example.test' }, random).secure,
+      false,
+    );
   });
 
   it('selects the Redis topology from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, one at a time', () => {
     const sentinel = loadConfig({ ...VALID, REDIS_URL: '', REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379', REDIS_SENTINEL_NAME: 'bff' }, random);
-    assert.deepEqual(sentinel.redis.connection, { kind: 'sentinel', nodes: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'bff', password: undefined, tls: false });
+    assert.deepEqual(sentinel.redis.connection, {
+      kind: 'sentinel',
+      nodes: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '10.0.0.2', port: 26379 },
+      ],
+      name: 'bff',
+      password: undefined,
+      tls: false,
+    });
     assert.equal(sentinel.session.store, 'redis');
     const cluster = loadConfig({ ...VALID, REDIS_URL: '', REDIS_CLUSTER_NODES: 'r1:7000', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' }, random);
     assert.deepEqual(cluster.redis.connection, { kind: 'cluster', nodes: [{ host: 'r1', port: 7000 }], password: 'pw', tls: true });
@@ -113,9 +131,14 @@ describe('configuration: parsed once, every problem reported at once', () => {
   it('takes TRUST_PROXY as true, a hop count, or a list of trusted proxy addresses and CIDR blocks', () => {
     assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: 'true' }, random).server.trustProxy, { hops: 1 });
     assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: '2' }, random).server.trustProxy, { hops: 2 });
-    assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: '10.0.0.0/8, 192.0.2.1,fd00::/8' }, random).server.trustProxy, { proxies: ['10.0.0.0/8', '192.0.2.1', 'fd00::/8'] });
+    assert.deepEqual(loadConfig({ ...VALID, TRUST_PROXY: '10.0.0.0/8, 192.0.2.1,fd00::/8' }, random).server.trustProxy, {
+      proxies: ['10.0.0.0/8', '192.0.2.1', 'fd00::/8'],
+    });
     for (const bad of ['maybe', '10.0.0.0/33', '10.0.0.1:80', '10.0.0.1,proxy.internal']) {
-      assert.ok(problemsOf({ ...VALID, TRUST_PROXY: bad }).some((p) => p.includes('TRUST_PROXY')), bad);
+      assert.ok(
+        problemsOf({ ...VALID, TRUST_PROXY: bad }).some((p) => p.includes('TRUST_PROXY')),
+        bad,
+      );
     }
   });
 });

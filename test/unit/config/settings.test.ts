@@ -26,14 +26,21 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
     for (const s of SETTINGS) {
       const parsed = s.parse(s.name).safeParse(s.default);
       if (s.default) assert.ok(parsed.success, `${s.name}: default "${s.default}" does not parse: ${parsed.error?.message}`);
-      else if (!parsed.success) assert.ok(parsed.error.issues.every((i) => i.message.includes(s.name)), `${s.name}: ${parsed.error.message}`);
+      else if (!parsed.success)
+        assert.ok(
+          parsed.error.issues.every((i) => i.message.includes(s.name)),
+          `${s.name}: ${parsed.error.message}`,
+        );
     }
   });
 
   it('lists every row in .env.example, in order, with its doc line and default', () => {
     const lines = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8').split('\n');
     const assignments = lines.flatMap((line, i) => (/^[A-Z][A-Z0-9_]*=/.test(line) ? [{ line, doc: lines[i - 1] }] : []));
-    assert.deepEqual(assignments.map((a) => a.line.slice(0, a.line.indexOf('='))), NAMES);
+    assert.deepEqual(
+      assignments.map((a) => a.line.slice(0, a.line.indexOf('='))),
+      NAMES,
+    );
     SETTINGS.forEach((s, i) => {
       assert.equal(assignments[i]!.line, `${s.name}=${s.default}`);
       assert.equal(assignments[i]!.doc, `# ${s.doc}`);
@@ -43,22 +50,34 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
   it('reads exactly the variables that have a row, one by one, never the whole environment', () => {
     const read = new Set<string>();
     let enumerated = false;
-    const env = new Proxy<Record<string, string | undefined>>({ ...VALID, UNRELATED_SECRET: 'not ours' }, {
-      get: (target, key) => (typeof key === 'string' && read.add(key), Reflect.get(target, key)),
-      has: (target, key) => (typeof key === 'string' && read.add(key), Reflect.has(target, key)),
-      ownKeys: (target) => ((enumerated = true), Reflect.ownKeys(target)),
-    });
+    const env = new Proxy<Record<string, string | undefined>>(
+      { ...VALID, UNRELATED_SECRET: 'not ours' },
+      {
+        get: (target, key) => (typeof key === 'string' && read.add(key), Reflect.get(target, key)),
+        has: (target, key) => (typeof key === 'string' && read.add(key), Reflect.has(target, key)),
+        ownKeys: (target) => ((enumerated = true), Reflect.ownKeys(target)),
+      },
+    );
     loadConfig(env, random);
     assert.equal(enumerated, false, 'loadConfig enumerated the environment');
-    assert.deepEqual([...read].filter((k) => !NAMES.includes(k)), [], 'read without a row');
-    assert.deepEqual(NAMES.filter((k) => !read.has(k)), [], 'a row whose variable is never read');
+    assert.deepEqual(
+      [...read].filter((k) => !NAMES.includes(k)),
+      [],
+      'read without a row',
+    );
+    assert.deepEqual(
+      NAMES.filter((k) => !read.has(k)),
+      [],
+      'a row whose variable is never read',
+    );
   });
 
   it('leaves process.env to src/main.ts, which hands it to loadConfig', () => {
-    const files = (dir: URL): URL[] => readdirSync(dir).flatMap((name) => {
-      const url = new URL(name, dir);
-      return statSync(url).isDirectory() ? files(new URL(`${name}/`, dir)) : name.endsWith('.ts') ? [url] : [];
-    });
+    const files = (dir: URL): URL[] =>
+      readdirSync(dir).flatMap((name) => {
+        const url = new URL(name, dir);
+        return statSync(url).isDirectory() ? files(new URL(`${name}/`, dir)) : name.endsWith('.ts') ? [url] : [];
+      });
     const uses = files(SRC).flatMap((url) => {
       const code = readFileSync(url, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ''); // comments may mention it
       return [...code.matchAll(/[\w.]*\(?process\.env\b/g)].map((m) => `${url.pathname.slice(SRC.pathname.length)}: ${m[0]}`);

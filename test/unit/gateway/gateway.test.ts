@@ -24,17 +24,23 @@ describe('gateway: trusted addresses', () => {
 
 describe('gateway: one Set-Cookie per cookie name', () => {
   it('keeps the last write of each cookie, in the order of those writes', () => {
-    assert.deepEqual(
-      lastPerName(['bff-session=slid; Path=/', 'theme=a', 'bff-session=refreshed; Path=/', 'bff-session.1=; Max-Age=0']),
-      ['theme=a', 'bff-session=refreshed; Path=/', 'bff-session.1=; Max-Age=0'],
-    );
+    assert.deepEqual(lastPerName(['bff-session=slid; Path=/', 'theme=a', 'bff-session=refreshed; Path=/', 'bff-session.1=; Max-Age=0']), [
+      'theme=a',
+      'bff-session=refreshed; Path=/',
+      'bff-session.1=; Max-Age=0',
+    ]);
     assert.deepEqual(lastPerName(['a=1']), ['a=1']);
   });
 });
 
 describe('gateway: the headers of a 200 answer', () => {
   const session = (claims: Record<string, unknown> = {}, sub = 'user-1'): Session => ({
-    key: 'k', sid: 's', sub, claims, createdAt: 0, tokens: { accessToken: 'the-access-token', tokenType: 'Bearer', expiresAt: 0 },
+    key: 'k',
+    sid: 's',
+    sub,
+    claims,
+    createdAt: 0,
+    tokens: { accessToken: 'the-access-token', tokenType: 'Bearer', expiresAt: 0 },
   });
   const isOwn = (name: string) => /^(?:__Host-)?bff-/.test(name);
   const TOKEN = 'the-access-token';
@@ -66,7 +72,11 @@ describe('gateway: the headers of a 200 answer', () => {
   // Issue 16 item 13: an upstream that trusts X-Auth-Request-Email as the user's address must
   // never get one the IdP did not verify (anyone can register an account with someone else's).
   it('sends X-Auth-Request-Email only for a verified address (email_verified === true): an unverified one is never vouched for', () => {
-    for (const claims of [{ email: 'ceo@victim.example' }, { email: 'ceo@victim.example', email_verified: false }, { email: 'ceo@victim.example', email_verified: 'true' }]) {
+    for (const claims of [
+      { email: 'ceo@victim.example' },
+      { email: 'ceo@victim.example', email_verified: false },
+      { email: 'ceo@victim.example', email_verified: 'true' },
+    ]) {
       const h = answerHeaders(session(claims), undefined, isOwn, true, TOKEN);
       assert.equal(h['x-auth-request-email'], undefined, JSON.stringify(claims));
       assert.equal(h['x-auth-request-user'], 'user-1');

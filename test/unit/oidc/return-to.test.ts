@@ -9,7 +9,6 @@ const POLICY: ReturnToPolicy = {
 };
 const ALLOWED_ORIGINS = new Set([POLICY.publicOrigin, ...POLICY.allowedOrigins]);
 
-
 /** Whatever the input, the output must be a Location value that stays on an allowed origin. */
 function assertSafeForLocation(result: string): void {
   assert.match(result, /^[\x21-\x7e]+$/, 'printable ASCII only (no CR/LF, no spaces)');

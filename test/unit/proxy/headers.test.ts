@@ -161,10 +161,17 @@ describe('upstreamRequestHeaders', () => {
 
   it('a browser cannot assert an identity to the upstream (X-Forwarded-User, X-Auth-Request-*, X-Remote-User)', () => {
     for (const trustProxy of [false, true]) {
-      const out = forward({
-        'x-forwarded-user': 'admin', 'x-forwarded-email': 'admin@example.test', 'x-forwarded-groups': 'admins',
-        'x-auth-request-user': 'admin', 'x-auth-request-email': 'admin@example.test', 'x-remote-user': 'admin',
-      }, { trustProxy });
+      const out = forward(
+        {
+          'x-forwarded-user': 'admin',
+          'x-forwarded-email': 'admin@example.test',
+          'x-forwarded-groups': 'admins',
+          'x-auth-request-user': 'admin',
+          'x-auth-request-email': 'admin@example.test',
+          'x-remote-user': 'admin',
+        },
+        { trustProxy },
+      );
       for (const name of ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-auth-request-user', 'x-auth-request-email', 'x-remote-user']) {
         assert.equal(out[name], undefined, `${name} with trustProxy=${trustProxy}`);
       }
@@ -230,10 +237,7 @@ describe('upstreamRequestHeaders', () => {
     });
     const out = upstreamRequestHeaders(incoming as IncomingHttpHeaders, options());
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
-    assert.deepEqual(
-      Object.keys(out).sort(),
-      ['x-arr-mixed', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id'],
-    );
+    assert.deepEqual(Object.keys(out).sort(), ['x-arr-mixed', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id']);
     assert.equal(out['x-arr-mixed'], 'two');
     assert.doesNotThrow(() => upstreamRequestHeaders(null as unknown as IncomingHttpHeaders, options()));
     assert.doesNotThrow(() => upstreamRequestHeaders({}, options({ dropHeaders: [1, null] as unknown as string[] })));
@@ -324,12 +328,7 @@ describe('clientResponseHeaders', () => {
   it('an upstream Set-Cookie cannot overwrite the session cookie; other cookies pass', () => {
     const out = clientResponseHeaders(
       {
-        'set-cookie': [
-          'bff_session=attacker; Path=/; HttpOnly',
-          'theme=dark; Path=/',
-          'bff_login=; Max-Age=0',
-          'bff_session.1=chunk; Path=/',
-        ],
+        'set-cookie': ['bff_session=attacker; Path=/; HttpOnly', 'theme=dark; Path=/', 'bff_login=; Max-Age=0', 'bff_session.1=chunk; Path=/'],
       },
       isOwnCookie,
     );

@@ -3,7 +3,6 @@ import { readCorpus } from '../../support/corpus.js';
 
 import { checkUpstreamPath } from '../../../src/proxy/upstream-path.js';
 
-
 const corpus = readCorpus(new URL('../../fixtures/upstream-path-corpus.txt', import.meta.url), 'REFUSE');
 
 describe('checkUpstreamPath', () => {

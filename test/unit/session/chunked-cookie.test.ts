@@ -16,12 +16,18 @@ const flipAt = (v: string, i: number) => v.slice(0, i) + (v[i] === 'A' ? 'B' : '
 
 describe('chunked cookies: split over 4 KB, reassembled, and any tampering means anonymous', () => {
   it('splits a 12 KB sealed value into name, name.1, name.2… each under the chunk size', () => {
-    assert.deepEqual(chunks.map(([n]) => n), ['bff-session', 'bff-session.1', 'bff-session.2', 'bff-session.3']);
+    assert.deepEqual(
+      chunks.map(([n]) => n),
+      ['bff-session', 'bff-session.1', 'bff-session.2', 'bff-session.3'],
+    );
     assert.ok(chunks.every(([, v]) => v.length <= CHUNK_SIZE));
   });
 
   it('keeps a small value in one cookie under the plain name', () => {
-    assert.deepEqual(splitIntoChunks('bff-session', 'short').map(([n]) => n), ['bff-session']);
+    assert.deepEqual(
+      splitIntoChunks('bff-session', 'short').map(([n]) => n),
+      ['bff-session'],
+    );
   });
 
   it('reassembles the chunks into the sealed value, in any header order', () => {
@@ -51,7 +57,10 @@ describe('chunked cookies: split over 4 KB, reassembled, and any tampering means
   }
 
   it('lists the chunk cookies present, so stale ones can be deleted when a session shrinks', () => {
-    assert.deepEqual(presentChunkNames(cookieMap(header(chunks)), 'bff-session'), chunks.map(([n]) => n));
+    assert.deepEqual(
+      presentChunkNames(cookieMap(header(chunks)), 'bff-session'),
+      chunks.map(([n]) => n),
+    );
     assert.deepEqual(presentChunkNames(cookieMap('other=1'), 'bff-session'), []);
   });
 });

@@ -38,7 +38,12 @@ describe('sealed values: AES-256-GCM, versioned, with key rotation', () => {
     const here = createSealer([NEW], 'https://idp.example/ app-1 https://app1.example');
     const value = here.seal('v', AAD);
     assert.deepEqual(here.unseal(value, AAD), { plaintext: 'v', stale: false });
-    for (const there of ['https://idp.example/ app-2 https://app1.example', 'https://other-idp.example/ app-1 https://app1.example', 'https://idp.example/ app-1 https://app2.example', '']) {
+    for (const there of [
+      'https://idp.example/ app-2 https://app1.example',
+      'https://other-idp.example/ app-1 https://app1.example',
+      'https://idp.example/ app-1 https://app2.example',
+      '',
+    ]) {
       assert.equal(createSealer([NEW], there).unseal(value, AAD), undefined, there);
     }
   });

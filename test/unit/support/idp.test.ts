@@ -8,7 +8,12 @@ import { UserAgent } from '../../support/user-agent.js';
 
 const b64url = (bytes: Buffer) => bytes.toString('base64url');
 
-interface TokenResponse { access_token: string; refresh_token?: string; id_token?: string; error?: string }
+interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  id_token?: string;
+  error?: string;
+}
 
 describe('dev IdP and test UserAgent', () => {
   let rp: http.Server;
@@ -100,7 +105,9 @@ describe('dev IdP and test UserAgent', () => {
     let op: RunningIdp;
     let refreshToken: string;
 
-    before(async () => { op = await idp(); });
+    before(async () => {
+      op = await idp();
+    });
 
     it('logs in as login_hint through redirects only and issues all three tokens', async () => {
       const request = authorizationRequest(op, 'bob');
@@ -144,7 +151,9 @@ describe('dev IdP and test UserAgent', () => {
   describe('interactive mode (dev login and consent pages)', () => {
     let op: RunningIdp;
 
-    before(async () => { op = await idp({ interactive: true }); });
+    before(async () => {
+      op = await idp({ interactive: true });
+    });
 
     it('logs in through the login and consent forms', async () => {
       const ua = new UserAgent();
@@ -155,7 +164,10 @@ describe('dev IdP and test UserAgent', () => {
       });
 
       assert.equal(callback.status, 200);
-      assert.ok(chain.some((url) => url.includes('/interaction/')), chain.join('\n'));
+      assert.ok(
+        chain.some((url) => url.includes('/interaction/')),
+        chain.join('\n'),
+      );
       const tokens = await redeem(op, callback.url, request);
       assert.equal(subject(tokens.id_token), 'carol');
       assert.ok(tokens.refresh_token);
@@ -165,8 +177,7 @@ describe('dev IdP and test UserAgent', () => {
   });
 
   describe('options', () => {
-    const discover = async (op: RunningIdp) =>
-      (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const discover = async (op: RunningIdp) => (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
 
     it('advertises PAR only when enabled, and counts pushes', async () => {
       const parOp = await idp({ par: true });

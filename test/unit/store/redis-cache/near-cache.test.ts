@@ -121,7 +121,10 @@ describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES, without chu
     const t = cacheAt(10_000, 3);
     for (const k of ['a', 'b', 'c', 'd']) filled(t, `s:${k}`, k);
     assert.equal(t.cache.size, 3);
-    assert.deepEqual(['a', 'b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)), ['a', 'b', 'c', undefined]);
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)),
+      ['a', 'b', 'c', undefined],
+    );
     t.advance(REFRESH_EVERY);
     filled(t, 's:d', 'd');
     assert.equal(t.cache.lookup('s:d'), 'd');
