@@ -7,7 +7,7 @@ import { expiredCookie, serializeCookie } from '../web/cookies.js';
 import { cookieMap, MAX_CHUNKS, presentChunkNames, readChunks, splitIntoChunks } from './chunked-cookie.js';
 import type { CookieNames } from './cookie-names.js';
 import { RecentMap } from '../store/recent-map.js';
-import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
+import { deepFreeze, fromSealed, newSession, parseSealedSession, toSealed, type SealedSession } from './sealed-session.js';
 import type { Sealer } from './seal.js';
 import type { Revocations } from './revocations.js';
 import type { Session, Sessions } from './session.js';
@@ -49,18 +49,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
   const keyOf = (sid: string) => `c:${createHash('sha256').update(sid).digest('base64url')}`;
 
   const write = (s: Session, io: CookieIo) => {
-    const stored: SealedSession = {
-      f: 1,
-      sid: s.sid,
-      sub: s.sub,
-      claims: { ...s.claims },
-      tokens: s.tokens,
-      createdAt: s.createdAt,
-      seenAt: now(),
-      ...(s.idpSid ? { idpSid: s.idpSid } : {}),
-      ...(s.authAt ? { at: s.authAt } : {}),
-      ...(s.authTime ? { au: s.authTime } : {}),
-    };
+    const stored = toSealed(s, now());
     const chunks = splitIntoChunks(base, sealer.seal(JSON.stringify(stored), AAD));
     const bytes = chunks.reduce((sum, [name, value]) => sum + name.length + value.length + 3, 0);
     if (bytes > cookieBudgetBytes || chunks.length > MAX_CHUNKS) {
@@ -105,17 +94,7 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
       }
       const { stored } = opened;
       const t = now();
-      const session: Session = {
-        key: opened.key,
-        sid: stored.sid,
-        sub: stored.sub,
-        claims: stored.claims,
-        tokens: stored.tokens,
-        createdAt: stored.createdAt,
-        ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
-        ...(stored.at ? { authAt: stored.at } : {}),
-        ...(stored.au ? { authTime: stored.au } : {}),
-      };
+      const session = fromSealed(opened.key, stored);
       // A server store forgets an expired or ended session, which then looks like no session at
       // all; a cookie still opens, so here the operator can be told why it no longer admits.
       const lifetimeOver = stored.createdAt + maxAgeMs <= t;
@@ -141,17 +120,9 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
     },
     async create(data, io) {
       const sid = randomBytes(16).toString('base64url');
-      const session: Session = {
-        key: keyOf(sid),
-        sid,
-        sub: data.sub,
-        claims: data.claims,
-        tokens: data.tokens,
-        createdAt: now(),
-        ...(data.idpSid ? { idpSid: data.idpSid } : {}),
-        ...(data.authAt ? { authAt: data.authAt } : {}),
-        ...(data.authTime ? { authTime: data.authTime } : {}),
-      };
+      // The browser's User-Agent is kept for the admin API of server stores only: not worth its bytes here.
+      const { userAgent: _notKept, ...kept } = data;
+      const session = newSession(keyOf(sid), sid, kept, now());
       write(session, io);
       return session;
     },

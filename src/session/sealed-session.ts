@@ -1,4 +1,4 @@
-import type { TokenSet } from './session.js';
+import type { Session, TokenSet } from './session.js';
 
 /** The sealed form of a session, shared by the server stores and cookie sessions. */
 export interface SealedSession {
@@ -48,4 +48,46 @@ export function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** What a login gives a new session; the store adds its key, the sid and the time. */
+export type NewSession = Pick<Session, 'sub' | 'claims' | 'tokens' | 'idpSid' | 'userAgent' | 'authAt' | 'authTime'>;
+
+/** A session as it starts: the one place a new session's fields are chosen. */
+export function newSession(key: string, sid: string, data: NewSession, createdAt: number): Session {
+  return fromSealed(key, toSealed({ ...data, sid, createdAt }, 0));
+}
+
+/** The sealed form of `s` (the one mapping of Session to its stored fields, both ways). */
+export function toSealed(s: Omit<Session, 'key'>, seenAt: number): SealedSession {
+  return {
+    f: 1,
+    sid: s.sid,
+    sub: s.sub,
+    claims: { ...s.claims },
+    tokens: s.tokens,
+    createdAt: s.createdAt,
+    seenAt,
+    ...(s.idpSid ? { idpSid: s.idpSid } : {}),
+    // Bounded: it comes from the browser and is kept for the admin API only.
+    ...(s.userAgent ? { ua: s.userAgent.slice(0, 200) } : {}),
+    ...(s.authAt ? { at: s.authAt } : {}),
+    ...(s.authTime ? { au: s.authTime } : {}),
+  };
+}
+
+/** The session a sealed value stands for, under `key`. */
+export function fromSealed(key: string, stored: SealedSession): Session {
+  return {
+    key,
+    sid: stored.sid,
+    sub: stored.sub,
+    claims: stored.claims,
+    tokens: stored.tokens,
+    createdAt: stored.createdAt,
+    ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
+    ...(stored.ua ? { userAgent: stored.ua } : {}),
+    ...(stored.at ? { authAt: stored.at } : {}),
+    ...(stored.au ? { authTime: stored.au } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { StoreUnavailableError, type IndexStore, type KeyValueStore } from '../s
 import type { SessionDirectory, SessionSummary } from './directory.js';
 import type { Session, Sessions } from './session.js';
 import { RecentMap } from '../store/recent-map.js';
-import { deepFreeze, parseSealedSession, type SealedSession } from './sealed-session.js';
+import { deepFreeze, fromSealed, newSession, parseSealedSession, toSealed, type SealedSession } from './sealed-session.js';
 
 /** 256 random bits, base64url: the only shape of session id we ever issue. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -42,20 +42,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
   const clearCookie = expiredCookie(cookies.session, cookies.attributes);
 
   const seal = (s: Session) => {
-    const stored: SealedSession = {
-      f: 1,
-      sid: s.sid,
-      sub: s.sub,
-      claims: { ...s.claims },
-      tokens: s.tokens,
-      createdAt: s.createdAt,
-      seenAt: 0,
-      ...(s.idpSid ? { idpSid: s.idpSid } : {}),
-      ...(s.userAgent ? { ua: s.userAgent } : {}),
-      ...(s.authAt ? { at: s.authAt } : {}),
-      ...(s.authTime ? { au: s.authTime } : {}),
-    };
-    return sealer.seal(JSON.stringify(stored), aad(s.key));
+    return sealer.seal(JSON.stringify(toSealed(s, 0)), aad(s.key));
   };
   const indexes = (s: { sub: string; idpSid?: string | undefined }) => [subIndex(s.sub), ...(s.idpSid ? [sidIndex(s.idpSid)] : [])];
   // The stored value each session was read as: the 'expected' of its compare-and-set writes.
@@ -126,18 +113,6 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     const sealed = await store.get(key);
     return sealed === undefined ? undefined : unsealStored(key, sealed);
   };
-  const fromSealed = (key: string, stored: SealedSession): Session => ({
-    key,
-    sid: stored.sid,
-    sub: stored.sub,
-    claims: stored.claims,
-    tokens: stored.tokens,
-    createdAt: stored.createdAt,
-    ...(stored.idpSid ? { idpSid: stored.idpSid } : {}),
-    ...(stored.ua ? { userAgent: stored.ua } : {}),
-    ...(stored.at ? { authAt: stored.at } : {}),
-    ...(stored.au ? { authTime: stored.au } : {}),
-  });
 
   // With the session cache on, the same sealed value comes back on every call of a session:
   // remember what it opened to (frozen: sessions share it) instead of decrypting it again.
@@ -181,18 +156,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     },
     async create(data, io) {
       const id = randomBytes(32).toString('base64url');
-      const session: Session = {
-        key: storeKey(id),
-        sid: randomBytes(16).toString('base64url'),
-        sub: data.sub,
-        claims: data.claims,
-        tokens: data.tokens,
-        createdAt: now(),
-        ...(data.idpSid ? { idpSid: data.idpSid } : {}),
-        ...(data.userAgent ? { userAgent: data.userAgent.slice(0, 200) } : {}),
-        ...(data.authAt ? { authAt: data.authAt } : {}),
-        ...(data.authTime ? { authTime: data.authTime } : {}),
-      };
+      const session = newSession(storeKey(id), randomBytes(16).toString('base64url'), data, now());
       const value = seal(session);
       await store.set(session.key, value, ttl(session.createdAt));
       readAs.set(session, value);
