@@ -2,13 +2,19 @@ import type { FusionAuthSdkConfig } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../web/context.js';
 
+/** What the SDK itself sends: simple requests, so a preflight only comes from an SPA's own additions. */
+const SDK_PREFLIGHT = { methods: 'GET, POST', headers: 'Content-Type' };
+
+/** The /api/* proxy, for an SPA on a listed origin: its methods, and the anti-CSRF header it must send. */
+export const API_PREFLIGHT = { methods: 'GET, HEAD, POST, PUT, PATCH, DELETE', headers: 'Content-Type, X-CSRF' };
+
 /**
  * CORS with credentials for the frontend's SPA origins only: the exact origin is echoed (never
  * `*`, never whatever came in, as the reference server does), with `Vary: Origin` so a cache
  * never serves one origin's answer to another. A request carrying any other Origin is refused
  * outright (403) rather than answered without the headers: a simple POST would otherwise still act.
  */
-export function sdkCors(sdk: FusionAuthSdkConfig): Step {
+export function sdkCors(sdk: FusionAuthSdkConfig, preflight: { methods: string; headers: string } = SDK_PREFLIGHT): Step {
   const allowed = new Set(sdk.origins);
   return async (ctx, next) => {
     ctx.vary('Origin');
@@ -19,8 +25,8 @@ export function sdkCors(sdk: FusionAuthSdkConfig): Step {
       ctx.set('Access-Control-Allow-Credentials', 'true');
     }
     if (ctx.method === 'OPTIONS') {
-      ctx.set('Access-Control-Allow-Methods', 'GET, POST');
-      ctx.set('Access-Control-Allow-Headers', 'Content-Type');
+      ctx.set('Access-Control-Allow-Methods', preflight.methods);
+      ctx.set('Access-Control-Allow-Headers', preflight.headers);
       ctx.set('Access-Control-Max-Age', '600');
       ctx.status = 204;
       return;

@@ -4,7 +4,7 @@ import type { EventLogger } from '../observability/logger.js';
 import type { Sessions } from '../session/session.js';
 import type { BffContext, Step } from '../web/context.js';
 import { logoutConfirmPage } from './confirm-page.js';
-import { sameSiteOnly, sdkCors } from './cors.js';
+import { API_PREFLIGHT, sameSiteOnly, sdkCors } from './cors.js';
 import { expiryCookie, withExpiryCookie } from './expiry-cookie.js';
 import { allowedRedirect, checkClientId, sdkState } from './sdk-policy.js';
 
@@ -37,6 +37,11 @@ export function fusionAuthSdk(config: Config, sdk: FusionAuthSdkConfig, sessions
   return {
     paths: SDK_PATHS,
     cors: sdkCors(sdk),
+    /**
+     * CORS for /api/* when the SPA is on another listed origin: the proxy's own anti-CSRF check
+     * (X-CSRF, Origin among PUBLIC_URL and FUSIONAUTH_SDK_ORIGINS) still runs after it.
+     */
+    apiCors: sdkCors(sdk, API_PREFLIGHT),
     sameSiteOnly,
     /** Sets or deletes the expiry cookie after the wrapped route (callback, refresh, me). */
     expiryCookie: withExpiryCookie(cookie, sessions, now),

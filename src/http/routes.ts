@@ -107,11 +107,14 @@ export function routes(p: RouteParts): Step {
 
   // /api/* skips the router: a prefix test is all it needs, and it is the hot path.
   const apiPrefix = `${paths.api}/`;
+  // With the FusionAuth SDK routes on, SPAs on their listed origins get CORS on /api/* too.
+  const apiCors = p.fusionAuth?.apiCors;
+  const api: Step = apiCors ? (ctx, next) => apiCors(ctx, async () => p.api.step(ctx, next)) : p.api.step;
   const other = compose([router.routes(), router.allowedMethods()]) as unknown as Step;
   // The gateway forward-auth endpoint, only when FORWARD_AUTH_PATH is set (src/gateway).
   const gateway = forwardAuthRoute(p);
   return (ctx, next) => {
-    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return p.api.step(ctx, next);
+    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return api(ctx, next);
     return gateway?.matches(ctx.path) ? gateway.step(ctx, next) : other(ctx, next);
   };
 }

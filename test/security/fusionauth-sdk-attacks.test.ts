@@ -126,6 +126,29 @@ describe('FusionAuth SDK routes: attacks the reference server falls for', () => 
     }
   });
 
+  describe('/api/* for an SPA on a listed origin (its own anti-CSRF check still applies)', () => {
+    it('a listed origin gets CORS on /api/* and reaches the upstream with X-CSRF; a foreign one is refused (403) before the upstream', async () => {
+      await signIn(ua);
+      const preflight = await ua.request('OPTIONS', `${h.url}/api/things`, { headers: { origin: SPA_ORIGIN, 'access-control-request-headers': 'x-csrf' } });
+      assert.equal(preflight.status, 204);
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /X-CSRF/i);
+      const listed = await ua.get(`${h.url}/api/things`, { headers: { origin: SPA_ORIGIN, 'x-csrf': '1' } });
+      assert.equal(listed.status, 200);
+      assert.equal(listed.headers.get('access-control-allow-origin'), SPA_ORIGIN);
+      const sent = h.upstream.received.length;
+      for (const res of [
+        await ua.request('OPTIONS', `${h.url}/api/things`, { headers: { origin: EVIL, 'access-control-request-headers': 'x-csrf' } }),
+        await ua.get(`${h.url}/api/things`, { headers: { origin: EVIL, 'x-csrf': '1' } }),
+      ]) {
+        assert.equal(res.status, 403);
+        assert.equal(res.headers.get('access-control-allow-origin'), null);
+      }
+      // Without X-CSRF even a listed origin is refused: CORS does not replace the anti-CSRF header.
+      assert.equal((await ua.get(`${h.url}/api/things`, { headers: { origin: SPA_ORIGIN } })).status, 403);
+      assert.equal(h.upstream.received.length, sent);
+    });
+  });
+
   describe('cross-site refresh (the SDK sends no custom header)', () => {
     it('POST /app/refresh/ from another site is refused (403): by its Origin, or by Sec-Fetch-Site when it carries none', async () => {
       await signIn(ua);
