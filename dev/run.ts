@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config/load.js';
 import { listen } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
 import { demoPage } from './demo-page.js';
+import { sdkPage } from './fusionauth-sdk-page.js';
 import { startDemoUpstream } from './demo-upstream.js';
 import { startIdp } from './idp.js';
 
@@ -26,8 +27,12 @@ function fail(code: number, message: string): never {
 
 function loadDevConfig(idpIssuer: string, apiPort: number): Config {
   const port = process.env['PORT']?.trim() || '3000';
+  const publicUrl = process.env['PUBLIC_URL']?.trim() || `http://localhost:${port}`;
   const env = {
-    PUBLIC_URL: `http://localhost:${port}`,
+    PUBLIC_URL: publicUrl,
+    // The FusionAuth React SDK demo at /sdk/ (dev/fusionauth-sdk-page.ts).
+    FUSIONAUTH_SDK: 'true',
+    FUSIONAUTH_SDK_REDIRECT_URIS: sdkDemoUrl(publicUrl),
     HOST: '127.0.0.1',
     PORT: port,
     OIDC_ISSUER: idpIssuer,
@@ -44,6 +49,15 @@ function loadDevConfig(idpIssuer: string, apiPort: number): Config {
   } catch (err) {
     if (err instanceof ConfigError) fail(2, `cannot start: ${err.message}`);
     throw err;
+  }
+}
+
+/** Where the SDK demo page lives: on the BFF's own origin. */
+function sdkDemoUrl(publicUrl: string): string {
+  try {
+    return `${new URL(publicUrl).origin}/sdk/`;
+  } catch {
+    return 'http://localhost/sdk/'; // PUBLIC_URL itself is reported by loadConfig
   }
 }
 
@@ -86,7 +100,11 @@ async function main(): Promise<void> {
       ],
     });
     closers.push(idp.close);
-    const bff = createApp(config, { log, extra: demoPage() });
+    const demo = demoPage();
+    const sdkDemo = config.fusionAuthSdk
+      ? sdkPage('/sdk/', { serverUrl: config.publicOrigin, clientId: config.fusionAuthSdk.clientId, redirectUri: sdkDemoUrl(config.publicOrigin) })
+      : undefined;
+    const bff = createApp(config, { log, extra: sdkDemo ? (ctx, next) => sdkDemo(ctx, async () => demo(ctx, next)) : demo });
     closers.push(bff.close);
     const listening = await listen(bff.app, config.server.host, config.server.port);
     closers.push(() => {
@@ -103,6 +121,7 @@ async function main(): Promise<void> {
         '',
         'oidc-bff development stack:',
         `  BFF and demo page  ${config.publicOrigin}`,
+        ...(sdkDemo ? [`  FusionAuth React SDK demo  ${sdkDemoUrl(config.publicOrigin)}`] : []),
         `  development IdP    ${idp.issuer}${usesDevIdp ? '' : ' (not used: OIDC_ISSUER is set)'}`,
         `  demo API           ${upstream.url} (behind ${config.publicOrigin}${config.paths.api}/*)`,
         '',

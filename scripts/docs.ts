@@ -24,6 +24,7 @@ const SEE_ALSO: Readonly<Record<string, readonly [string, string]>> = {
   SESSION_STORE: ['Sessions and scaling out', 'sessions-and-scaling.md#session-stores'],
   SESSION_CACHE_MAX_STALE: ['Session cache', 'sessions-and-scaling.md#session-cache-zero-round-trips'],
   FORWARD_AUTH_PATH: ['Gateway integration', 'gateways/forward-auth.md'],
+  FUSIONAUTH_SDK: ["Using FusionAuth's web SDKs", 'fusionauth-sdks.md'],
   TRUST_PROXY: ['Deploying behind a TLS-terminating proxy', 'operations.md#deploying-behind-a-tls-terminating-proxy'],
   OTEL_EXPORTER_OTLP_ENDPOINT: ['Tracing', 'observability.md#tracing'],
 };

@@ -3,6 +3,7 @@ import type { CustomFetch } from 'openid-client';
 import type { Config } from './config/load.js';
 import type { BffState, Step } from './web/context.js';
 import { createAdminApp } from './admin/admin-app.js';
+import { fusionAuthSdk } from './fusionauth/sdk-routes.js';
 import { errorHandler } from './http/error-handler.js';
 import { rateLimit } from './http/rate-limit.js';
 import { countingLogger, timedIdpFetch, timedStore } from './http/instrument.js';
@@ -97,6 +98,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const routeTokens = createRouteTokens({ config, idp, log, now });
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
+  // FUSIONAUTH_SDK: the hosted-backend routes of FusionAuth's web SDKs (src/fusionauth).
+  const fusionAuth = config.fusionAuthSdk && fusionAuthSdk(config, config.fusionAuthSdk, sessions, log, now);
 
   // Koa's own X-Forwarded-For handling stays off: requestContext sets ctx.ip by TRUST_PROXY.
   const app = new Koa<BffState>();
@@ -109,7 +112,23 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   if (!deps.tracing) app.use(traceContext);
   const limiterStore = localStore;
   app.use(
-    routes({ config, log, idp, store: sideStore, sessions, directory, revocations, transactions, refresher, routeTokens, api, readiness, now, limiterStore }),
+    routes({
+      config,
+      log,
+      idp,
+      store: sideStore,
+      sessions,
+      directory,
+      revocations,
+      transactions,
+      refresher,
+      routeTokens,
+      api,
+      readiness,
+      now,
+      limiterStore,
+      fusionAuth,
+    }),
   );
   if (deps.extra) app.use(deps.extra);
 

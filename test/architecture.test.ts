@@ -15,7 +15,7 @@ const LEVELS: readonly (readonly string[])[] = [
   ['store'],
   ['session', 'idp'],
   ['tokens'],
-  ['oidc', 'proxy'],
+  ['oidc', 'proxy', 'fusionauth'],
   ['gateway'],
   ['http'],
   ['admin'],

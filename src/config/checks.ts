@@ -15,7 +15,14 @@ export function rawProblems(raw: RawEnv): string[] {
 
 /** Checks that involve several variables; returns problems, never throws. */
 export function crossChecks(e: Env): string[] {
-  const problems = [...transportProblems(e), ...clientAuthProblems(e), ...storeProblems(e), ...returnTargetProblems(e), ...routeProblems(e)];
+  const problems = [
+    ...transportProblems(e),
+    ...clientAuthProblems(e),
+    ...storeProblems(e),
+    ...returnTargetProblems(e),
+    ...routeProblems(e),
+    ...fusionAuthSdkProblems(e),
+  ];
   if (e.ADMIN_TOKEN && e.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) problems.push(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters`);
   if (e.API_UPSTREAM_CONNECTIONS_PER_CLIENT > e.API_UPSTREAM_CONNECTIONS) {
     problems.push(
@@ -75,6 +82,21 @@ function returnTargetProblems(e: Env): string[] {
   if (target && !isHttpUrl(target)) problems.push(`POST_LOGOUT_REDIRECT_URI must be an absolute http(s) URL, got "${target}"`);
   if (target && isHttpUrl(target) && new URL(target).href === new URL(e.LOGOUT_CALLBACK_PATH, e.PUBLIC_URL).href) {
     problems.push('POST_LOGOUT_REDIRECT_URI must not be PUBLIC_URL + LOGOUT_CALLBACK_PATH: that is where the IdP returns, the target comes after it');
+  }
+  return problems;
+}
+
+/** The SDK routes need an allowlist of where they may send the browser: without one they would have nowhere safe to go. */
+function fusionAuthSdkProblems(e: Env): string[] {
+  if (!e.FUSIONAUTH_SDK) return [];
+  const problems: string[] = [];
+  if (e.FUSIONAUTH_SDK_REDIRECT_URIS.length === 0)
+    problems.push("FUSIONAUTH_SDK_REDIRECT_URIS is required with FUSIONAUTH_SDK=true: the SPA's redirectUri (and postLogoutRedirectUri)");
+  for (const u of e.FUSIONAUTH_SDK_REDIRECT_URIS) {
+    if (!isHttpUrl(u) || new URL(u).hash) problems.push(`FUSIONAUTH_SDK_REDIRECT_URIS entry "${u}" must be an absolute http(s) URL without a fragment`);
+  }
+  for (const o of e.FUSIONAUTH_SDK_ORIGINS) {
+    if (!isOrigin(o)) problems.push(`FUSIONAUTH_SDK_ORIGINS entry "${o}" must be an origin like https://app.example.com`);
   }
   return problems;
 }

@@ -111,11 +111,29 @@ export interface Config {
     readonly trustedIps: readonly string[];
     readonly identityHeaders: boolean;
   };
+  /**
+   * FUSIONAUTH_SDK: the hosted-backend routes of FusionAuth's web SDKs (src/fusionauth); undefined = off.
+   * Settings of the one frontend configured here, grouped so they can become a frontend's own.
+   */
+  readonly fusionAuthSdk: FusionAuthSdkConfig | undefined;
   readonly logLevel: LogLevel;
   /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
   readonly otel: { readonly endpoint: URL | undefined; readonly serviceName: string };
   /** Development-only choices in effect; printed once at start as WARNING lines. */
   readonly warnings: readonly string[];
+}
+
+export interface FusionAuthSdkConfig {
+  /** The client_id the SDK sends. */
+  readonly clientId: string;
+  /** Exact redirect_uri / post_logout_redirect_uri values the SDK may name (normalised by URL). */
+  readonly redirectUris: readonly string[];
+  /** Origins allowed to call with credentials (CORS), PUBLIC_URL's included. */
+  readonly origins: readonly string[];
+  /** Extra authorization parameters of register. */
+  readonly registerParams: ReadonlyArray<readonly [string, string]>;
+  readonly accountUrl: string | undefined;
+  readonly expiryCookie: string;
 }
 
 /** Thrown by {@link loadConfig} with every problem found, one per line. */
@@ -227,8 +245,23 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,
       identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
     },
+    fusionAuthSdk: fusionAuthSdk(e, publicOrigin),
     logLevel: e.LOG_LEVEL,
     otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     warnings: devWarnings(e, store),
   });
+}
+
+function fusionAuthSdk(e: Env, publicOrigin: string): FusionAuthSdkConfig | undefined {
+  if (!e.FUSIONAUTH_SDK) return undefined;
+  const redirectUris = e.FUSIONAUTH_SDK_REDIRECT_URIS.map((u) => new URL(u).href);
+  const origins = e.FUSIONAUTH_SDK_ORIGINS.length ? e.FUSIONAUTH_SDK_ORIGINS.map((o) => new URL(o).origin) : redirectUris.map((u) => new URL(u).origin);
+  return {
+    clientId: e.FUSIONAUTH_SDK_CLIENT_ID || e.OIDC_CLIENT_ID,
+    redirectUris,
+    origins: [...new Set([publicOrigin, ...origins])],
+    registerParams: e.FUSIONAUTH_SDK_REGISTER_PARAMS,
+    accountUrl: e.FUSIONAUTH_SDK_ACCOUNT_URL?.href,
+    expiryCookie: e.FUSIONAUTH_SDK_EXPIRY_COOKIE,
+  };
 }

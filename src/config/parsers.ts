@@ -219,6 +219,9 @@ export const ipList = (name: string) =>
 
 export const cookieName = (name: string) => z.string().regex(/^[A-Za-z0-9_]+$/, `${name} may hold letters, digits and _ only`);
 
+/** A cookie name the SDKs can read: RFC 6265 token characters as such names use them (app.at_exp). */
+export const sdkCookieName = (name: string) => z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, `${name} may hold letters, digits, _ . and - only`);
+
 export const scopes = (name: string) =>
   z
     .string()

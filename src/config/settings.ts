@@ -19,6 +19,7 @@ import {
   proxyTrust,
   required,
   scopes,
+  sdkCookieName,
   seconds,
   secrets,
   text,
@@ -336,6 +337,50 @@ export const SETTINGS = [
       default: 'false',
       parse: bool,
       doc: 'Add X-Auth-Request-User (sub) and X-Auth-Request-Email (email claim, only when email_verified is true) to the forward-auth answer, for the gateway to pass upstream.',
+    },
+  ]),
+  ...section('FusionAuth web SDKs', [
+    {
+      name: 'FUSIONAUTH_SDK',
+      default: 'false',
+      parse: bool,
+      doc: "Serve the hosted-backend routes FusionAuth's web SDKs call (/app/login/, /app/register/, /app/refresh/, /app/me/, /app/logout/, /account/, each with or without the trailing slash); off by default.",
+    },
+    {
+      name: 'FUSIONAUTH_SDK_CLIENT_ID',
+      default: '',
+      parse: trimmed,
+      doc: 'The clientId the SDK is configured with; a request naming another client_id is refused (400). Empty = OIDC_CLIENT_ID.',
+    },
+    {
+      name: 'FUSIONAUTH_SDK_REDIRECT_URIS',
+      default: '',
+      parse: list,
+      doc: "Comma-separated absolute URLs the SDK may name as redirect_uri or post_logout_redirect_uri (exact match, the SDK's redirectUri / postLogoutRedirectUri); anything else is refused with a 400 page. Required with FUSIONAUTH_SDK=true.",
+    },
+    {
+      name: 'FUSIONAUTH_SDK_ORIGINS',
+      default: '',
+      parse: list,
+      doc: "Comma-separated SPA origins allowed to call the SDK routes with credentials (CORS, and the Origin check of POST /app/refresh/); empty = the origins of FUSIONAUTH_SDK_REDIRECT_URIS. PUBLIC_URL's origin is always allowed.",
+    },
+    {
+      name: 'FUSIONAUTH_SDK_REGISTER_PARAMS',
+      default: 'prompt=create',
+      parse: authParams,
+      doc: 'Extra authorization request parameters of /app/register/ as a query string: prompt=create (OpenID Connect Prompt Create) by default; screen_hint=signup for Auth0, kc_action=register for Keycloak.',
+    },
+    {
+      name: 'FUSIONAUTH_SDK_ACCOUNT_URL',
+      default: '',
+      parse: optionalUrl,
+      doc: "Where GET /account/ (the SDK's manageAccount()) sends the browser, e.g. the IdP's account console; empty = 404.",
+    },
+    {
+      name: 'FUSIONAUTH_SDK_EXPIRY_COOKIE',
+      default: 'app.at_exp',
+      parse: sdkCookieName,
+      doc: "Name of the JavaScript-readable cookie holding the session's next idle expiry in epoch seconds (the SDK's accessTokenExpireCookieName). Never a token.",
     },
   ]),
   ...section('Rate limits', [

@@ -12,6 +12,10 @@ export const ERROR_CODES = {
     description:
       "The identity provider's sign-in answer was not accepted: its ID token was issued at an unexpected time (the identity provider's clock may be wrong). Please sign in again.",
   },
+  redirect_uri_refused: {
+    status: 400,
+    description: 'The application asked to return to an address this service does not know (its redirect_uri is not registered), so nothing was done.',
+  },
   logout_refused: { status: 400, description: 'This sign-out link does not belong to your session, so nothing was signed out.' },
   unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },

@@ -2,13 +2,14 @@ import Router from '@koa/router';
 import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import type { FusionAuthSdk } from '../fusionauth/sdk-routes.js';
 import { forwardAuthRoute } from '../gateway/forward-auth.js';
 import { healthz, readyz, type Readiness } from './health.js';
 import type { OidcClient } from '../idp/client.js';
 import { backchannelLogout } from '../oidc/backchannel-logout.js';
 import { callback } from '../oidc/callback.js';
 import { login } from '../oidc/login.js';
-import { logoutApi, logoutNavigation } from '../oidc/logout.js';
+import { logoutApi, logoutNavigation, logoutTo } from '../oidc/logout.js';
 import { logoutCallback } from '../oidc/logout-callback.js';
 import { TRANSACTION_TTL_MS, type Transactions } from '../oidc/transactions.js';
 import type { EventLogger } from '../observability/logger.js';
@@ -47,6 +48,8 @@ export interface RouteParts {
   now: () => number;
   /** Where rate-limit counters live: the shared store, or this process for cookie sessions without Redis. */
   limiterStore: CounterStore;
+  /** The FusionAuth web SDKs' hosted-backend routes, when FUSIONAUTH_SDK is on (src/fusionauth). */
+  fusionAuth: FusionAuthSdk | undefined;
 }
 
 /**
@@ -79,23 +82,39 @@ export function routes(p: RouteParts): Step {
   // per that lifetime, so what it can make the store hold is bounded (at most twice the cap).
   const pendingLogins = rateLimit(p.limiterStore, 'login-pending', config.loginMaxPendingPerClient, p.now, TRANSACTION_TTL_MS);
   router.get(paths.login, limited('login'), pendingLogins, page, login(p));
-  router.get(paths.callback, limited('callback'), page, callback(p));
+  // The FusionAuth SDK's expiry cookie is set by every callback once the SDK routes are on.
+  const afterCallback = p.fusionAuth ? [p.fusionAuth.expiryCookie] : [];
+  router.get(paths.callback, limited('callback'), page, ...afterCallback, callback(p));
   router.get(paths.session, sessionEndpoint(config, sessions));
   router.post(paths.refresh, limited('refresh'), session, csrf, ensureFreshToken(sessions, refresher, true), refreshEndpoint(config, sessions));
   router.post(paths.logout, csrf, logoutApi(p));
   router.get(paths.logout, page, logoutNavigation(p));
   router.get(paths.logoutCallback, page, logoutCallback(p));
   router.post(paths.backchannelLogout, backchannelLogout(p));
+  const sdk = p.fusionAuth;
+  if (sdk) {
+    const at = sdk.paths;
+    router.get(at.login, limited('login'), pendingLogins, page, sdk.cors, login(p, sdk.loginRequest('login')));
+    router.get(at.register, limited('login'), pendingLogins, page, sdk.cors, login(p, sdk.loginRequest('register')));
+    router.options([...at.refresh, ...at.me], sdk.cors);
+    router.post(at.refresh, limited('refresh'), sdk.cors, sdk.sameSiteOnly, sdk.expiryCookie, session, ensureFreshToken(sessions, refresher), sdk.refreshed);
+    router.get(at.me, sdk.cors, sdk.expiryCookie, session, sdk.me);
+    router.get(at.logout, page, sdk.cors, sdk.logoutGuard, logoutTo(p, sdk.logoutTarget));
+    router.get(at.account, page, sdk.account);
+  }
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));
 
   // /api/* skips the router: a prefix test is all it needs, and it is the hot path.
   const apiPrefix = `${paths.api}/`;
+  // With the FusionAuth SDK routes on, SPAs on their listed origins get CORS on /api/* too.
+  const apiCors = p.fusionAuth?.apiCors;
+  const api: Step = apiCors ? (ctx, next) => apiCors(ctx, async () => p.api.step(ctx, next)) : p.api.step;
   const other = compose([router.routes(), router.allowedMethods()]) as unknown as Step;
   // The gateway forward-auth endpoint, only when FORWARD_AUTH_PATH is set (src/gateway).
   const gateway = forwardAuthRoute(p);
   return (ctx, next) => {
-    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return p.api.step(ctx, next);
+    if (ctx.path === paths.api || ctx.path.startsWith(apiPrefix)) return api(ctx, next);
     return gateway?.matches(ctx.path) ? gateway.step(ctx, next) : other(ctx, next);
   };
 }

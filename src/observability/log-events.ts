@@ -17,6 +17,14 @@ export const LOG_EVENTS = {
   'login.started': 'info',
   'login.par_failed': 'error',
   'callback.completed': 'info',
+  /** FusionAuth SDK routes: a redirect_uri / post_logout_redirect_uri not on FUSIONAUTH_SDK_REDIRECT_URIS. */
+  'fusionauth.redirect_uri_refused': 'warn',
+  /** FusionAuth SDK routes: a client_id other than FUSIONAUTH_SDK_CLIENT_ID. */
+  'fusionauth.client_id_refused': 'warn',
+  /** FusionAuth SDK routes: a request from an origin or site not on FUSIONAUTH_SDK_ORIGINS (CORS, refresh). */
+  'fusionauth.origin_refused': 'warn',
+  /** FusionAuth SDK logout reached cross-site: answered with a confirmation page, nothing ended. */
+  'fusionauth.logout_confirm': 'info',
   'callback.state_invalid': 'warn',
   'callback.idp_error': 'warn',
   'callback.access_denied': 'info',

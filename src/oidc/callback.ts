@@ -103,6 +103,8 @@ export function callback({ config, idp, transactions, sessions, revocations, log
         description: 'Your sign-in was ended by a logout at the identity provider. Please sign in again.',
       });
     }
+    // For steps after the callback (the FusionAuth SDK's expiry cookie).
+    ctx.state.session = session;
     ctx.set('Cache-Control', 'no-store');
     log.event('callback.completed', { request_id: ctx.state.requestId, session: sessions.logHandle(session), sub: session.sub });
     ctx.redirect(tx.returnTo.startsWith('/') ? config.publicOrigin + tx.returnTo : tx.returnTo);

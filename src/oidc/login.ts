@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { cookieIo } from '../web/cookie-io.js';
-import type { Step } from '../web/context.js';
+import type { BffContext, Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from '../idp/client.js';
 import { classifyIdpFailure } from '../idp/failure.js';
@@ -21,17 +21,27 @@ export interface LoginDeps {
 }
 
 /**
+ * What a route in front of this machinery decided instead of `returnTo` (the FusionAuth SDK
+ * routes): the absolute URL the callback ends at, and authorization parameters of its own.
+ */
+export interface LoginRequest {
+  returnTo: string;
+  params?: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
  * GET /login: starts an Authorization Code + PKCE transaction (fresh state, nonce and S256
  * verifier), remembers it for /callback, and sends the browser to the IdP, through PAR when the
  * IdP offers it and it is enabled (or when the IdP requires it).
  * @see https://www.rfc-editor.org/rfc/rfc9700 (OAuth 2.0 Security BCP)
  * @see https://www.rfc-editor.org/rfc/rfc9126 (PAR)
  */
-export function login({ config, idp, transactions, log }: LoginDeps): Step {
+export function login({ config, idp, transactions, log }: LoginDeps, requestOf?: (ctx: BffContext) => LoginRequest): Step {
   const returnToPolicy = { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnToOrigins };
   const resources = loginResources(config.api.routes);
   return async (ctx) => {
     const configuration = idp.configuration();
+    const routeRequest = requestOf?.(ctx);
     const extra = pickLoginParams(ctx.query);
     if ('invalid' in extra) {
       throw new BffError('invalid_request', { description: `The ${extra.invalid} parameter is malformed.`, detail: `bad ${extra.invalid}` });
@@ -39,7 +49,7 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    const returnTo = safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const returnTo = routeRequest ? routeRequest.returnTo : safeReturnTo(ctx.query['returnTo'], returnToPolicy);
     const params: Record<string, string> = {
       ...extra.params,
       response_type: 'code',
@@ -54,6 +64,8 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const usePar = server.require_pushed_authorization_requests === true || (config.oidc.usePar && server.pushed_authorization_request_endpoint !== undefined);
     // The operator's OIDC_AUTH_PARAMS win over what the SPA passed (an acr_values set there is not downgraded).
     const request = new URLSearchParams(params);
+    // The route's own parameters (register's prompt=create) win over what the SPA passed.
+    for (const [name, value] of routeRequest?.params ?? []) request.set(name, value);
     for (const [name] of config.oidc.authParams) request.delete(name);
     for (const [name, value] of config.oidc.authParams) request.append(name, value);
     // RFC 8707: every resource a route needs a token for is asked for here, once.

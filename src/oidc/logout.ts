@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { cookieIo, type CookieIo } from '../web/cookie-io.js';
-import type { Step } from '../web/context.js';
+import type { BffContext, Step } from '../web/context.js';
 import { sameSecret } from '../web/constant-time.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
@@ -58,8 +58,7 @@ function createLogout({ config, idp, sessions, transactions, log }: LogoutDeps) 
   };
 
   /** Ends `session` (if any) and answers where the browser goes next. */
-  return async (session: Session | undefined, io: CookieIo, requestId: string, returnTo: unknown): Promise<string> => {
-    const target = postLogoutTarget(returnTo, config);
+  return async (session: Session | undefined, io: CookieIo, requestId: string, target: string): Promise<string> => {
     if (!session) {
       sessions.clear(io);
       return target;
@@ -81,7 +80,7 @@ export function logoutApi(deps: LogoutDeps): Step {
   return async (ctx) => {
     const io = cookieIo(ctx);
     const session = await deps.sessions.load(io);
-    const logoutUrl = await logout(session, io, ctx.state.requestId, ctx.query['returnTo']);
+    const logoutUrl = await logout(session, io, ctx.state.requestId, postLogoutTarget(ctx.query['returnTo'], deps.config));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { logoutUrl };
   };
@@ -110,6 +109,23 @@ export function logoutNavigation(deps: LogoutDeps): Step {
     if (typeof sid !== 'string' || !sameSecret(sid, session.sid)) {
       throw new BffError('logout_refused', { event: 'logout.refused', detail: sid === undefined ? 'sid missing' : 'sid does not match the session' });
     }
-    ctx.redirect(await logout(session, io, ctx.state.requestId, ctx.query['returnTo']));
+    ctx.redirect(await logout(session, io, ctx.state.requestId, postLogoutTarget(ctx.query['returnTo'], deps.config)));
+  };
+}
+
+/**
+ * GET logout for a route that decided the target and guarded the request itself (the FusionAuth
+ * SDK's /app/logout/, which refuses cross-site requests before this step): ends the session like
+ * GET /logout, without the sid (the SDK has none to send), and goes to `targetOf(ctx)`, through
+ * the IdP's end-session endpoint when it has one.
+ */
+export function logoutTo(deps: LogoutDeps, targetOf: (ctx: BffContext) => string): Step {
+  const logout = createLogout(deps);
+  return async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const target = targetOf(ctx);
+    const io = cookieIo(ctx);
+    const session = await deps.sessions.load(io);
+    ctx.redirect(await logout(session, io, ctx.state.requestId, target));
   };
 }

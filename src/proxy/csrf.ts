@@ -11,8 +11,9 @@ export const CSRF_HEADER = 'x-csrf';
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
  */
 export function checkCsrf(config: Config): Step {
-  // Only our own origin: the BFF serves no CORS, so no other origin can make credentialed API calls.
-  const origins = new Set([config.publicOrigin]);
+  // Our own origin, and the SPA origins the FusionAuth SDK routes serve CORS to (FUSIONAUTH_SDK_ORIGINS):
+  // no other origin can make credentialed API calls.
+  const origins = new Set([config.publicOrigin, ...(config.fusionAuthSdk?.origins ?? [])]);
   return async (ctx, next) => {
     const reason = csrfProblem(ctx.get(CSRF_HEADER), ctx.get('origin'), ctx.get('sec-fetch-site'), origins);
     if (reason) throw new BffError('csrf', { event: 'csrf.rejected', detail: reason });

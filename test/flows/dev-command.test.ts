@@ -85,6 +85,23 @@ describe('npm run dev (dev/run.ts)', () => {
     assert.equal((await ua.get(`${url}/other`)).status, 404);
   });
 
+  it('serves the FusionAuth React SDK demo at /sdk/ (the bundled app) with the SDK routes on, ending logins there', async () => {
+    assert.ok(output.includes(`FusionAuth React SDK demo  ${url}/sdk/`), output);
+    const page = await ua.get(`${url}/sdk/`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<script type="module" src="\/sdk\/app.js">/);
+    const script = await ua.get(`${url}/sdk/app.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    assert.ok(script.text.includes('/app/login/'), 'the bundle is the SDK app');
+    const sdkUa = new UserAgent();
+    const { callback } = await sdkUa.login(`${url}/app/login/?client_id=dev-spa&redirect_uri=${encodeURIComponent(`${url}/sdk/`)}&state=s`, {
+      username: 'demo',
+      stopAtOrigin: url,
+    });
+    assert.equal(callback.headers.get('location'), `${url}/sdk/?state=s`);
+  });
+
   it('signs in through the dev IdP, calls the demo API without exposing the token, signs out', async () => {
     const { callback } = await ua.login(`${url}/login?returnTo=/`, { username: 'demo', stopAtOrigin: url });
     assert.equal(callback.status, 302);

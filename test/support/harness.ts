@@ -18,8 +18,8 @@ export const CLIENT_SECRET = 'a-test-client-secret-that-is-long-enough';
 export const SECRET = 'test-session-secret-0123456789-abcdefghijklmnop';
 
 export interface HarnessOptions {
-  /** Extra or overriding environment for the BFF. */
-  env?: Record<string, string>;
+  /** Extra or overriding environment for the BFF; a function gets the BFF's URL (for settings naming it). */
+  env?: Record<string, string> | ((url: string) => Record<string, string>);
   redis?: TestRedis;
   idp?: Partial<IdpOptions>;
   /** Reuse an IdP (and its upstream) started by another harness: two BFF instances, one IdP. */
@@ -92,7 +92,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     LOG_LEVEL: 'debug',
     ...(options.redis ? { REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: options.redis.prefix } : {}),
     ...(options.redisEnv ? { SESSION_STORE: 'redis', ...options.redisEnv } : {}),
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env(url) : options.env),
   };
   const config = loadConfig(env, () => randomBytes(32).toString('base64url'));
   const logs = captureLogs();

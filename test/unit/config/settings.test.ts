@@ -104,6 +104,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
       writeFileSync(routes, JSON.stringify({ routes: [{ path: '/api/orders', upstream: 'https://orders.internal' }] }));
       const sentinel = { REDIS_URL: '', REDIS_SENTINELS: 'sentinel:26379' };
       const cluster = { REDIS_URL: '', REDIS_CLUSTER_NODES: 'node:7000' };
+      const sdk = { FUSIONAUTH_SDK: 'true', FUSIONAUTH_SDK_REDIRECT_URIS: 'https://app.example.test/' };
       change = {
         PUBLIC_URL: { to: 'https://other.example.test' },
         OIDC_ISSUER: { to: 'https://other-idp.example.test' },
@@ -168,6 +169,13 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         FORWARD_AUTH_PATH: { to: '/auth' },
         FORWARD_AUTH_TRUSTED_IPS: { to: '10.0.0.0/8' },
         FORWARD_AUTH_IDENTITY_HEADERS: { to: 'true' },
+        FUSIONAUTH_SDK: { to: 'true', given: { FUSIONAUTH_SDK_REDIRECT_URIS: 'https://app.example.test/' } },
+        FUSIONAUTH_SDK_CLIENT_ID: { to: 'spa-client', given: sdk },
+        FUSIONAUTH_SDK_REDIRECT_URIS: { to: 'https://other-app.example.test/', given: sdk },
+        FUSIONAUTH_SDK_ORIGINS: { to: 'https://spa.example.test', given: sdk },
+        FUSIONAUTH_SDK_REGISTER_PARAMS: { to: 'screen_hint=signup', given: sdk },
+        FUSIONAUTH_SDK_ACCOUNT_URL: { to: 'https://idp.example.test/account', given: sdk },
+        FUSIONAUTH_SDK_EXPIRY_COOKIE: { to: 'app.session_exp', given: sdk },
         RATE_LIMIT_PER_MINUTE: { to: '10' },
         LOGIN_MAX_PENDING_PER_CLIENT: { to: '10' },
         HOST: { to: '127.0.0.1' },
