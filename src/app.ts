@@ -94,7 +94,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   });
   const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs, now) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store: sideStore, log, now });
-  const routeTokens = createRouteTokens({ config, idp, log, now });
+  const routeTokens = createRouteTokens({ config, idp, log, now, store: localStore, sealer, sessions, refresher });
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
 

@@ -9,9 +9,10 @@ import type { Env } from './settings.js';
  * - `user-optional`: the session's token when there is one, otherwise forwarded anonymously;
  * - `client`: a client-credentials token of the BFF itself (a session is still required);
  * - `exchange`: the session's token exchanged (RFC 8693) for the route's audience/resource;
+ * - `phantom`: the JWT behind the session's opaque access token, obtained by introspection at the IdP;
  * - `none`: no token at all (no session required).
  */
-export const TOKEN_POLICIES = ['user', 'user-optional', 'client', 'exchange', 'none'] as const;
+export const TOKEN_POLICIES = ['user', 'user-optional', 'client', 'exchange', 'phantom', 'none'] as const;
 export type TokenPolicy = (typeof TOKEN_POLICIES)[number];
 
 /** One upstream API behind a path prefix, as parsed from API_ROUTES (or the API_UPSTREAM shorthand). */
@@ -164,7 +165,8 @@ function toRoute(r: z.output<typeof routeSchema>, defaults: RouteDefaults): ApiR
     resource: r.resource,
     audience: r.audience,
     scope: r.scope,
-    dpop: r.dpop ?? (defaults.dpop && r.token !== 'none'),
+    // A phantom route sends the introspected JWT as a Bearer token: there is no key to prove.
+    dpop: r.dpop ?? (defaults.dpop && r.token !== 'none' && r.token !== 'phantom'),
     timeoutMs: (r.timeout ?? defaults.timeoutMs / 1000) * 1000,
     maxBodyBytes: r.maxBody ?? defaults.maxBodyBytes,
   };
@@ -203,6 +205,11 @@ export function routeProblems(routes: ReadonlyArray<ApiRoute & { index: number }
     if (r.token === 'exchange' && !r.audience && !r.resource) problems.push(`API_ROUTES ${name}: token exchange needs an audience or a resource`);
     if (r.token === 'none' && (r.requiredScopes.length || r.resource || r.dpop)) {
       problems.push(`API_ROUTES ${name}: token none sends no token, so scopes, resource and dpop do not apply`);
+    }
+    if (r.token === 'phantom' && (r.resource || r.audience || r.scope || r.dpop)) {
+      problems.push(
+        `API_ROUTES ${name}: token phantom sends the JWT the IdP's introspection gives for the session's own token, so resource, audience, scope and dpop do not apply`,
+      );
     }
     if ((r.token === 'user' || r.token === 'user-optional') && (r.audience || r.scope)) {
       problems.push(`API_ROUTES ${name}: audience and scope apply to client and exchange tokens; a user route may name a resource`);

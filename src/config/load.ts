@@ -8,6 +8,8 @@ import type { ProxyTrust } from '../web/client-address.js';
 export type { ClientAuthMethod, RedisConnection, SessionStoreKind };
 
 export type LogLevel = Env['LOG_LEVEL'];
+/** How the IdP answers an introspection with the JWT behind an opaque token (docs/phantom-tokens.md). */
+export type IntrospectionDialect = Env['OIDC_INTROSPECTION_DIALECT'];
 
 /** The parsed, validated, frozen configuration. Nothing else in the service reads `process.env`. */
 export interface Config {
@@ -24,6 +26,11 @@ export interface Config {
     readonly assertionKey: ClientAssertionKey | undefined;
     /** TLS towards the IdP: extra trusted CAs, and the client certificate of tls_client_auth. */
     readonly tls: IdpTls;
+    /**
+     * RFC 7662 introspection of the session's opaque access token (phantom routes). Grouped as a
+     * provider's field: with several providers (BFF_CONFIG) each names its own dialect.
+     */
+    readonly introspection: { readonly dialect: IntrospectionDialect };
     readonly scopes: string;
     /** OIDC_AUTH_PARAMS: extra name/value pairs of every authorization request. */
     readonly authParams: ReadonlyArray<readonly [string, string]>;
@@ -162,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       clientAuth: e.OIDC_CLIENT_AUTH,
       assertionKey: clientAssertionKey(e),
       tls: idpTls(e),
+      introspection: { dialect: e.OIDC_INTROSPECTION_DIALECT },
       scopes: e.OIDC_SCOPES.split(/\s+/).join(' '),
       authParams: e.OIDC_AUTH_PARAMS,
       usePar: e.OIDC_USE_PAR,

@@ -126,6 +126,12 @@ export const SETTINGS = [
       parse: bool,
       doc: 'Bind tokens to a per-session DPoP key (RFC 9449): proofs at the token endpoint, and Authorization: DPoP on the routes (all by default).',
     },
+    {
+      name: 'OIDC_INTROSPECTION_DIALECT',
+      default: 'token-introspection+jwt',
+      parse: oneOf(['token-introspection+jwt', 'jwt', 'json-jwt']),
+      doc: "How the IdP's introspection endpoint hands out the JWT of an opaque access token (phantom routes): token-introspection+jwt (RFC 9701, a signed response, verified against the IdP's JWKS and forwarded), jwt (Accept: application/jwt, the JWT as the body; Curity) or json-jwt (the JSON answer's jwt member); see docs/phantom-tokens.md.",
+    },
   ]),
   ...section('API upstream', [
     {

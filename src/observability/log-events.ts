@@ -53,6 +53,14 @@ export const LOG_EVENTS = {
   'token.client_failed': 'error',
   'token.exchange_ok': 'debug',
   'token.exchange_failed': 'warn',
+  /** Phantom routes: the JWT of an opaque token came from this process's cache, the shared store, or the IdP (miss). */
+  'phantom.hit': 'debug',
+  'phantom.shared_hit': 'debug',
+  'phantom.miss': 'info',
+  /** The IdP called the session's access token inactive: refreshed once, else the session ends. */
+  'phantom.inactive': 'warn',
+  /** The introspection failed (IdP down, refused, invalid or JWT-less answer): 502/503, nothing forwarded. */
+  'phantom.failed': 'error',
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',

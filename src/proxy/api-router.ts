@@ -99,6 +99,8 @@ export function routePolicy(route: ApiRoute, { config, sessions, refresher, rout
         return [session, csrf, scopes, routeTokens.sendClientToken(route)];
       case 'exchange':
         return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
+      case 'phantom':
+        return [session, csrf, fresh, scopes, routeTokens.sendPhantomToken(route)];
       case 'none':
         return [csrf];
     }

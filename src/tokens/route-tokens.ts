@@ -9,6 +9,7 @@ import { classifyIdp } from '../idp/failure.js';
 import type { Session, TokenSet } from '../session/session.js';
 import { TokenCache, type CachedToken } from './cached-tokens.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop, type DpopKey } from './dpop.js';
+import { createPhantomTokens, type PhantomDeps } from './phantom.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -63,7 +64,7 @@ function keyFor(tokens: TokenSet): Promise<DpopKey> {
   return dpopKey(tokens.dpopKey);
 }
 
-export interface RouteTokenDeps {
+export interface RouteTokenDeps extends PhantomDeps {
   config: Config;
   idp: OidcClient;
   log: EventLogger;
@@ -72,10 +73,12 @@ export interface RouteTokenDeps {
 
 /**
  * Tokens the BFF obtains for a route itself: client-credentials tokens (one per route, for
- * every user) and exchanged tokens (RFC 8693, one per session and route). Both are cached
+ * every user), exchanged tokens (RFC 8693, one per session and route) and phantom JWTs
+ * (phantom.ts, one per opaque token). All are cached
  * until shortly before they expire, and concurrent requests share one fetch.
  */
-export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
+export function createRouteTokens(deps: RouteTokenDeps) {
+  const { config, idp, log, now } = deps;
   const cache = new TokenCache({ maxEntries: 10_000, skewMs: config.session.refreshSkewMs, fallbackMs: 60_000, now });
   // Client-credentials tokens are the instance's own: bound to an instance key, never a session's.
   let instanceKey: Promise<DpopKey> | undefined;
@@ -159,7 +162,7 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
       await next();
     };
 
-  return { sendClientToken, sendExchangedToken };
+  return { sendClientToken, sendExchangedToken, ...createPhantomTokens(deps) };
 }
 
 export type RouteTokens = ReturnType<typeof createRouteTokens>;

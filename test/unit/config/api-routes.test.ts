@@ -100,6 +100,7 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
         { path: '/api/scopes', upstream: 'http://s', scopes: 'ok "quoted"' },
         { path: '/api/userdpop', upstream: 'http://d', token: 'user', dpop: true },
         { path: '/api/xdpop', upstream: 'http://d', token: 'exchange', audience: 'a', dpop: true },
+        { path: '/api/phantom', upstream: 'http://p', token: 'phantom', resource: 'https://p.example' },
       ]),
     );
     const problems = problemsOf({ API_ROUTES: routes });
@@ -115,6 +116,7 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
       /route #9 scopes: must be scope tokens/,
       /route #10 .*DPoP-bound exactly when OIDC_DPOP=true/,
       /route #11 .*needs OIDC_DPOP=true/,
+      /route #12 .*token phantom sends the JWT/,
     ]) {
       assert.ok(
         problems.some((p) => expected.test(p)),
@@ -142,18 +144,20 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
     );
   });
 
-  it('OIDC_DPOP makes every token route DPoP unless the route says otherwise', () => {
+  it('OIDC_DPOP makes every token route DPoP unless the route says otherwise (a phantom JWT is a Bearer token)', () => {
     const routes = file(
       'dpop.json',
       JSON.stringify([
         { path: '/api/a', upstream: 'http://a', token: 'client', resource: 'https://a.example', dpop: false },
         { path: '/api/b', upstream: 'http://b', token: 'none' },
+        { path: '/api/ph', upstream: 'http://p', token: 'phantom' },
       ]),
     );
     const c = loadConfig({ ...BASE, API_ROUTES: routes, API_UPSTREAM: 'http://u', OIDC_DPOP: 'true' }, random);
     assert.deepEqual(
       c.api.routes.map((r) => [r.path, r.dpop]),
       [
+        ['/api/ph', false],
         ['/api/a', false],
         ['/api/b', false],
         ['/api', true],

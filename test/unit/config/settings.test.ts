@@ -124,6 +124,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         OIDC_CLOCK_TOLERANCE: { to: '5' },
         OIDC_ID_TOKEN_MAX_AGE: { to: '60' },
         OIDC_DPOP: { to: 'true' },
+        OIDC_INTROSPECTION_DIALECT: { to: 'jwt' },
         API_UPSTREAM: { to: 'http://other-api.internal/v2' },
         API_ROUTES: { to: routes },
         API_MAX_BODY: { to: '1000' },
