@@ -1,9 +1,10 @@
-import { configuredRoutes, type ApiRoute } from './api-routes.js';
+import { configuredRoutes, handleProblems, type ApiRoute } from './api-routes.js';
 import { clientAssertionKey, idpTls, type ClientAssertionKey, type ClientAuthMethod, type IdpTls } from './client-credentials.js';
 import { crossChecks, devWarnings, rawProblems } from './checks.js';
 import { readSettings, type Env } from './settings.js';
 import { redisConnection, resolveStore, type RedisConnection, type SessionStoreKind } from './store-choice.js';
 import type { ProxyTrust } from '../web/client-address.js';
+import type { GatewayClient } from './parsers.js';
 
 export type { ClientAuthMethod, RedisConnection, SessionStoreKind };
 
@@ -118,6 +119,11 @@ export interface Config {
     readonly trustedIps: readonly string[];
     readonly identityHeaders: boolean;
   };
+  /** Direction 2 of phantom tokens: the handle introspection endpoint (path undefined = off) and its clients . */
+  readonly gatewayIntrospection: {
+    readonly path: string | undefined;
+    readonly clients: ReadonlyArray<GatewayClient>;
+  };
   readonly logLevel: LogLevel;
   /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
   readonly otel: { readonly endpoint: URL | undefined; readonly serviceName: string };
@@ -153,7 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
   if (!settings.env) throw new ConfigError([...settings.problems, ...early]);
   const e = settings.env;
   const routes = configuredRoutes(e);
-  const problems = [...crossChecks(e), ...early, ...routes.problems];
+  const problems = [...crossChecks(e), ...early, ...routes.problems, ...handleProblems(routes.routes, e.GATEWAY_CLIENTS, e.GATEWAY_INTROSPECTION_PATH)];
   if (problems.length) throw new ConfigError(problems);
 
   const store = resolveStore(e);
@@ -235,6 +241,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,
       identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
     },
+    gatewayIntrospection: { path: e.GATEWAY_INTROSPECTION_PATH || undefined, clients: e.GATEWAY_CLIENTS },
     logLevel: e.LOG_LEVEL,
     otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     warnings: devWarnings(e, store),

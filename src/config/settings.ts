@@ -7,6 +7,7 @@ import {
   collectorUrl,
   cookieName,
   count,
+  gatewayClients,
   hostPorts,
   ipList,
   list,
@@ -322,6 +323,20 @@ export const SETTINGS = [
       default: '/api',
       parse: path,
       doc: 'Path prefix of the API: API_UPSTREAM is forwarded from here, and every API_ROUTES route lies under it (the matched prefix is removed).',
+    },
+  ]),
+  ...section('Gateway handles (phantom tokens, direction 2)', [
+    {
+      name: 'GATEWAY_INTROSPECTION_PATH',
+      default: '',
+      parse: optionalPath,
+      doc: 'Path of the RFC 7662 introspection endpoint for the opaque handles that routes with a `handle` send instead of tokens (e.g. /gateway/introspect); empty = off. See docs/phantom-tokens.md.',
+    },
+    {
+      name: 'GATEWAY_CLIENTS',
+      default: '',
+      parse: gatewayClients,
+      doc: 'Comma-separated id:secret pairs of the gateways allowed to introspect handles (HTTP Basic); a route names in `handle` the one client whose gateway may resolve its handles. Never logged.',
     },
   ]),
   ...section('Gateway forward-auth', [

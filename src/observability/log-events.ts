@@ -61,6 +61,10 @@ export const LOG_EVENTS = {
   'phantom.inactive': 'warn',
   /** The introspection failed (IdP down, refused, invalid or JWT-less answer): 502/503, nothing forwarded. */
   'phantom.failed': 'error',
+  /** A gateway client introspected a handle (active or not, and why not); never the handle itself. */
+  'gateway.introspection': 'info',
+  /** Introspection without valid gateway client credentials. */
+  'gateway.introspection_refused': 'warn',
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
@@ -104,5 +108,9 @@ export interface LogFields {
   store?: string;
   /** The client's address (ctx.ip, as TRUST_PROXY allows); only on events about a client's misuse. */
   client?: string;
+  /** A gateway client's id (GATEWAY_CLIENTS), never its secret. */
+  gateway_client?: string;
+  /** The answer of an introspection. */
+  active?: boolean;
   err?: { type: string; message: string; code?: string; stack?: string };
 }

@@ -105,6 +105,8 @@ export function routePolicy(route: ApiRoute, { config, sessions, refresher, rout
         return [csrf];
     }
   })();
+  // Direction 2 of phantom tokens: the upstream (a gateway) gets an opaque handle for the token.
+  if (route.handle) steps.push(routeTokens.sendHandle(route));
   return steps.filter((s): s is Step => s !== undefined);
 }
 

@@ -14,12 +14,13 @@ import type { Step } from '../web/context.js';
 import type { TokenRefresher } from './refresh.js';
 
 /** The JWT behind an opaque access token, and until when (epoch ms) it may be used. */
-interface Phantom {
+export interface Phantom {
   readonly jwt: string;
   readonly useUntil: number;
 }
 
-type Answer = { active: true; phantom: Phantom } | { active: false };
+export type PhantomAnswer = { active: true; phantom: Phantom } | { active: false };
+type Answer = PhantomAnswer;
 
 export interface PhantomDeps {
   config: Config;
@@ -157,7 +158,7 @@ export function createPhantomTokens({ config, idp, store, sealer, sessions, refr
       await next();
     };
 
-  return { sendPhantomToken };
+  return { sendPhantomToken, phantomFor: lookup };
 }
 
 export type PhantomTokens = ReturnType<typeof createPhantomTokens>;

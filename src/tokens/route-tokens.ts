@@ -9,18 +9,16 @@ import { classifyIdp } from '../idp/failure.js';
 import type { Session, TokenSet } from '../session/session.js';
 import { TokenCache, type CachedToken } from './cached-tokens.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop, type DpopKey } from './dpop.js';
+import { createHandles, type HandleDeps } from './handles.js';
+import { userToken } from './user-token.js';
 import { createPhantomTokens, type PhantomDeps } from './phantom.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
-const isDpopBound = (tokenType: string) => tokenType.toLowerCase() === 'dpop';
+export { userToken };
 
-/** The token a `user` route sends: the route's resource token (never the session's own instead), or the session's own. */
-export function userToken(session: Session, route: ApiRoute): { accessToken: string; tokenType: string; scope?: string | undefined } | undefined {
-  const t = session.tokens;
-  return route.resource ? t.resources?.[route.resource] : t;
-}
+const isDpopBound = (tokenType: string) => tokenType.toLowerCase() === 'dpop';
 
 /** Scopes granted to what a route sends: the token response's `scope`, or what login asked for (RFC 6749 5.1). */
 function grantedScopes(session: Session, route: ApiRoute, requested: string): Set<string> {
@@ -64,7 +62,7 @@ function keyFor(tokens: TokenSet): Promise<DpopKey> {
   return dpopKey(tokens.dpopKey);
 }
 
-export interface RouteTokenDeps extends PhantomDeps {
+export interface RouteTokenDeps extends PhantomDeps, Pick<HandleDeps, 'liveSession'> {
   config: Config;
   idp: OidcClient;
   log: EventLogger;
@@ -162,7 +160,9 @@ export function createRouteTokens(deps: RouteTokenDeps) {
       await next();
     };
 
-  return { sendClientToken, sendExchangedToken, ...createPhantomTokens(deps) };
+  const phantom = createPhantomTokens(deps);
+  const handles = createHandles({ ...deps, phantom });
+  return { sendClientToken, sendExchangedToken, sendPhantomToken: phantom.sendPhantomToken, sendHandle: handles.sendHandle, resolveHandle: handles.resolve };
 }
 
 export type RouteTokens = ReturnType<typeof createRouteTokens>;

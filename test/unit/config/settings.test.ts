@@ -166,6 +166,8 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         BACKCHANNEL_LOGOUT_PATH: { to: '/bcl' },
         BACKCHANNEL_LOGOUT_MAX_AGE: { to: '60' },
         API_PATH: { to: '/apis' },
+        GATEWAY_INTROSPECTION_PATH: { to: '/gateway/introspect' },
+        GATEWAY_CLIENTS: { to: 'orders-gateway:a-gateway-secret-that-is-long-enough-0123' },
         FORWARD_AUTH_PATH: { to: '/auth' },
         FORWARD_AUTH_TRUSTED_IPS: { to: '10.0.0.0/8' },
         FORWARD_AUTH_IDENTITY_HEADERS: { to: 'true' },
