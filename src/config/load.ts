@@ -5,6 +5,7 @@ import { readSettings, type Env } from './settings.js';
 import { redisConnection, resolveStore, type RedisConnection, type SessionStoreKind } from './store-choice.js';
 import type { ProxyTrust } from '../web/client-address.js';
 import type { GatewayClient } from './parsers.js';
+import { jwkThumbprint, type PrivateKeyFile } from './private-key.js';
 
 export type { ClientAuthMethod, RedisConnection, SessionStoreKind };
 
@@ -123,6 +124,8 @@ export interface Config {
   readonly gatewayIntrospection: {
     readonly path: string | undefined;
     readonly clients: ReadonlyArray<GatewayClient>;
+    /** Signs RFC 9701 answers; published at `${path}/jwks`. undefined = JSON and application/jwt only. */
+    readonly signingKey: { readonly file: PrivateKeyFile; readonly kid: string; readonly alg: string } | undefined;
   };
   readonly logLevel: LogLevel;
   /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
@@ -241,7 +244,15 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,
       identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
     },
-    gatewayIntrospection: { path: e.GATEWAY_INTROSPECTION_PATH || undefined, clients: e.GATEWAY_CLIENTS },
+    gatewayIntrospection: {
+      path: e.GATEWAY_INTROSPECTION_PATH || undefined,
+      clients: e.GATEWAY_CLIENTS,
+      signingKey: e.GATEWAY_SIGNING_KEY_FILE && {
+        file: e.GATEWAY_SIGNING_KEY_FILE.file,
+        kid: e.GATEWAY_SIGNING_KEY_FILE.kid ?? jwkThumbprint(e.GATEWAY_SIGNING_KEY_FILE.file.keyObject()),
+        alg: e.GATEWAY_SIGNING_KEY_FILE.alg,
+      },
+    },
     logLevel: e.LOG_LEVEL,
     otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     warnings: devWarnings(e, store),

@@ -338,6 +338,12 @@ export const SETTINGS = [
       parse: gatewayClients,
       doc: 'Comma-separated id:secret pairs of the gateways allowed to introspect handles (HTTP Basic); a route names in `handle` the one client whose gateway may resolve its handles. Never logged.',
     },
+    {
+      name: 'GATEWAY_SIGNING_KEY_FILE',
+      default: '',
+      parse: signingKeyFile,
+      doc: 'Private key (JWK, or PEM PKCS#8) that signs RFC 9701 introspection answers (Accept: application/token-introspection+jwt); its public half is published at GATEWAY_INTROSPECTION_PATH + /jwks. Empty = those answers are not offered.',
+    },
   ]),
   ...section('Gateway forward-auth', [
     {

@@ -1,3 +1,5 @@
+import { createPublicKey } from 'node:crypto';
+import { SignJWT } from 'jose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { EventLogger } from '../observability/logger.js';
@@ -69,7 +71,9 @@ export function handleIntrospection({ config, log, routeTokens, now }: HandleInt
     if (!ctx.is('application/x-www-form-urlencoded')) throw new BffError('invalid_request', { detail: 'body must be application/x-www-form-urlencoded' });
     const handle = (await readForm(ctx.req)).get('token');
     if (!handle) throw new BffError('invalid_request', { detail: 'token is missing' });
-    const wantsJwt = ctx.accepts('application/json', 'application/jwt') === 'application/jwt';
+    const signer = config.gatewayIntrospection.signingKey;
+    const accepted = ctx.accepts('application/json', 'application/jwt', ...(signer ? [SIGNED] : []));
+    const wantsJwt = accepted === 'application/jwt';
     ctx.vary('Accept');
     const resolved = await routeTokens.resolveHandle(handle, client);
     const maxAge = resolved.active ? Math.floor((resolved.expiresAt - skew - now()) / 1000) : 0;
@@ -83,6 +87,7 @@ export function handleIntrospection({ config, log, routeTokens, now }: HandleInt
     if (!answer.active) {
       ctx.set('Cache-Control', 'no-store');
       if (wantsJwt) ctx.status = 204;
+      else if (accepted === SIGNED) await signed(ctx, { active: false }, client);
       else ctx.body = { active: false };
       return;
     }
@@ -92,7 +97,7 @@ export function handleIntrospection({ config, log, routeTokens, now }: HandleInt
       ctx.body = answer.token;
       return;
     }
-    ctx.body = {
+    const claims = {
       active: true,
       sub: answer.sub,
       client_id: config.oidc.clientId,
@@ -102,5 +107,32 @@ export function handleIntrospection({ config, log, routeTokens, now }: HandleInt
       ...(answer.scope ? { scope: answer.scope } : {}),
       ...(answer.isJwt ? { jwt: answer.token } : {}),
     };
+    if (accepted === SIGNED) await signed(ctx, claims, client);
+    else ctx.body = claims;
+  };
+
+  /** RFC 9701 5: the answer as the `token_introspection` claim of a JWT signed by the BFF's key, for this gateway client. */
+  async function signed(ctx: Parameters<Step>[0], answer: object, client: string): Promise<void> {
+    const key = config.gatewayIntrospection.signingKey!;
+    ctx.type = SIGNED;
+    ctx.body = await new SignJWT({ token_introspection: answer })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'token-introspection+jwt' })
+      .setIssuer(config.publicOrigin)
+      .setAudience(client)
+      .setIssuedAt(Math.floor(now() / 1000))
+      .sign(key.file.keyObject());
+  }
+}
+
+const SIGNED = 'application/token-introspection+jwt';
+
+/** The public half of GATEWAY_SIGNING_KEY_FILE as a JWKS, for gateways that verify RFC 9701 answers. */
+export function gatewayJwks(config: Config): Step | undefined {
+  const key = config.gatewayIntrospection.signingKey;
+  if (!key) return undefined;
+  const jwk = { ...createPublicKey(key.file.keyObject()).export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' };
+  return async (ctx) => {
+    ctx.set('Cache-Control', 'max-age=300');
+    ctx.body = { keys: [jwk] };
   };
 }

@@ -3,7 +3,7 @@ import compose from 'koa-compose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import { forwardAuthRoute } from '../gateway/forward-auth.js';
-import { handleIntrospection } from '../gateway/handle-introspection.js';
+import { gatewayJwks, handleIntrospection } from '../gateway/handle-introspection.js';
 import { healthz, readyz, type Readiness } from './health.js';
 import type { OidcClient } from '../idp/client.js';
 import { backchannelLogout } from '../oidc/backchannel-logout.js';
@@ -89,6 +89,8 @@ export function routes(p: RouteParts): Step {
   router.post(paths.backchannelLogout, backchannelLogout(p));
   const introspectionPath = config.gatewayIntrospection.path;
   if (introspectionPath) router.post(introspectionPath, limited('gateway-introspection'), handleIntrospection(p));
+  const jwks = introspectionPath ? gatewayJwks(config) : undefined;
+  if (jwks) router.get(`${introspectionPath}/jwks`, jwks);
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));
 

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import type { SessionStore } from '../../src/store/store.js';
+import { writeClientKey } from '../support/certs.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { routesFile, type RoutesFile } from '../support/routes-file.js';
 import { startEchoUpstream, type EchoUpstream } from '../support/upstream-echo.js';
@@ -16,31 +23,36 @@ interface Setup {
   orders: EchoUpstream;
   reports: EchoUpstream;
   routes: RoutesFile;
+  keyDir: string;
 }
 
-async function start(): Promise<Setup> {
+async function start(store?: SessionStore): Promise<Setup> {
   const orders = await startEchoUpstream();
   const reports = await startEchoUpstream();
   const routes = routesFile([
     { path: '/api/orders', upstream: orders.url, token: 'user', handle: ORDERS_GW.id },
     { path: '/api/reports', upstream: reports.url, token: 'phantom', handle: REPORTS_GW.id },
   ]);
+  const keyDir = mkdtempSync(join(tmpdir(), 'bff-gateway-key-'));
+  const signingKey = writeClientKey(keyDir, 'gateway-signing', { type: 'ec', curve: 'P-256' }, 'jwk', { kid: 'bff-gw-1' });
   const h = await startHarness({
     idp: { introspection: true },
     client: { introspection_signed_response_alg: 'RS256' },
+    ...(store ? { store } : {}),
     env: {
       API_ROUTES: routes.path,
       GATEWAY_INTROSPECTION_PATH: PATH,
       GATEWAY_CLIENTS: [ORDERS_GW, REPORTS_GW].map((c) => `${c.id}:${c.secret}`).join(','),
+      GATEWAY_SIGNING_KEY_FILE: signingKey.path,
     },
   });
-  return { h, orders, reports, routes };
+  return { h, orders, reports, routes, keyDir };
 }
 
 const handleAt = (u: EchoUpstream) => String(u.received.at(-1)!.headers['authorization']).replace(/^Bearer /, '');
 
 /** The gateway's RFC 7662 call, as a gateway module makes it. */
-function introspect(s: Setup, handle: string, client: { id: string; secret: string }, accept = 'application/json'): Promise<Response> {
+function introspect(s: Pick<Setup, 'h'>, handle: string, client: { id: string; secret: string }, accept = 'application/json'): Promise<Response> {
   return fetch(`${s.h.url}${PATH}`, {
     method: 'POST',
     headers: {
@@ -78,6 +90,7 @@ describe('gateway handles: the upstream gets an opaque handle, which only its ga
     await s.orders.close();
     await s.reports.close();
     s.routes.remove();
+    rmSync(s.keyDir, { recursive: true, force: true });
   });
 
   it('the upstream receives a 256-bit handle, never a token the IdP issued, the same one for each call with the token', () => {
@@ -111,6 +124,25 @@ describe('gateway handles: the upstream gets an opaque handle, which only its ga
     const jwks = createRemoteJWKSet(new URL(`${s.h.idp.issuer}/jwks`));
     const { payload } = await jwtVerify(await res.text(), jwks, { issuer: s.h.idp.issuer });
     assert.equal((payload['token_introspection'] as { sub: string }).sub, 'alice');
+  });
+
+  it("an RFC 9701 answer (application/token-introspection+jwt) verifies with oauth4webapi against the BFF's JWKS", async () => {
+    const as: oauth.AuthorizationServer = {
+      issuer: s.h.url,
+      introspection_endpoint: `${s.h.url}${PATH}`,
+      jwks_uri: `${s.h.url}${PATH}/jwks`,
+    };
+    const client: oauth.Client = { client_id: REPORTS_GW.id, introspection_signed_response_alg: 'ES256' };
+    const options = { [oauth.allowInsecureRequests]: true };
+    const res = await oauth.introspectionRequest(as, client, oauth.ClientSecretBasic(REPORTS_GW.secret), handleAt(s.reports), {
+      ...options,
+      requestJwtResponse: true,
+    });
+    const answer = await oauth.processIntrospectionResponse(as, client, res);
+    await oauth.validateApplicationLevelSignature(as, res, options);
+    assert.equal(answer.active, true);
+    assert.equal(answer.sub, 'alice');
+    assert.equal(typeof answer['jwt'], 'string', 'a phantom route: the JWT rides along');
   });
 
   it('a handle of one route is inactive for the gateway client of another', async () => {
@@ -152,5 +184,43 @@ describe('gateway handles: the upstream gets an opaque handle, which only its ga
     assert.equal(jwt.status, 204);
     assert.equal(jwt.headers.get('cache-control'), 'no-store');
     assert.deepEqual(await (await introspect(s, handle, ORDERS_GW)).json(), { active: false });
+  });
+});
+
+describe('gateway handles across instances: a logout on one instance makes the handle inactive on every other', () => {
+  let s: Setup;
+  let b: Harness;
+  const store = createMemoryStore();
+  before(async () => {
+    s = await start(store);
+    b = await startHarness({
+      shareWith: s.h,
+      store,
+      env: {
+        API_ROUTES: s.routes.path,
+        PUBLIC_URL: s.h.url,
+        GATEWAY_INTROSPECTION_PATH: PATH,
+        GATEWAY_CLIENTS: `${ORDERS_GW.id}:${ORDERS_GW.secret},${REPORTS_GW.id}:${REPORTS_GW.secret}`,
+      },
+    });
+  });
+  after(async () => {
+    await b.close();
+    await s.h.close();
+    await s.orders.close();
+    await s.reports.close();
+    s.routes.remove();
+    rmSync(s.keyDir, { recursive: true, force: true });
+  });
+
+  it('instance B resolves the handle instance A made, and answers 204 once A logged the session out', async () => {
+    const ua = s.h.browser();
+    await s.h.login(ua);
+    assert.equal((await s.h.api(ua, '/orders/1')).status, 200);
+    const handle = handleAt(s.orders);
+    assert.equal((await introspect({ h: b }, handle, ORDERS_GW, 'application/jwt')).status, 200);
+    assert.equal((await ua.request('POST', `${s.h.url}/logout`, { headers: { 'x-csrf': '1' } })).status, 200);
+    const after = await introspect({ h: b }, handle, ORDERS_GW, 'application/jwt');
+    assert.equal(after.status, 204);
   });
 });
