@@ -124,6 +124,8 @@ export interface Config {
   readonly gatewayIntrospection: {
     readonly path: string | undefined;
     readonly clients: ReadonlyArray<GatewayClient>;
+    /** Introspections per minute per gateway address; 0 = off. */
+    readonly ratePerMinute: number;
     /** Signs RFC 9701 answers; published at `${path}/jwks`. undefined = JSON and application/jwt only. */
     readonly signingKey: { readonly file: PrivateKeyFile; readonly kid: string; readonly alg: string } | undefined;
   };
@@ -247,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
     gatewayIntrospection: {
       path: e.GATEWAY_INTROSPECTION_PATH || undefined,
       clients: e.GATEWAY_CLIENTS,
+      ratePerMinute: e.GATEWAY_INTROSPECTION_RATE_LIMIT,
       signingKey: e.GATEWAY_SIGNING_KEY_FILE && {
         file: e.GATEWAY_SIGNING_KEY_FILE.file,
         kid: e.GATEWAY_SIGNING_KEY_FILE.kid ?? jwkThumbprint(e.GATEWAY_SIGNING_KEY_FILE.file.keyObject()),

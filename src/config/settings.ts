@@ -344,6 +344,12 @@ export const SETTINGS = [
       parse: signingKeyFile,
       doc: 'Private key (JWK, or PEM PKCS#8) that signs RFC 9701 introspection answers (Accept: application/token-introspection+jwt); its public half is published at GATEWAY_INTROSPECTION_PATH + /jwks. Empty = those answers are not offered.',
     },
+    {
+      name: 'GATEWAY_INTROSPECTION_RATE_LIMIT',
+      default: '6000',
+      parse: count(0),
+      doc: 'Introspections per minute per gateway address at GATEWAY_INTROSPECTION_PATH (429 above; shared through Redis); a gateway asks for its users, so this is not RATE_LIMIT_PER_MINUTE. 0 turns it off.',
+    },
   ]),
   ...section('Gateway forward-auth', [
     {

@@ -88,7 +88,9 @@ export function routes(p: RouteParts): Step {
   router.get(paths.logoutCallback, page, logoutCallback(p));
   router.post(paths.backchannelLogout, backchannelLogout(p));
   const introspectionPath = config.gatewayIntrospection.path;
-  if (introspectionPath) router.post(introspectionPath, limited('gateway-introspection'), handleIntrospection(p));
+  // A gateway introspects for all its users: its own limit, not the per-browser one of /login.
+  const gatewayLimit = rateLimit(p.limiterStore, 'gateway-introspection', config.gatewayIntrospection.ratePerMinute, p.now);
+  if (introspectionPath) router.post(introspectionPath, gatewayLimit, handleIntrospection(p));
   const jwks = introspectionPath ? gatewayJwks(config) : undefined;
   if (jwks) router.get(`${introspectionPath}/jwks`, jwks);
   router.get('/healthz', healthz);

@@ -26,7 +26,7 @@ interface Setup {
   keyDir: string;
 }
 
-async function start(store?: SessionStore): Promise<Setup> {
+async function start(store?: SessionStore, extraEnv: Record<string, string> = {}): Promise<Setup> {
   const orders = await startEchoUpstream();
   const reports = await startEchoUpstream();
   const routes = routesFile([
@@ -44,6 +44,7 @@ async function start(store?: SessionStore): Promise<Setup> {
       GATEWAY_INTROSPECTION_PATH: PATH,
       GATEWAY_CLIENTS: [ORDERS_GW, REPORTS_GW].map((c) => `${c.id}:${c.secret}`).join(','),
       GATEWAY_SIGNING_KEY_FILE: signingKey.path,
+      ...extraEnv,
     },
   });
   return { h, orders, reports, routes, keyDir };
@@ -222,5 +223,28 @@ describe('gateway handles across instances: a logout on one instance makes the h
     assert.equal((await ua.request('POST', `${s.h.url}/logout`, { headers: { 'x-csrf': '1' } })).status, 200);
     const after = await introspect({ h: b }, handle, ORDERS_GW, 'application/jwt');
     assert.equal(after.status, 204);
+  });
+});
+
+describe('gateway handles: the introspection endpoint has its own rate limit per gateway address', () => {
+  let s: Setup;
+  before(async () => {
+    s = await start(undefined, { RATE_LIMIT_PER_MINUTE: '2', GATEWAY_INTROSPECTION_RATE_LIMIT: '5' });
+  });
+  after(async () => {
+    await s.h.close();
+    await s.orders.close();
+    await s.reports.close();
+    s.routes.remove();
+    rmSync(s.keyDir, { recursive: true, force: true });
+  });
+
+  it('a gateway asking for many users is not cut off by the per-browser RATE_LIMIT_PER_MINUTE, but by GATEWAY_INTROSPECTION_RATE_LIMIT', async () => {
+    const ua = s.h.browser();
+    await s.h.login(ua);
+    await s.h.api(ua, '/orders/1');
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await introspect(s, handleAt(s.orders), ORDERS_GW)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
   });
 });

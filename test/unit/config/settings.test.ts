@@ -169,6 +169,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         GATEWAY_INTROSPECTION_PATH: { to: '/gateway/introspect' },
         GATEWAY_CLIENTS: { to: 'orders-gateway:a-gateway-secret-that-is-long-enough-0123' },
         GATEWAY_SIGNING_KEY_FILE: { to: keyA },
+        GATEWAY_INTROSPECTION_RATE_LIMIT: { to: '10' },
         FORWARD_AUTH_PATH: { to: '/auth' },
         FORWARD_AUTH_TRUSTED_IPS: { to: '10.0.0.0/8' },
         FORWARD_AUTH_IDENTITY_HEADERS: { to: 'true' },
