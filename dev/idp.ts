@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import { mtlsConfiguration, mtlsFeature, startMtlsListener, type MtlsOptions } from './idp-mtls.js';
 // @ts-expect-error -- oidc-provider ships no type declarations; the slice we use is typed below.
 import OidcProvider from 'oidc-provider';
@@ -24,6 +25,8 @@ export interface IdpClient {
   jwks?: { keys: Array<Record<string, unknown>> };
   /** tls_client_auth: the subject DN its certificate must carry, RFC 4514 style (CN=client,O=Org). */
   tls_client_auth_subject_dn?: string;
+  /** RFC 9701: introspection answers to this client are signed JWTs when it asks for them (needs IdpOptions.introspection). */
+  introspection_signed_response_alg?: string;
 }
 
 export interface IdpOptions {
@@ -68,6 +71,13 @@ export interface IdpOptions {
   mtls?: MtlsOptions;
   /** Serve the IdP itself over https with this key and certificate (PEM): the issuer is https://… */
   tls?: { key: string; cert: string };
+  /**
+   * RFC 7662 introspection (and RFC 9701 signed answers, oidc-provider's own). `jwtBody` and
+   * `jwtMember` emulate IdPs that hand out a JWT for an opaque token, signed with this IdP's
+   * key: as the body for `Accept: application/jwt` (204 when inactive; Curity's dialect), or as
+   * the JSON answer's `jwt` member.
+   */
+  introspection?: boolean | 'jwtBody' | 'jwtMember';
 }
 
 export interface IdpCounts {
@@ -80,6 +90,8 @@ export interface IdpCounts {
   par: number;
   authorization: number;
   endSession: number;
+  /** Introspection requests answered. */
+  introspection: number;
   /** Logout tokens delivered (answered 200) and refused by a client's backchannel_logout_uri. */
   backchannelDelivered: number;
   backchannelFailed: number;
@@ -209,6 +221,8 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
         },
       },
       backchannelLogout: { enabled: options.backchannelLogout ?? true },
+      introspection: { enabled: !!options.introspection },
+      jwtIntrospection: { enabled: !!options.introspection },
       clientCredentials: { enabled: options.clientCredentials ?? false },
       dPoP: {
         enabled: true,
@@ -241,6 +255,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     par: 0,
     authorization: 0,
     endSession: 0,
+    introspection: 0,
     backchannelDelivered: 0,
     backchannelFailed: 0,
   };
@@ -264,6 +279,9 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
       case 'end_session':
         counts.endSession++;
         break;
+      case 'introspection':
+        counts.introspection++;
+        break;
       case 'token': {
         counts.token++;
         const grantType = ctx.oidc?.params?.['grant_type'];
@@ -282,6 +300,7 @@ export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
     }
   });
 
+  if (options.introspection === 'jwtBody' || options.introspection === 'jwtMember') provider.use(introspectionJwt(options.introspection, key));
   if (!interactive) provider.use(autoInteraction(provider, options.acrValues));
   if (options.tokenExchange) registerTokenExchange(provider, options.resources ?? {});
 
@@ -342,6 +361,33 @@ export function autoInteraction(provider: Provider, acrValues: readonly string[]
     });
     // interactionFinished already wrote the 303 to the raw response.
     ctx.respond = false;
+  };
+}
+
+/**
+ * The introspection dialects of IdPs that hand out a JWT for an opaque token (from their
+ * documentation: Curity answers `Accept: application/jwt` with the JWT as the body and 204
+ * when inactive; others add a `jwt` member). oidc-provider answers first; this signs its claims.
+ */
+function introspectionJwt(mode: 'jwtBody' | 'jwtMember', key: Record<string, unknown>): Koa.Middleware {
+  return async (koaCtx, next) => {
+    await next();
+    const ctx = koaCtx as OidcContext;
+    if (ctx._matchedRouteName !== 'introspection' || ctx.status !== 200) return;
+    const answer = ctx.body as Record<string, unknown>;
+    const wantsJwt = mode === 'jwtBody' && ctx.get('accept') === 'application/jwt';
+    if (!answer['active']) {
+      if (wantsJwt) ctx.status = 204;
+      return;
+    }
+    const { active: _active, ...claims } = answer;
+    const jwt = await new SignJWT({ ...claims, jti: randomBytes(16).toString('base64url') })
+      .setProtectedHeader({ alg: 'RS256', kid: key['kid'] as string, typ: 'at+jwt' })
+      .sign(await importJWK(key as JWK, 'RS256'));
+    if (wantsJwt) {
+      ctx.type = 'application/jwt';
+      ctx.body = jwt;
+    } else if (mode === 'jwtMember') ctx.body = { ...answer, jwt };
   };
 }
 
@@ -463,6 +509,7 @@ function toClientMetadata(client: IdpClient, grants: string[]): Record<string, u
       : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.tls_client_auth_subject_dn ? { tls_client_auth_subject_dn: client.tls_client_auth_subject_dn } : {}),
+    ...(client.introspection_signed_response_alg ? { introspection_signed_response_alg: client.introspection_signed_response_alg } : {}),
   };
 }
 

@@ -29,7 +29,7 @@ import { cookieSessionHandle, createCookieSessions } from './session/cookie-sess
 import { createRevocations, type Revocations } from './session/revocations.js';
 import { createServerSessions } from './session/server-sessions.js';
 import type { SessionDirectory } from './session/directory.js';
-import type { Sessions } from './session/session.js';
+import type { Session, Sessions } from './session/session.js';
 import type { SessionStore } from './store/store.js';
 import { memoryGrace, storeGrace } from './tokens/grace.js';
 import { createRefresher } from './tokens/refresh.js';
@@ -95,7 +95,10 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   });
   const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs, now) : memoryGrace(config.session.refreshGraceMs, now);
   const refresher = createRefresher({ config, idp, sessions, grace, store: sideStore, log, now });
-  const routeTokens = createRouteTokens({ config, idp, log, now });
+  // A gateway's handle is live while its session is: re-read from the server store, or (cookie
+  // sessions, whose only copy is the browser's) not recorded as ended.
+  const liveSession = store ? (s: Session) => sessions.reload(s) : async (s: Session) => ((await revocations.isRevoked(s)) ? undefined : s);
+  const routeTokens = createRouteTokens({ config, idp, log, now, store: localStore, sealer, sessions, refresher, liveSession });
   const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
   const readiness: Readiness = { draining: false };
   // FUSIONAUTH_SDK: the hosted-backend routes of FusionAuth's web SDKs (src/fusionauth).

@@ -9,9 +9,10 @@ import type { Env } from './settings.js';
  * - `user-optional`: the session's token when there is one, otherwise forwarded anonymously;
  * - `client`: a client-credentials token of the BFF itself (a session is still required);
  * - `exchange`: the session's token exchanged (RFC 8693) for the route's audience/resource;
+ * - `phantom`: the JWT behind the session's opaque access token, obtained by introspection at the IdP;
  * - `none`: no token at all (no session required).
  */
-export const TOKEN_POLICIES = ['user', 'user-optional', 'client', 'exchange', 'none'] as const;
+export const TOKEN_POLICIES = ['user', 'user-optional', 'client', 'exchange', 'phantom', 'none'] as const;
 export type TokenPolicy = (typeof TOKEN_POLICIES)[number];
 
 /** One upstream API behind a path prefix, as parsed from API_ROUTES (or the API_UPSTREAM shorthand). */
@@ -32,6 +33,11 @@ export interface ApiRoute {
   readonly dpop: boolean;
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
+  /**
+   * Phantom tokens, direction 2: the upstream gets an opaque handle instead of the token, which
+   * only this gateway client (GATEWAY_CLIENTS) can resolve at GATEWAY_INTROSPECTION_PATH.
+   */
+  readonly handle: string | undefined;
 }
 
 /** Defaults that API_TIMEOUT, API_MAX_BODY and OIDC_DPOP give every route. */
@@ -87,6 +93,10 @@ const routeSchema = z.strictObject({
   dpop: z.boolean().optional(),
   timeout: z.number().int().min(1, 'must be a whole number of seconds >= 1').optional(),
   maxBody: z.number().int().min(0, 'must be a whole number of bytes >= 0').optional(),
+  handle: z
+    .string()
+    .regex(/^[A-Za-z0-9._~-]{1,64}$/, 'must be the id of a gateway client in GATEWAY_CLIENTS')
+    .optional(),
 });
 
 const fileSchema = z.union([z.strictObject({ routes: z.array(z.unknown()) }), z.array(z.unknown())], {
@@ -164,9 +174,11 @@ function toRoute(r: z.output<typeof routeSchema>, defaults: RouteDefaults): ApiR
     resource: r.resource,
     audience: r.audience,
     scope: r.scope,
-    dpop: r.dpop ?? (defaults.dpop && r.token !== 'none'),
+    // A phantom route sends the introspected JWT as a Bearer token: there is no key to prove.
+    dpop: r.dpop ?? (defaults.dpop && r.token !== 'none' && r.token !== 'phantom'),
     timeoutMs: (r.timeout ?? defaults.timeoutMs / 1000) * 1000,
     maxBodyBytes: r.maxBody ?? defaults.maxBodyBytes,
+    handle: r.handle,
   };
 }
 
@@ -188,6 +200,7 @@ export function shorthandRoute(upstream: URL, defaults: RouteDefaults): ApiRoute
     dpop: defaults.dpop,
     timeoutMs: defaults.timeoutMs,
     maxBodyBytes: defaults.maxBodyBytes,
+    handle: undefined,
   };
 }
 
@@ -204,6 +217,16 @@ export function routeProblems(routes: ReadonlyArray<ApiRoute & { index: number }
     if (r.token === 'none' && (r.requiredScopes.length || r.resource || r.dpop)) {
       problems.push(`API_ROUTES ${name}: token none sends no token, so scopes, resource and dpop do not apply`);
     }
+    if (r.handle && ((r.token !== 'user' && r.token !== 'phantom') || r.dpop)) {
+      problems.push(
+        `API_ROUTES ${name}: a handle stands for the session's own token, so it needs token user or phantom, without dpop (a gateway cannot prove a DPoP key)`,
+      );
+    }
+    if (r.token === 'phantom' && (r.resource || r.audience || r.scope || r.dpop)) {
+      problems.push(
+        `API_ROUTES ${name}: token phantom sends the JWT the IdP's introspection gives for the session's own token, so resource, audience, scope and dpop do not apply`,
+      );
+    }
     if ((r.token === 'user' || r.token === 'user-optional') && (r.audience || r.scope)) {
       problems.push(`API_ROUTES ${name}: audience and scope apply to client and exchange tokens; a user route may name a resource`);
     }
@@ -214,4 +237,14 @@ export function routeProblems(routes: ReadonlyArray<ApiRoute & { index: number }
 /** Every resource the session's token must be able to reach: asked for at login (RFC 8707 2.1). */
 export function loginResources(routes: readonly ApiRoute[]): string[] {
   return [...new Set(routes.filter((r) => (r.token === 'user' || r.token === 'user-optional') && r.resource).map((r) => r.resource!))];
+}
+
+/** A route's `handle` must name a listed gateway client, and the endpoint that resolves handles must be on. */
+export function handleProblems(routes: readonly ApiRoute[], clients: ReadonlyArray<{ id: string }>, introspectionPath: string): string[] {
+  const problems: string[] = [];
+  for (const r of routes.filter((route) => route.handle)) {
+    if (!clients.some((c) => c.id === r.handle)) problems.push(`API_ROUTES route ${r.path}: handle names ${r.handle}, which is not in GATEWAY_CLIENTS`);
+    if (!introspectionPath) problems.push(`API_ROUTES route ${r.path}: handles need GATEWAY_INTROSPECTION_PATH, where the gateway resolves them`);
+  }
+  return problems;
 }

@@ -1,13 +1,17 @@
-import { configuredRoutes, type ApiRoute } from './api-routes.js';
+import { configuredRoutes, handleProblems, type ApiRoute } from './api-routes.js';
 import { clientAssertionKey, idpTls, type ClientAssertionKey, type ClientAuthMethod, type IdpTls } from './client-credentials.js';
 import { crossChecks, devWarnings, rawProblems } from './checks.js';
 import { readSettings, type Env } from './settings.js';
 import { redisConnection, resolveStore, type RedisConnection, type SessionStoreKind } from './store-choice.js';
 import type { ProxyTrust } from '../web/client-address.js';
+import type { GatewayClient } from './parsers.js';
+import { jwkThumbprint, type PrivateKeyFile } from './private-key.js';
 
 export type { ClientAuthMethod, RedisConnection, SessionStoreKind };
 
 export type LogLevel = Env['LOG_LEVEL'];
+/** How the IdP answers an introspection with the JWT behind an opaque token (docs/phantom-tokens.md). */
+export type IntrospectionDialect = Env['OIDC_INTROSPECTION_DIALECT'];
 
 /** The parsed, validated, frozen configuration. Nothing else in the service reads `process.env`. */
 export interface Config {
@@ -24,6 +28,11 @@ export interface Config {
     readonly assertionKey: ClientAssertionKey | undefined;
     /** TLS towards the IdP: extra trusted CAs, and the client certificate of tls_client_auth. */
     readonly tls: IdpTls;
+    /**
+     * RFC 7662 introspection of the session's opaque access token (phantom routes). Grouped as a
+     * provider's field: with several providers (BFF_CONFIG) each names its own dialect.
+     */
+    readonly introspection: { readonly dialect: IntrospectionDialect };
     readonly scopes: string;
     /** OIDC_AUTH_PARAMS: extra name/value pairs of every authorization request. */
     readonly authParams: ReadonlyArray<readonly [string, string]>;
@@ -116,6 +125,15 @@ export interface Config {
    * Settings of the one frontend configured here, grouped so they can become a frontend's own.
    */
   readonly fusionAuthSdk: FusionAuthSdkConfig | undefined;
+  /** Direction 2 of phantom tokens: the handle introspection endpoint (path undefined = off) and its clients . */
+  readonly gatewayIntrospection: {
+    readonly path: string | undefined;
+    readonly clients: ReadonlyArray<GatewayClient>;
+    /** Introspections per minute per gateway address; 0 = off. */
+    readonly ratePerMinute: number;
+    /** Signs RFC 9701 answers; published at `${path}/jwks`. undefined = JSON and application/jwt only. */
+    readonly signingKey: { readonly file: PrivateKeyFile; readonly kid: string; readonly alg: string } | undefined;
+  };
   readonly logLevel: LogLevel;
   /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
   readonly otel: { readonly endpoint: URL | undefined; readonly serviceName: string };
@@ -164,7 +182,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
   if (!settings.env) throw new ConfigError([...settings.problems, ...early]);
   const e = settings.env;
   const routes = configuredRoutes(e);
-  const problems = [...crossChecks(e), ...early, ...routes.problems];
+  const problems = [...crossChecks(e), ...early, ...routes.problems, ...handleProblems(routes.routes, e.GATEWAY_CLIENTS, e.GATEWAY_INTROSPECTION_PATH)];
   if (problems.length) throw new ConfigError(problems);
 
   const store = resolveStore(e);
@@ -180,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       clientAuth: e.OIDC_CLIENT_AUTH,
       assertionKey: clientAssertionKey(e),
       tls: idpTls(e),
+      introspection: { dialect: e.OIDC_INTROSPECTION_DIALECT },
       scopes: e.OIDC_SCOPES.split(/\s+/).join(' '),
       authParams: e.OIDC_AUTH_PARAMS,
       usePar: e.OIDC_USE_PAR,
@@ -246,6 +265,16 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
     },
     fusionAuthSdk: fusionAuthSdk(e, publicOrigin),
+    gatewayIntrospection: {
+      path: e.GATEWAY_INTROSPECTION_PATH || undefined,
+      clients: e.GATEWAY_CLIENTS,
+      ratePerMinute: e.GATEWAY_INTROSPECTION_RATE_LIMIT,
+      signingKey: e.GATEWAY_SIGNING_KEY_FILE && {
+        file: e.GATEWAY_SIGNING_KEY_FILE.file,
+        kid: e.GATEWAY_SIGNING_KEY_FILE.kid ?? jwkThumbprint(e.GATEWAY_SIGNING_KEY_FILE.file.keyObject()),
+        alg: e.GATEWAY_SIGNING_KEY_FILE.alg,
+      },
+    },
     logLevel: e.LOG_LEVEL,
     otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     warnings: devWarnings(e, store),

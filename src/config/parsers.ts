@@ -289,3 +289,32 @@ function isIpOrCidr(entry: string): boolean {
   if (family === 0 || extra !== undefined) return false;
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
+
+/** A gateway that may introspect handles (GATEWAY_CLIENTS). */
+export interface GatewayClient {
+  readonly id: string;
+  readonly secret: string;
+}
+
+/**
+ * `id:secret` pairs, comma-separated: the gateway clients of the handle introspection endpoint
+ * (Basic authentication). Ids are unique; each secret has at least MIN_SECRET_LENGTH characters.
+ */
+export const gatewayClients = (name: string) =>
+  list().transform((entries, ctx) => {
+    const clients = new Map<string, string>();
+    entries.forEach((entry, i) => {
+      const colon = entry.indexOf(':');
+      const id = colon > 0 ? entry.slice(0, colon) : '';
+      const secret = colon > 0 ? entry.slice(colon + 1) : '';
+      // Never echo the entry: it holds a secret.
+      if (!/^[A-Za-z0-9._~-]{1,64}$/.test(id))
+        ctx.addIssue({ code: 'custom', message: `${name} entry #${i + 1} must be id:secret (id of letters, digits, . _ ~ -)` });
+      else if (secret.length < MIN_SECRET_LENGTH)
+        ctx.addIssue({ code: 'custom', message: `${name} entry #${i + 1} (${id}): the secret needs at least ${MIN_SECRET_LENGTH} characters` });
+      else if (clients.has(id)) ctx.addIssue({ code: 'custom', message: `${name} entry #${i + 1}: client ${id} is listed twice` });
+      else clients.set(id, secret);
+    });
+    // A list rather than a Map: the frozen Config compares and serialises as plain data.
+    return [...clients].map(([id, secret]) => ({ id, secret })) as ReadonlyArray<GatewayClient>;
+  });

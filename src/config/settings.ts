@@ -7,6 +7,7 @@ import {
   collectorUrl,
   cookieName,
   count,
+  gatewayClients,
   hostPorts,
   ipList,
   list,
@@ -126,6 +127,12 @@ export const SETTINGS = [
       default: 'false',
       parse: bool,
       doc: 'Bind tokens to a per-session DPoP key (RFC 9449): proofs at the token endpoint, and Authorization: DPoP on the routes (all by default).',
+    },
+    {
+      name: 'OIDC_INTROSPECTION_DIALECT',
+      default: 'token-introspection+jwt',
+      parse: oneOf(['token-introspection+jwt', 'jwt', 'json-jwt']),
+      doc: "How the IdP's introspection endpoint hands out the JWT of an opaque access token (phantom routes): token-introspection+jwt (RFC 9701, a signed response, verified against the IdP's JWKS and forwarded), jwt (Accept: application/jwt, the JWT as the body; Curity) or json-jwt (the JSON answer's jwt member); see docs/phantom-tokens.md.",
     },
   ]),
   ...section('API upstream', [
@@ -317,6 +324,32 @@ export const SETTINGS = [
       default: '/api',
       parse: path,
       doc: 'Path prefix of the API: API_UPSTREAM is forwarded from here, and every API_ROUTES route lies under it (the matched prefix is removed).',
+    },
+  ]),
+  ...section('Gateway handles (phantom tokens, direction 2)', [
+    {
+      name: 'GATEWAY_INTROSPECTION_PATH',
+      default: '',
+      parse: optionalPath,
+      doc: 'Path of the RFC 7662 introspection endpoint for the opaque handles that routes with a `handle` send instead of tokens (e.g. /gateway/introspect); empty = off. See docs/phantom-tokens.md.',
+    },
+    {
+      name: 'GATEWAY_CLIENTS',
+      default: '',
+      parse: gatewayClients,
+      doc: 'Comma-separated id:secret pairs of the gateways allowed to introspect handles (HTTP Basic); a route names in `handle` the one client whose gateway may resolve its handles. Never logged.',
+    },
+    {
+      name: 'GATEWAY_SIGNING_KEY_FILE',
+      default: '',
+      parse: signingKeyFile,
+      doc: 'Private key (JWK, or PEM PKCS#8) that signs RFC 9701 introspection answers (Accept: application/token-introspection+jwt); its public half is published at GATEWAY_INTROSPECTION_PATH + /jwks. Empty = those answers are not offered.',
+    },
+    {
+      name: 'GATEWAY_INTROSPECTION_RATE_LIMIT',
+      default: '6000',
+      parse: count(0),
+      doc: 'Introspections per minute per gateway address at GATEWAY_INTROSPECTION_PATH (429 above; shared through Redis); a gateway asks for its users, so this is not RATE_LIMIT_PER_MINUTE. 0 turns it off.',
     },
   ]),
   ...section('Gateway forward-auth', [

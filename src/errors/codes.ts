@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   },
   logout_refused: { status: 400, description: 'This sign-out link does not belong to your session, so nothing was signed out.' },
   unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
+  invalid_client: {
+    status: 401,
+    description: 'The gateway client is unknown or its credentials are wrong (HTTP Basic with an id and secret of GATEWAY_CLIENTS).',
+  },
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
   insufficient_user_authentication: {
     status: 403,

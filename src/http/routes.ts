@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { FusionAuthSdk } from '../fusionauth/sdk-routes.js';
 import { forwardAuthRoute } from '../gateway/forward-auth.js';
+import { gatewayJwks, handleIntrospection } from '../gateway/handle-introspection.js';
 import { healthz, readyz, type Readiness } from './health.js';
 import type { OidcClient } from '../idp/client.js';
 import { backchannelLogout } from '../oidc/backchannel-logout.js';
@@ -102,6 +103,12 @@ export function routes(p: RouteParts): Step {
     router.get(at.logout, page, sdk.cors, sdk.logoutGuard, logoutTo(p, sdk.logoutTarget));
     router.get(at.account, page, sdk.account);
   }
+  const introspectionPath = config.gatewayIntrospection.path;
+  // A gateway introspects for all its users: its own limit, not the per-browser one of /login.
+  const gatewayLimit = rateLimit(p.limiterStore, 'gateway-introspection', config.gatewayIntrospection.ratePerMinute, p.now);
+  if (introspectionPath) router.post(introspectionPath, gatewayLimit, handleIntrospection(p));
+  const jwks = introspectionPath ? gatewayJwks(config) : undefined;
+  if (jwks) router.get(`${introspectionPath}/jwks`, jwks);
   router.get('/healthz', healthz);
   router.get('/readyz', readyz(p.idp, p.store, p.readiness));
 

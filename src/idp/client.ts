@@ -5,6 +5,7 @@ import { BffError } from '../errors/bff-error.js';
 import type { EventLogger } from '../observability/logger.js';
 import { errorFields } from '../observability/logger.js';
 import { clientAuthentication } from './client-auth.js';
+import { introspectionDialect } from './introspection.js';
 import { createIdpTransport } from './transport.js';
 
 /** Asymmetric ID token algorithms we accept, in order of preference. HS* and `none` never. */
@@ -49,7 +50,8 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
   let closed = false;
   const transport = createIdpTransport(config.oidc.tls);
   const plain: oidc.CustomFetch = options.fetch ?? ((url, init) => fetch(url, init as RequestInit));
-  const idpFetch = transport ? transport.wrap(plain) : options.fetch;
+  // Every IdP call goes through the dialect wrapper; it acts only inside introspect() (introspection.ts).
+  const idpFetch = introspectionDialect(transport ? transport.wrap(plain) : plain);
 
   const attempt = async (n: number): Promise<void> => {
     try {
@@ -77,7 +79,7 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
       return current;
     },
     whenReady: () => (current ? Promise.resolve() : new Promise((resolve) => events.once('ready', resolve))),
-    fetch: idpFetch ?? plain,
+    fetch: idpFetch,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
@@ -86,11 +88,11 @@ export function createOidcClient(config: Config, log: EventLogger, options: Oidc
   };
 }
 
-async function discover(config: Config, customFetch: oidc.CustomFetch | undefined): Promise<oidc.Configuration> {
+async function discover(config: Config, customFetch: oidc.CustomFetch): Promise<oidc.Configuration> {
   const { issuer, clientId, timeoutSeconds } = config.oidc;
   const discovered = await oidc.discovery(issuer, clientId, undefined, oidc.None(), {
     timeout: timeoutSeconds,
-    ...(customFetch ? { [oidc.customFetch]: customFetch } : {}),
+    [oidc.customFetch]: customFetch,
     ...(config.oidc.allowHttp ? { execute: [oidc.allowInsecureRequests] } : {}),
   });
   const server = discovered.serverMetadata();
@@ -101,12 +103,29 @@ async function discover(config: Config, customFetch: oidc.CustomFetch | undefine
   }
   const client = await clientAuthentication(config.oidc, server);
   // openid-client's own exp / nbf / auth_time checks use the same tolerance as ours (its default is 30 s).
-  const metadata = { id_token_signed_response_alg: alg, ...client.metadata, [oidc.clockTolerance]: config.oidc.clockToleranceSeconds };
+  const metadata = {
+    id_token_signed_response_alg: alg,
+    ...introspectionMetadata(config, server),
+    ...client.metadata,
+    [oidc.clockTolerance]: config.oidc.clockToleranceSeconds,
+  };
   const configuration = new oidc.Configuration({ ...server }, clientId, metadata, client.auth);
   configuration.timeout = timeoutSeconds;
-  if (customFetch) configuration[oidc.customFetch] = customFetch;
+  configuration[oidc.customFetch] = customFetch;
   if (config.oidc.allowHttp) oidc.allowInsecureRequests(configuration);
   // Verify ID token signatures against the IdP's JWKS even though they arrive over TLS.
   oidc.enableNonRepudiationChecks(configuration);
   return configuration;
+}
+
+/**
+ * RFC 9701: with this client metadata openid-client asks for a signed introspection response
+ * (Accept: application/token-introspection+jwt) and verifies it, its signature against the
+ * IdP's JWKS (non-repudiation checks are on). Only for the dialect that uses it.
+ */
+function introspectionMetadata(config: Config, server: oidc.ServerMetadata): { introspection_signed_response_alg?: string } {
+  if (config.oidc.introspection.dialect !== 'token-introspection+jwt' || !server.introspection_endpoint) return {};
+  const supported = server.introspection_signing_alg_values_supported ?? ['RS256'];
+  const alg = ID_TOKEN_ALGS.find((a) => supported.includes(a));
+  return alg ? { introspection_signed_response_alg: alg } : {};
 }

@@ -61,6 +61,18 @@ export const LOG_EVENTS = {
   'token.client_failed': 'error',
   'token.exchange_ok': 'debug',
   'token.exchange_failed': 'warn',
+  /** Phantom routes: the JWT of an opaque token came from this process's cache, the shared store, or the IdP (miss). */
+  'phantom.hit': 'debug',
+  'phantom.shared_hit': 'debug',
+  'phantom.miss': 'info',
+  /** The IdP called the session's access token inactive: refreshed once, else the session ends. */
+  'phantom.inactive': 'warn',
+  /** The introspection failed (IdP down, refused, invalid or JWT-less answer): 502/503, nothing forwarded. */
+  'phantom.failed': 'error',
+  /** A gateway client introspected a handle (active or not, and why not); never the handle itself. */
+  'gateway.introspection': 'info',
+  /** Introspection without valid gateway client credentials. */
+  'gateway.introspection_refused': 'warn',
   'proxy.upstream_unreachable': 'error',
   'proxy.upstream_timeout': 'error',
   'proxy.client_aborted': 'debug',
@@ -104,5 +116,9 @@ export interface LogFields {
   store?: string;
   /** The client's address (ctx.ip, as TRUST_PROXY allows); only on events about a client's misuse. */
   client?: string;
+  /** A gateway client's id (GATEWAY_CLIENTS), never its secret. */
+  gateway_client?: string;
+  /** The answer of an introspection. */
+  active?: boolean;
   err?: { type: string; message: string; code?: string; stack?: string };
 }

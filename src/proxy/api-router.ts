@@ -99,10 +99,14 @@ export function routePolicy(route: ApiRoute, { config, sessions, refresher, rout
         return [session, csrf, scopes, routeTokens.sendClientToken(route)];
       case 'exchange':
         return [session, csrf, ensureFreshToken(sessions, refresher), scopes, routeTokens.sendExchangedToken(route)];
+      case 'phantom':
+        return [session, csrf, fresh, scopes, routeTokens.sendPhantomToken(route)];
       case 'none':
         return [csrf];
     }
   })();
+  // Direction 2 of phantom tokens: the upstream (a gateway) gets an opaque handle for the token.
+  if (route.handle) steps.push(routeTokens.sendHandle(route));
   return steps.filter((s): s is Step => s !== undefined);
 }
 

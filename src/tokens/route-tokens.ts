@@ -9,17 +9,16 @@ import { classifyIdp } from '../idp/failure.js';
 import type { Session, TokenSet } from '../session/session.js';
 import { TokenCache, type CachedToken } from './cached-tokens.js';
 import { createDpopKey, dpopKey, tokenEndpointDpop, type DpopKey } from './dpop.js';
+import { createHandles, type HandleDeps } from './handles.js';
+import { userToken } from './user-token.js';
+import { createPhantomTokens, type PhantomDeps } from './phantom.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
-const isDpopBound = (tokenType: string) => tokenType.toLowerCase() === 'dpop';
+export { userToken };
 
-/** The token a `user` route sends: the route's resource token (never the session's own instead), or the session's own. */
-export function userToken(session: Session, route: ApiRoute): { accessToken: string; tokenType: string; scope?: string | undefined } | undefined {
-  const t = session.tokens;
-  return route.resource ? t.resources?.[route.resource] : t;
-}
+const isDpopBound = (tokenType: string) => tokenType.toLowerCase() === 'dpop';
 
 /** Scopes granted to what a route sends: the token response's `scope`, or what login asked for (RFC 6749 5.1). */
 function grantedScopes(session: Session, route: ApiRoute, requested: string): Set<string> {
@@ -63,7 +62,7 @@ function keyFor(tokens: TokenSet): Promise<DpopKey> {
   return dpopKey(tokens.dpopKey);
 }
 
-export interface RouteTokenDeps {
+export interface RouteTokenDeps extends PhantomDeps, Pick<HandleDeps, 'liveSession'> {
   config: Config;
   idp: OidcClient;
   log: EventLogger;
@@ -72,10 +71,12 @@ export interface RouteTokenDeps {
 
 /**
  * Tokens the BFF obtains for a route itself: client-credentials tokens (one per route, for
- * every user) and exchanged tokens (RFC 8693, one per session and route). Both are cached
+ * every user), exchanged tokens (RFC 8693, one per session and route) and phantom JWTs
+ * (phantom.ts, one per opaque token). All are cached
  * until shortly before they expire, and concurrent requests share one fetch.
  */
-export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
+export function createRouteTokens(deps: RouteTokenDeps) {
+  const { config, idp, log, now } = deps;
   const cache = new TokenCache({ maxEntries: 10_000, skewMs: config.session.refreshSkewMs, fallbackMs: 60_000, now });
   // Client-credentials tokens are the instance's own: bound to an instance key, never a session's.
   let instanceKey: Promise<DpopKey> | undefined;
@@ -159,7 +160,9 @@ export function createRouteTokens({ config, idp, log, now }: RouteTokenDeps) {
       await next();
     };
 
-  return { sendClientToken, sendExchangedToken };
+  const phantom = createPhantomTokens(deps);
+  const handles = createHandles({ ...deps, phantom });
+  return { sendClientToken, sendExchangedToken, sendPhantomToken: phantom.sendPhantomToken, sendHandle: handles.sendHandle, resolveHandle: handles.resolve };
 }
 
 export type RouteTokens = ReturnType<typeof createRouteTokens>;

@@ -100,6 +100,8 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
         { path: '/api/scopes', upstream: 'http://s', scopes: 'ok "quoted"' },
         { path: '/api/userdpop', upstream: 'http://d', token: 'user', dpop: true },
         { path: '/api/xdpop', upstream: 'http://d', token: 'exchange', audience: 'a', dpop: true },
+        { path: '/api/phantom', upstream: 'http://p', token: 'phantom', resource: 'https://p.example' },
+        { path: '/api/handle', upstream: 'http://h', token: 'client', handle: 'gw' },
       ]),
     );
     const problems = problemsOf({ API_ROUTES: routes });
@@ -115,6 +117,8 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
       /route #9 scopes: must be scope tokens/,
       /route #10 .*DPoP-bound exactly when OIDC_DPOP=true/,
       /route #11 .*needs OIDC_DPOP=true/,
+      /route #12 .*token phantom sends the JWT/,
+      /route #13 .*a handle stands for the session's own token/,
     ]) {
       assert.ok(
         problems.some((p) => expected.test(p)),
@@ -142,18 +146,39 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
     );
   });
 
-  it('OIDC_DPOP makes every token route DPoP unless the route says otherwise', () => {
+  it('a route that sends handles names a listed gateway client, and needs the introspection endpoint', () => {
+    const routes = file('handles.json', JSON.stringify([{ path: '/api/h', upstream: 'http://h', handle: 'orders-gw' }]));
+    const problems = problemsOf({ API_ROUTES: routes, GATEWAY_CLIENTS: 'other-gw:a-gateway-secret-that-is-long-enough-0123' });
+    assert.ok(
+      problems.some((p) => /handle names orders-gw, which is not in GATEWAY_CLIENTS/.test(p)),
+      problems.join(' | '),
+    );
+    assert.ok(
+      problems.some((p) => /handles need GATEWAY_INTROSPECTION_PATH/.test(p)),
+      problems.join(' | '),
+    );
+    const short = problemsOf({ API_ROUTES: routes, GATEWAY_CLIENTS: 'orders-gw:short', GATEWAY_INTROSPECTION_PATH: '/gw' });
+    assert.ok(
+      short.some((p) => /GATEWAY_CLIENTS entry #1 \(orders-gw\): the secret needs at least 32/.test(p)),
+      short.join(' | '),
+    );
+    assert.ok(!short.join(' ').includes('short'.padStart(6, ':')), 'the secret is never echoed');
+  });
+
+  it('OIDC_DPOP makes every token route DPoP unless the route says otherwise (a phantom JWT is a Bearer token)', () => {
     const routes = file(
       'dpop.json',
       JSON.stringify([
         { path: '/api/a', upstream: 'http://a', token: 'client', resource: 'https://a.example', dpop: false },
         { path: '/api/b', upstream: 'http://b', token: 'none' },
+        { path: '/api/ph', upstream: 'http://p', token: 'phantom' },
       ]),
     );
     const c = loadConfig({ ...BASE, API_ROUTES: routes, API_UPSTREAM: 'http://u', OIDC_DPOP: 'true' }, random);
     assert.deepEqual(
       c.api.routes.map((r) => [r.path, r.dpop]),
       [
+        ['/api/ph', false],
         ['/api/a', false],
         ['/api/b', false],
         ['/api', true],
