@@ -621,6 +621,10 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     // Every bench login comes from 127.0.0.1: the per-address limit on /login and /callback
     // (300 a minute by default) would stop the 10 000 logins of the memory section.
     RATE_LIMIT_PER_MINUTE: '0',
+    // …and so would the cap on pending logins per address (100 per 10 minutes by default): with
+    // it, all but the first ~100 of those logins were refused and the memory section measured
+    // ~100 sessions instead of 10 000.
+    LOGIN_MAX_PENDING_PER_CLIENT: '0',
     // BENCH_BFF_ENV: extra settings for the BFF processes, e.g. SESSION_CACHE_MAX_STALE=0 to compare.
     ...Object.fromEntries(
       (process.env['BENCH_BFF_ENV'] ?? '')
