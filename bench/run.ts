@@ -8,14 +8,17 @@
 // (and the same Markdown) in bench/results/. It reports; it never fails because a goal is missed
 // or the machine is busy — only when the bench itself cannot run.
 //
-//   npm run bench                 # default: 3 alternating rounds × 10 s per target, wrk -t2 -c50
+//   npm run bench                 # default: 3 alternating rounds × 10 s per target after 5 s warm-up,
+//                                 # two load shapes (many sessions, wrk -t2 -c50; one session, wrk -t1 -c50)
 //                                 # stores: redis, cookie, and cookie with Redis configured
-//   npm run bench -- --quick      # 1 round × 3 s, small memory/soak sections (development)
+//   npm run bench -- --quick      # 1 round × 3 s, small memory/soak sections (development; says so)
 //   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
 //
 // Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
 // BENCH_STORES (redis,cookie,cookie+redis; also memory), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
-// BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE.
+// BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE,
+// BENCH_SHAPES (many,one), BENCH_PROFILE_SHAPE (many | one).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -48,7 +51,18 @@ const S = {
   rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 3, 1))),
   connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 50, 50))),
   threads: Math.max(1, Math.round(num('BENCH_THREADS', 2, 2))),
-  warmupS: num('BENCH_WARMUP', 3, 1),
+  warmupS: num('BENCH_WARMUP', 5, 1),
+  /**
+   * Load shapes of the throughput rounds: `many` (BENCH_WRK_SESSIONS sessions, wrk -t2, GET
+   * /api/things) and `one` (issue 21's independent shape: one signed-in session on every
+   * connection, wrk -t1, GET /api/hello). Each shape has its own bare-hop targets.
+   */
+  shapes: (process.env['BENCH_SHAPES'] || 'many,one')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s): s is Shape => s === 'many' || s === 'one'),
+  /** The shape the --profile rounds use. */
+  profileShape: (process.env['BENCH_PROFILE_SHAPE'] === 'one' ? 'one' : 'many') as Shape,
   /**
    * Session stores to benchmark, each only when loadConfig accepts it: redis, cookie, memory, or
    * cookie+redis (SESSION_STORE=cookie with REDIS_URL set).
@@ -81,6 +95,24 @@ const DIRECT_CLIENT_SECRET = randomBytes(24).toString('base64url');
 const SESSION_SECRET = randomBytes(32).toString('base64url');
 const AUDIENCE = 'urn:oidc-bff:bench-api';
 const API_PATH = '/api/things';
+/** Path of the one-session shape (issue 21's independent benchmark). */
+const ONE_PATH = '/api/hello';
+type Shape = 'many' | 'one';
+const SHAPE_LABEL: Record<Shape, string> = {
+  many: 'many sessions: BENCH_WRK_SESSIONS sessions cycled over the connections, GET /api/things',
+  one: 'one session: one signed-in session on every connection, GET /api/hello',
+};
+/** Machine, commit and date, printed with every table: figures mean nothing without them. */
+const COMMIT = (() => {
+  try {
+    const opts = { cwd: BENCH_DIR, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ['ignore', 'pipe', 'ignore'] };
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], opts).trim() !== '';
+    return dirty ? `${sha} + uncommitted changes` : sha;
+  } catch {
+    return 'unknown (no git)';
+  }
+})();
 const STORM_PREFIX = 'storm';
 const STORM_TTL_S = 2;
 
@@ -113,12 +145,16 @@ interface RoundResult {
   cost: Cost;
   rssMb: number;
   memoryUsage?: MemoryUsage;
+  /** 1-minute load average of the machine at the end of the round. */
+  load1: number;
 }
 
 interface Target {
   id: string;
   label: string;
   kind: 'bare' | 'bff';
+  shape: Shape;
+  threads: number;
   store?: string;
   /** Current process of the target (a BFF may be restarted between sections). */
   child: Child;
@@ -131,6 +167,16 @@ interface Target {
 interface TargetSummary {
   id: string;
   label: string;
+  shape: Shape;
+  store: string | undefined;
+  /** CPU µs/request ÷ the bare node:http hop's, per round (same round index) — the headline figure. */
+  cpuRatioRounds: number[];
+  cpuRatio: number;
+  /** req/s ÷ the bare node:http hop's, per round. */
+  rpsRatioRounds: number[];
+  cpuUsRounds: number[];
+  p99Rounds: number[];
+  load1Rounds: number[];
   rpsMedian: number;
   rpsRounds: number[];
   ratioHttp: number;
@@ -316,10 +362,13 @@ async function main(): Promise<void> {
   const directToken = await clientCredentialsToken(issuer);
   await expectOk(`${upstreamOrigin}/v1/check`, { authorization: `Bearer ${directToken}` }, 'upstream with the client_credentials token');
 
-  const targets: Target[] = [
-    bareTarget('bare-http', 'bare hop (node:http)', hopHttp, directToken),
-    bareTarget('bare-undici', 'bare hop (undici)', hopUndici, directToken),
-  ];
+  const targets: Target[] = [];
+  for (const shape of S.shapes) {
+    targets.push(
+      bareTarget('bare-http', 'bare hop (node:http)', hopHttp, directToken, shape),
+      bareTarget('bare-undici', 'bare hop (undici)', hopUndici, directToken, shape),
+    );
+  }
   // The Cookie header a logged-in browser sends (issue: one cookie under 4 KB for a typical session).
   const cookieHeaders: Array<{ store: string; medianBytes: number; maxBytes: number; cookies: number }> = [];
   for (const [store, child] of bffs) {
@@ -334,7 +383,35 @@ async function main(): Promise<void> {
       logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })),
     );
     await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
-    targets.push({ id: `bff-${store}`, label: storeLabel(store), kind: 'bff', store, child, url: `${url}${API_PATH}`, requestsFile: file, rounds: [] });
+    if (S.shapes.includes('many'))
+      targets.push({
+        id: `bff-${store}`,
+        label: storeLabel(store),
+        kind: 'bff',
+        shape: 'many',
+        threads: S.threads,
+        store,
+        child,
+        url: `${url}${API_PATH}`,
+        requestsFile: file,
+        rounds: [],
+      });
+    if (S.shapes.includes('one')) {
+      // Issue 21's independent shape: the first session's cookie on all connections.
+      const one = writeRequests(join(tmp, `bff-${store}-one.txt`), [{ cookie: logins.cookies[0]!, 'x-csrf': '1' }]);
+      targets.push({
+        id: `one:bff-${store}`,
+        label: storeLabel(store),
+        kind: 'bff',
+        shape: 'one',
+        threads: 1,
+        store,
+        child,
+        url: `${url}${ONE_PATH}`,
+        requestsFile: one,
+        rounds: [],
+      });
+    }
   }
 
   const cost = costMeter(upstream, idp, r);
@@ -343,7 +420,7 @@ async function main(): Promise<void> {
   log(`warm-up: ${S.warmupS} s per target`);
   for (const t of targets) {
     if (S.warmupS > 0)
-      t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
+      t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: t.threads, connections: S.connections, durationS: S.warmupS });
   }
   for (let round = 0; round < S.rounds; round++) {
     const shift = round % targets.length;
@@ -351,17 +428,25 @@ async function main(): Promise<void> {
     for (const [position, t] of order.entries()) {
       await sleep(500);
       const m = await cost.measure(t.child, () =>
-        runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: S.threads, connections: S.connections, durationS: S.durationS }),
+        runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: t.threads, connections: S.connections, durationS: S.durationS }),
       );
       const memoryUsage = await t.child.query<MemoryUsage>('memory').catch(() => undefined);
-      t.rounds.push({ round, position, wrk: m.result, cost: m.cost, rssMb: memory(t.child.pid).rssMb, ...(memoryUsage ? { memoryUsage } : {}) });
+      t.rounds.push({
+        round,
+        position,
+        wrk: m.result,
+        cost: m.cost,
+        rssMb: memory(t.child.pid).rssMb,
+        load1: os.loadavg()[0]!,
+        ...(memoryUsage ? { memoryUsage } : {}),
+      });
       log(
-        `round ${round + 1}/${S.rounds} ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, ` +
-          `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}`,
+        `round ${round + 1}/${S.rounds} [${t.shape}] ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, ` +
+          `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}, load ${fmt(os.loadavg()[0]!, 2)}`,
       );
     }
   }
-  const summaries = summarize(targets);
+  const summaries = S.shapes.flatMap((shape) => summarize(targets.filter((t) => t.shape === shape)));
 
   // ---- refresh storm ----
   const storms: StormResult[] = [];
@@ -451,7 +536,7 @@ async function main(): Promise<void> {
   const profiles: ProfileRun[] = [];
   if (S.profile) {
     for (const [store, env] of bffEnvs) {
-      const t = targets.find((x) => x.store === store)!;
+      const t = targets.find((x) => x.store === store && x.shape === S.profileShape) ?? targets.find((x) => x.store === store)!;
       await bffs.get(store)!.stop();
       const run = await profileRun(wrk, t.label, t.requestsFile, upstream, cost, async (nodeArgs) => {
         const child = await startBff(store, env, nodeArgs);
@@ -464,7 +549,7 @@ async function main(): Promise<void> {
       ['bare-http', 'bare-hop-http'],
       ['bare-undici', 'bare-hop-undici'],
     ] as const) {
-      const t = targets.find((x) => x.id === id)!;
+      const t = targets.find((x) => x.id === (S.profileShape === 'one' ? `one:${id}` : id)) ?? targets.find((x) => x.id === id)!;
       const run = await profileRun(wrk, t.label, t.requestsFile, upstream, cost, (nodeArgs) =>
         startChild(`${script}-profiled`, script, { runner, logDir, env: hopEnv, nodeArgs }),
       );
@@ -536,6 +621,10 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     // Every bench login comes from 127.0.0.1: the per-address limit on /login and /callback
     // (300 a minute by default) would stop the 10 000 logins of the memory section.
     RATE_LIMIT_PER_MINUTE: '0',
+    // …and so would the cap on pending logins per address (100 per 10 minutes by default): with
+    // it, all but the first ~100 of those logins were refused and the memory section measured
+    // ~100 sessions instead of 10 000.
+    LOGIN_MAX_PENDING_PER_CLIENT: '0',
     // BENCH_BFF_ENV: extra settings for the BFF processes, e.g. SESSION_CACHE_MAX_STALE=0 to compare.
     ...Object.fromEntries(
       (process.env['BENCH_BFF_ENV'] ?? '')
@@ -564,21 +653,23 @@ async function startBff(store: string, env: Record<string, string>, nodeArgs: st
 }
 
 function retarget(targets: Target[], store: string, child: Child): void {
-  const t = targets.find((x) => x.store === store);
-  if (!t) return;
-  t.child = child;
-  t.url = `http://127.0.0.1:${child.port}${API_PATH}`;
+  for (const t of targets.filter((x) => x.store === store)) {
+    t.child = child;
+    t.url = `http://127.0.0.1:${child.port}${t.shape === 'one' ? ONE_PATH : API_PATH}`;
+  }
 }
 
-function bareTarget(id: string, label: string, child: Child, token: string): Target {
+function bareTarget(id: string, label: string, child: Child, token: string, shape: Shape): Target {
   const variants: RequestVariants = [{ authorization: `Bearer ${token}` }];
   return {
-    id,
+    id: shape === 'one' ? `one:${id}` : id,
     label,
     kind: 'bare',
+    shape,
+    threads: shape === 'one' ? 1 : S.threads,
     child,
-    url: `http://127.0.0.1:${child.port}${API_PATH}`,
-    requestsFile: writeRequests(join(tmp, `${id}.txt`), variants),
+    url: `http://127.0.0.1:${child.port}${shape === 'one' ? ONE_PATH : API_PATH}`,
+    requestsFile: writeRequests(join(tmp, `${id}-${shape}.txt`), variants),
     rounds: [],
   };
 }
@@ -682,8 +773,11 @@ function validShare(c: Cost): number {
   return c.served > 0 ? c.upstream.valid / c.served : NaN;
 }
 
+/** One shape's targets; ratios are to that shape's bare hops, round by round. */
 function summarize(targets: Target[]): TargetSummary[] {
-  const base = (id: string) => targets.find((t) => t.id === id);
+  const base = (id: string) => targets.find((t) => t.id === id || t.id === `one:${id}`);
+  const cpuOfRound = (x: RoundResult) => x.cost.cpuUs.proxy / Math.max(1, x.cost.served);
+  const bareRounds = base('bare-http')?.rounds ?? [];
   const medRps = (t: Target | undefined) => (t ? median(t.rounds.map((x) => x.wrk.rps)) : NaN);
   const medP99 = (t: Target | undefined) => (t ? median(t.rounds.map((x) => x.wrk.latencyMs.p99)) : NaN);
   const httpRps = medRps(base('bare-http'));
@@ -700,9 +794,18 @@ function summarize(targets: Target[]): TargetSummary[] {
       1,
       sum((c) => c.served),
     );
+    const cpuRatioRounds = t.rounds.map((x, i) => (bareRounds[i] ? cpuOfRound(x) / cpuOfRound(bareRounds[i]) : NaN));
     return {
       id: t.id,
       label: t.label,
+      shape: t.shape,
+      store: t.store,
+      cpuRatioRounds,
+      cpuRatio: median(cpuRatioRounds),
+      rpsRatioRounds: t.rounds.map((x, i) => (bareRounds[i] ? x.wrk.rps / bareRounds[i].wrk.rps : NaN)),
+      cpuUsRounds: t.rounds.map(cpuOfRound),
+      p99Rounds: t.rounds.map((x) => x.wrk.latencyMs.p99),
+      load1Rounds: t.rounds.map((x) => x.load1),
       rpsMedian: rps,
       rpsRounds: t.rounds.map((x) => x.wrk.rps),
       ratioHttp: rps / httpRps,
@@ -790,10 +893,12 @@ async function profileRun(
   mkdirSync(dir, { recursive: true });
   const upBefore = await upstream.query<{ total: number }>('stats');
   const child = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const url = `http://127.0.0.1:${child.port}${API_PATH}`;
-  log(`${label}: profiling round (${S.profileS} s after ${S.warmupS} s warm-up) …`);
-  if (S.warmupS > 0) await runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.warmupS });
-  const m = await cost.measure(child, () => runWrk({ wrk, url, requestsFile, threads: S.threads, connections: S.connections, durationS: S.profileS }));
+  const one = S.profileShape === 'one';
+  const url = `http://127.0.0.1:${child.port}${one ? ONE_PATH : API_PATH}`;
+  const threads = one ? 1 : S.threads;
+  log(`${label}: profiling round, ${S.profileShape} shape (${S.profileS} s after ${S.warmupS} s warm-up) …`);
+  if (S.warmupS > 0) await runWrk({ wrk, url, requestsFile, threads, connections: S.connections, durationS: S.warmupS });
+  const m = await cost.measure(child, () => runWrk({ wrk, url, requestsFile, threads, connections: S.connections, durationS: S.profileS }));
   await child.stop(15_000);
   const served = (await upstream.query<{ total: number }>('stats')).total - upBefore.total;
   const file = readdirSync(dir)
@@ -846,55 +951,45 @@ interface Goal {
 }
 
 function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResult[], storms: StormResult[], skipped: Skipped[]): Goal[] {
+  // Issue 21's goals, each a ratio to the bare node:http hop of the same run and shape: the
+  // ratios move least between machines. Absolute µs and MB are reported, never a goal.
   const goals: Goal[] = [];
-  const bff = (store: string) => t.find((x) => x.id === `bff-${store}`);
-  const ratioGoal = (store: string, min: number) => {
-    const s = bff(store);
-    const skip = skipped.find((x) => x.store === store);
+  const range = (xs: number[]) => (xs.length > 1 ? ` (rounds ${xs.map((x) => fmt(x, 2)).join(' / ')})` : '');
+  for (const s of t.filter((x) => x.id.includes('bff-'))) {
+    const where = `${s.label}, ${s.shape === 'one' ? 'one session' : 'many sessions'}`;
     goals.push({
-      goal: `/api/* req/s (${storeLabel(store).replace('oidc-bff, ', '')}), vs the bare hop (node:http)`,
-      target: `≥ ${min.toFixed(2)}`,
-      measured: s ? `${fmt(s.ratioHttp, 2)} (vs undici hop ${fmt(s.ratioUndici, 2)})` : skip ? 'skipped: store not available' : 'not run',
-      met: s ? s.ratioHttp >= min : undefined,
+      goal: `BFF CPU per request ÷ bare hop's (${where})`,
+      target: '≤ 1.50×',
+      measured: `${fmt(s.cpuRatio, 2)}×${range(s.cpuRatioRounds)}, ${fmt(s.cpuUsPerReq)} µs`,
+      met: s.cpuRatio <= 1.5,
     });
-  };
-  ratioGoal('redis', 0.8);
-  ratioGoal('cookie', 0.7);
-  ratioGoal('cookie+redis', 0.7);
-  // Cookie sessions exist to save the server work: per request they should cost no more than the Redis store.
-  const redisStore = bff('redis');
-  for (const s of t.filter((x) => x.id === 'bff-cookie' || x.id === 'bff-cookie+redis')) {
     goals.push({
-      goal: `BFF CPU per proxied request (${s.label}) vs the Redis store's, same run`,
-      target: '≤ 1.00×',
-      measured: redisStore
-        ? `${fmt(s.cpuUsPerReq / redisStore.cpuUsPerReq, 2)}× (${fmt(s.cpuUsPerReq)} vs ${fmt(redisStore.cpuUsPerReq)} µs)`
-        : 'Redis store not run',
-      met: redisStore ? s.cpuUsPerReq <= redisStore.cpuUsPerReq : undefined,
+      goal: `req/s ÷ bare hop's (${where})`,
+      target: '≥ 0.80',
+      measured: `${fmt(s.ratioHttp, 2)}${range(s.rpsRatioRounds)}`,
+      met: s.ratioHttp >= 0.8,
     });
-  }
-  for (const s of t.filter((x) => x.id.startsWith('bff-'))) {
     goals.push({
-      goal: `p99 (${s.label}) vs bare hop p99`,
+      goal: `p99 ÷ bare hop's p99 (${where})`,
       target: '≤ 1.5×',
       measured: `${fmt(s.p99Ratio, 2)}× (${fmt(s.p99Ms, 2)} ms)`,
       met: s.p99Ratio <= 1.5,
     });
-    goals.push({ goal: `BFF CPU per proxied request (${s.label})`, target: '≤ 100 µs', measured: `${fmt(s.cpuUsPerReq)} µs`, met: s.cpuUsPerReq <= 100 });
     goals.push({
-      goal: `errors, and calls the upstream answered 200 with a valid token (${s.label})`,
+      goal: `errors, and calls the upstream answered 200 with a valid token (${where})`,
       target: '0, 100 %',
       measured: `${s.errors}, ${pct(s.validShare, 2)}`,
       met: s.errors === 0 && s.validShare >= 0.999,
     });
   }
-  for (const s of t.filter((x) => x.id.startsWith('bff-') && (x.id === 'bff-redis' || x.id.endsWith('+redis')))) {
+  for (const store of skipped) goals.push({ goal: `${storeLabel(store.store)}`, target: '—', measured: 'skipped: store not available', met: undefined });
+  for (const s of t.filter((x) => x.id.includes('bff-') && (x.store === 'redis' || x.store?.endsWith('+redis')))) {
     // Cookie sessions with Redis only check the revocation list, which the session cache answers:
     // ≈ 0. What remains is per second, not per request: every BFF's cache heartbeats (`set`, two
     // per quarter of SESSION_CACHE_MAX_STALE each), about 0.01 per request at 1 500 req/s.
-    const most = s.id === 'bff-redis' ? 1 : 0.02;
+    const most = s.store === 'redis' ? 1 : 0.02;
     goals.push({
-      goal: `Redis round trips per proxied request (${s.label})`,
+      goal: `Redis round trips per proxied request (${s.label}, ${s.shape})`,
       target: most === 1 ? '≤ 1' : `≈ 0 (≤ ${most})`,
       measured: `${fmt(s.redisCmdsPerReq, 3)} commands/request (${
         Object.entries(s.redisByCommand)
@@ -904,13 +999,14 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
       met: s.redisCmdsPerReq <= most + 0.001,
     });
   }
+  const bareRss = t.find((x) => x.id === 'bare-http' || x.id === 'one:bare-http')?.rssMb ?? NaN;
   for (const m of mem) {
     const full = m.sessions >= 10_000 && m.requests >= 100_000 * 0.99;
     goals.push({
       goal: `RSS after ${fmtInt(m.requests)} requests over ${fmtInt(m.sessions)} sessions (${m.store})${full ? '' : ' — reduced run, goal is for 100 000 over 10 000'}`,
-      target: '≤ 100 MB',
-      measured: `${fmt(m.rssMb, 1)} MB (peak ${fmt(m.peakMb, 1)} MB)`,
-      met: m.rssMb <= 100,
+      target: `≤ 1.25 × bare hop RSS + 20 MB (${fmt(bareRss * 1.25 + 20, 1)} MB)`,
+      measured: `${fmt(m.rssMb, 1)} MB (peak ${fmt(m.peakMb, 1)} MB; bare hop ${fmt(bareRss, 1)} MB)`,
+      met: m.rssMb <= bareRss * 1.25 + 20,
     });
   }
   for (const s of soaks) {
@@ -926,9 +1022,11 @@ function evaluateGoals(t: TargetSummary[], mem: MemoryResult[], soaks: SoakResul
   for (const [store, list] of byStore) {
     goals.push({
       goal: `refresh storm: ${S.storm} concurrent calls with an expired token (${store}, ${list.length} storm(s))`,
-      target: '1 refresh at the IdP, 0 errors',
-      measured: list.map((s) => `${s.refreshes} refresh, ${s.errors} errors`).join('; '),
-      met: list.every((s) => s.refreshes === 1 && s.errors === 0),
+      // 429s are API_UPSTREAM_CONNECTIONS_PER_CLIENT (64 by default) refusing one user's 65th
+      // call in flight, by design: counted apart from errors, which are every other failure.
+      target: '1 refresh at the IdP, 0 errors (429 = the per-user in-flight cap, by design)',
+      measured: list.map((s) => `${s.refreshes} refresh, ${s.errors - (s.statuses['429'] ?? 0)} errors, ${s.statuses['429'] ?? 0} × 429`).join('; '),
+      met: list.every((s) => s.refreshes === 1 && s.errors - (s.statuses['429'] ?? 0) === 0),
     });
   }
   return goals;
@@ -955,48 +1053,74 @@ function markdown(
   const m = r.machine;
   const out: string[] = [];
   const row = (cells: Array<string | number>) => out.push(`| ${cells.join(' | ')} |`);
-  out.push(`## oidc-bff benchmark — ${r.date}${r.settings.quick ? ' (--quick)' : ''}`, '');
+  const load = (xs: number[]) => (xs.length ? `${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}` : 'n/a');
+  const allLoads = r.throughput.flatMap((t) => t.load1Rounds);
+  // Every table carries where and when it was measured: a figure without them cannot be compared.
+  const stamp = (extra = '') =>
+    out.push(
+      `_Machine: ${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, Redis ${m['redis']} · commit ${COMMIT} · ${r.date}${extra}_`,
+      '',
+    );
   out.push(
-    `${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, ${m['wrk']}, Redis ${m['redis']}; everything on 127.0.0.1, each server in its own process, run as ${m['servers']}; run took ${r.elapsedS} s.`,
+    `## oidc-bff benchmark — ${r.date}${r.settings.quick ? ` (--quick: ${r.settings.rounds} round(s) × ${r.settings.durationS} s after ${r.settings.warmupS} s warm-up — for development, not for docs)` : ''}`,
     '',
   );
-  out.push(`### Proxied GET ${API_PATH} → upstream that verifies the RS256 JWT`, '');
   out.push(
-    `wrk -t${r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; BFF sessions: ${r.settings.wrkSessions}, LOG_LEVEL=warn. Ratios are to the bare hop (node:http); latencies and RSS are medians over rounds / the last round.`,
+    `${m['cpus']} CPU (${m['cpuModel']}), ${m['memoryGb']} GB, Node ${m['node']}, ${m['wrk']}, Redis ${m['redis']}; commit ${COMMIT}; everything on 127.0.0.1, each server in its own process, run as ${m['servers']}; ` +
+      `load average (1 min) during the rounds ${load(allLoads)}, at the end ${(m['loadavg'] as number[]).map((x) => fmt(x, 2)).join(' / ')}; run took ${r.elapsedS} s.`,
     '',
   );
-  row([
-    'target',
-    'req/s (median)',
-    'req/s per round',
-    '× bare hop',
-    '× undici hop',
-    'p50 ms',
-    'p99 ms',
-    'p99 × bare',
-    'errors',
-    'upstream 200 + valid token',
-    'CPU µs/req (proxy process)',
-    'Redis cmds/req',
-    'RSS MB',
-  ]);
-  row(Array(13).fill('---'));
-  for (const t of r.throughput) {
+  for (const shape of r.settings.shapes) {
+    const rows = r.throughput.filter((t) => t.shape === shape);
+    if (!rows.length) continue;
+    out.push(
+      `### Proxied GET ${shape === 'one' ? ONE_PATH : API_PATH} → upstream that verifies the RS256 JWT — ${SHAPE_LABEL[shape].replace('BENCH_WRK_SESSIONS', String(r.settings.wrkSessions))}`,
+      '',
+    );
+    stamp(`, load average (1 min) ${load(rows.flatMap((t) => t.load1Rounds))}`);
+    out.push(
+      `wrk -t${shape === 'one' ? 1 : r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; LOG_LEVEL=warn. ` +
+        "The headline is **CPU ÷ bare hop**: the proxy process's CPU per request divided by the bare node:http hop's in the same round, per round and median. req/s ratio: medians; p50/p99: medians over rounds; RSS: last round.",
+      '',
+    );
     row([
-      t.label,
-      fmtInt(t.rpsMedian),
-      t.rpsRounds.map(fmtInt).join(' / '),
-      fmt(t.ratioHttp, 2),
-      fmt(t.ratioUndici, 2),
-      fmt(t.p50Ms, 2),
-      fmt(t.p99Ms, 2),
-      fmt(t.p99Ratio, 2),
-      `${t.errors} / ${fmtInt(t.requests)}`,
-      pct(t.validShare, 2),
-      fmt(t.cpuUsPerReq),
-      fmt(t.redisCmdsPerReq, 3),
-      fmt(t.rssMb, 1),
+      'target',
+      '**CPU ÷ bare hop** (median; per round)',
+      'CPU µs/req (median; per round)',
+      'req/s (median; per round)',
+      '× bare hop req/s',
+      '× undici hop req/s',
+      'p50 ms',
+      'p99 ms (per round)',
+      'p99 × bare',
+      'errors',
+      'upstream 200 + valid token',
+      'Redis cmds/req',
+      'RSS MB',
     ]);
+    row(Array(13).fill('---'));
+    for (const t of rows) {
+      row([
+        t.label,
+        `**${fmt(t.cpuRatio, 2)}** (${t.cpuRatioRounds.map((x) => fmt(x, 2)).join(' / ')})`,
+        `${fmt(t.cpuUsPerReq)} (${t.cpuUsRounds.map((x) => fmt(x)).join(' / ')})`,
+        `${fmtInt(t.rpsMedian)} (${t.rpsRounds.map(fmtInt).join(' / ')})`,
+        fmt(t.ratioHttp, 2),
+        fmt(t.ratioUndici, 2),
+        fmt(t.p50Ms, 2),
+        `${fmt(t.p99Ms, 2)} (${t.p99Rounds.map((x) => fmt(x, 1)).join(' / ')})`,
+        fmt(t.p99Ratio, 2),
+        `${t.errors} / ${fmtInt(t.requests)}`,
+        pct(t.validShare, 2),
+        fmt(t.redisCmdsPerReq, 3),
+        fmt(t.rssMb, 1),
+      ]);
+    }
+    const spread = rows
+      .filter((t) => t.cpuRatioRounds.length > 1)
+      .map((t) => `${t.label}: ${fmt(Math.min(...t.cpuRatioRounds), 2)}–${fmt(Math.max(...t.cpuRatioRounds), 2)}×`);
+    if (spread.length) out.push('', `Spread of CPU ÷ bare hop over the rounds: ${spread.join('; ')}.`);
+    out.push('');
   }
   for (const s of r.skipped) row([storeLabel(s.store), `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
   out.push('');
@@ -1008,7 +1132,7 @@ function markdown(
   );
   out.push(
     'CPU of the other processes per request (same rounds): ' +
-      r.throughput.map((t) => `${t.label}: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') +
+      r.throughput.map((t) => `${t.label} [${t.shape}]: upstream ${fmt(t.upstreamCpuUsPerReq)} µs, redis-server ${fmt(t.redisCpuUsPerReq, 1)} µs`).join('; ') +
       '.',
     '',
   );
@@ -1017,7 +1141,10 @@ function markdown(
     out.push(
       'Session cookies re-issued by the BFF during the rounds, kept by wrk for the next request of that session as a browser would: ' +
         reissuing
-          .map((t) => `${t.label}: ${fmtInt(t.cookiesReissued)}${t.cookiesUnmatched ? ` (+${fmtInt(t.cookiesUnmatched)} not matched to a session)` : ''}`)
+          .map(
+            (t) =>
+              `${t.label} [${t.shape}]: ${fmtInt(t.cookiesReissued)}${t.cookiesUnmatched ? ` (+${fmtInt(t.cookiesUnmatched)} not matched to a session)` : ''}`,
+          )
           .join('; ') +
         '.',
       '',
@@ -1034,6 +1161,7 @@ function markdown(
 
   if (r.logins.length) {
     out.push('### Login throughput (full logins through the IdP: /login → PAR → authorize → login + consent → /callback → token)', '');
+    stamp();
     row([
       'store',
       'logins ok / tried',
@@ -1065,6 +1193,7 @@ function markdown(
   }
   if (r.storms.length) {
     out.push(`### Refresh storm (${r.settings.storm} concurrent calls, one session, access token expired ${STORM_TTL_S} s after login)`, '');
+    stamp();
     row(['store', 'storm', 'refreshes at the IdP', '200s', 'errors', 'statuses', 'p50 ms', 'p99 ms', 'max ms', 'upstream valid']);
     row(Array(10).fill('---'));
     for (const s of r.storms)
@@ -1086,6 +1215,7 @@ function markdown(
   }
   if (r.memory.length) {
     out.push('### Memory (fresh BFF process: the logins above, then requests spread over all those sessions)', '');
+    stamp();
     row([
       'store',
       'sessions',
@@ -1124,12 +1254,14 @@ function markdown(
   }
   if (r.soak.length) {
     out.push(`### Soak (same process, continuous load over the same sessions; RSS sampled every second)`, '');
+    stamp();
     row(['store', 'seconds', 'req/s', 'errors', `RSS after ${r.settings.soakWarmupS} s MB`, 'RSS end MB', 'end / warm-up', 'RSS max MB']);
     row(Array(8).fill('---'));
     for (const s of r.soak) row([s.store, s.seconds, fmtInt(s.rps), s.errors, fmt(s.warmupRssMb, 1), fmt(s.endRssMb, 1), fmt(s.ratio, 3), fmt(s.maxRssMb, 1)]);
     out.push('');
   }
   out.push('### Goals', '');
+  stamp();
   row(['goal', 'target', 'measured', 'met']);
   row(['---', '---', '---', '---']);
   for (const g of goals) row([g.goal, g.target, g.measured, g.met === undefined ? '—' : g.met ? 'yes' : '**no**']);
@@ -1147,7 +1279,8 @@ function markdown(
   // Profile "busy" is wall time of the main thread, inflated when 2 cores are oversubscribed; the
   // per-request figures are therefore each share × the process CPU per request measured without
   // the profiler in the throughput rounds.
-  const cpuOf = (label: string) => r.throughput.find((t) => t.label === label)?.cpuUsPerReq ?? NaN;
+  const cpuOf = (label: string) =>
+    (r.throughput.find((t) => t.label === label && t.shape === r.settings.profileShape) ?? r.throughput.find((t) => t.label === label))?.cpuUsPerReq ?? NaN;
   const est = (run: ProfileRun | undefined, name: string) => {
     const e = run?.summary.byComponent.find((c) => c.name === name);
     return run && e ? fmt(e.share * cpuOf(run.label), 1) : '—';
@@ -1155,6 +1288,7 @@ function markdown(
   for (const p of r.profiles.filter((x) => x !== bareProf && x !== undiciProf)) {
     const bffCpu = cpuOf(p.label);
     out.push(`### Where the BFF's time goes: ${p.label} (node --cpu-prof, main thread)`, '');
+    stamp();
     out.push(
       `One extra round per process with --cpu-prof (${r.settings.profileS} s after ${r.settings.warmupS} s warm-up; the profile also covers start-up): ` +
         `${fmtInt(p.wrk.rps)} req/s, ${fmt(p.cpuUsPerReq)} µs CPU/req with the profiler on. ` +

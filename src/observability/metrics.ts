@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FoldedCounter, FoldedHistogram } from './folded-metrics.js';
 import type { LogEvent } from './log-events.js';
 
 /**
@@ -29,16 +30,16 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bff_' });
-  const requests = new Counter({
+  // The per-request series are folded into the exposition at scrape time (folded-metrics.ts).
+  const requests = new FoldedCounter({
     name: 'bff_http_requests_total',
     help: 'HTTP requests served, by route, method and status.',
     labelNames: ['route', 'method', 'status'],
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = new FoldedHistogram({
     name: 'bff_http_request_duration_seconds',
     help: 'Time from request to response end, by route.',
-    labelNames: ['route'],
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
@@ -48,10 +49,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['event'],
     registers: [registry],
   });
-  const dependency = new Histogram({
+  const dependency = new FoldedHistogram({
     name: 'bff_dependency_duration_seconds',
     help: 'Time waiting on the upstream API, the IdP and Redis, by operation and outcome.',
-    labelNames: ['dependency', 'operation', 'outcome'],
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
@@ -62,34 +62,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
   if (options.sessionCache) sessionCacheMetrics(registry, options.sessionCache);
-  // Label children looked up once per label set, not hashed from an object on every request.
-  // Every label set is bounded (routes by name, Node's known methods, statuses).
-  const requestChildren = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
-  const dependencyChildren = new Map<string, { observe(v: number): void }>();
+  // Label sets resolved once per key, not hashed from an object on every request. Every label
+  // set is bounded (routes by name, Node's known methods, statuses).
+  type RequestSeries = { count: { n: number }; time: ReturnType<FoldedHistogram['seriesFor']> };
+  const requestSeries = new Map<string, RequestSeries>();
   return {
     registry,
     request(route, method, status, seconds) {
       const key = `${route} ${method} ${status}`;
-      let child = requestChildren.get(key);
-      if (!child) {
-        child = { count: requests.labels(route, method, String(status)), time: duration.labels(route) };
-        requestChildren.set(key, child);
+      let s = requestSeries.get(key);
+      if (!s) {
+        s = {
+          count: requests.seriesFor(key, () => ({ route, method, status: String(status) })),
+          time: duration.seriesFor(route, () => ({ route })),
+        };
+        requestSeries.set(key, s);
       }
-      child.count.inc();
-      child.time.observe(seconds);
+      s.count.n++;
+      duration.observe(s.time, seconds);
     },
     event(name) {
       events.inc({ event: name });
     },
     dependency(kind, operation, seconds, ok) {
       const outcome = ok ? 'ok' : 'error';
-      const key = `${kind} ${operation} ${outcome}`;
-      let child = dependencyChildren.get(key);
-      if (!child) {
-        child = dependency.labels(kind, operation, outcome);
-        dependencyChildren.set(key, child);
-      }
-      child.observe(seconds);
+      dependency.observe(
+        dependency.seriesFor(`${kind} ${operation} ${outcome}`, () => ({ dependency: kind, operation, outcome })),
+        seconds,
+      );
     },
     rejected(code) {
       rejected.inc({ code });

@@ -14,11 +14,19 @@ export function checkCsrf(config: Config): Step {
   // Our own origin, and the SPA origins the FusionAuth SDK routes serve CORS to (FUSIONAUTH_SDK_ORIGINS):
   // no other origin can make credentialed API calls.
   const origins = new Set([config.publicOrigin, ...(config.fusionAuthSdk?.origins ?? [])]);
-  return async (ctx, next) => {
-    const reason = csrfProblem(ctx.get(CSRF_HEADER), ctx.get('origin'), ctx.get('sec-fetch-site'), origins);
+  // Synchronous, and reading node's header object directly (what ctx.get reads, '' when absent):
+  // this runs on every API call. A throw here becomes the pipeline's rejection (koa-compose).
+  return (ctx, next) => {
+    const h = ctx.req.headers;
+    const reason = csrfProblem(headerValue(h[CSRF_HEADER]), headerValue(h.origin), headerValue(h['sec-fetch-site']), origins);
     if (reason) throw new BffError('csrf', { event: 'csrf.rejected', detail: reason });
-    await next();
+    return next();
   };
+}
+
+/** A request header as Koa's ctx.get gives it: '' when absent. */
+function headerValue(value: string | string[] | undefined): string {
+  return value === undefined ? '' : typeof value === 'string' ? value : value.join(', ');
 }
 
 /** Pure check, '' when the request passes. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BffError } from '../errors/bff-error.js';
 import type { SessionDirectory } from './directory.js';
 import type { Session } from './session.js';
@@ -32,7 +32,8 @@ const HANDLE = /^[A-Za-z0-9_-]{12}$/;
  *   so records of one deployment never end sessions of another that shares the store.
  */
 export function createRevocations(store: KeyValueStore, scope: string, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
-  const digest = (v: string) => createHash('sha256').update(`${scope}\n${v}`).digest('base64url');
+  // One-shot hash (no Hash object per call): two of these run on every cookie-session API call.
+  const digest = (v: string) => hash('sha256', `${scope}\n${v}`, 'base64url');
   const sessionKey = (handle: string) => `r:ses:${handle}`;
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;
   const sidKey = (sid: string) => `r:sid:${digest(sid)}`;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import { readCookie, serializeCookie, expiredCookie } from '../web/cookies.js';
 import type { CookieNames } from './cookie-names.js';
@@ -32,7 +32,8 @@ export type ServerSessions = Sessions & SessionDirectory;
 export function createServerSessions({ config, store, sealer, cookies, now = Date.now }: ServerSessionsDeps): ServerSessions {
   const { idleTimeoutMs, maxAgeMs } = config.session;
   // The hash in braces is a Redis Cluster hash tag: the session and its lock share one slot.
-  const storeKey = (id: string) => `s:{${createHash('sha256').update(id).digest('base64url')}}`;
+  // One-shot hash (no Hash object per call): this runs on every API call.
+  const storeKey = (id: string) => `s:{${hash('sha256', id, 'base64url')}}`;
   // Sealing binds the value to its key, so a value copied under another key does not unseal.
   const aad = (key: string) => `session ${key}`;
   const digest = (v: string) => createHash('sha256').update(v).digest('base64url');

@@ -26,6 +26,8 @@ export interface TokenRefresher {
    * must never hold a refresh token that was already used.
    */
   carryNewest(session: Session, io: CookieIo): void;
+  /** True when ensureFresh without `force` would refresh: the check it starts with, without a promise. */
+  isDue(session: Session, resource?: string): boolean;
 }
 
 export interface RefreshOptions {
@@ -206,6 +208,7 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
 
   return {
     carryNewest,
+    isDue: (session, resource) => isDue(session.tokens, session.key, resource),
     async ensureFresh(session, { force, requestId, io, resource }) {
       if (!force && !isDue(session.tokens, session.key, resource)) return;
       if (force && !resource) {

@@ -2,7 +2,8 @@ import * as oidc from 'openid-client';
 import type { ApiRoute } from '../config/api-routes.js';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
-import type { Step } from '../web/context.js';
+import type { Next } from 'koa';
+import type { BffContext, Step } from '../web/context.js';
 import type { EventLogger } from '../observability/logger.js';
 import type { OidcClient } from '../idp/client.js';
 import { classifyIdp } from '../idp/failure.js';
@@ -43,17 +44,21 @@ export function requireScopes(route: ApiRoute, config: Config): Step | undefined
 
 /** Sends the session's token (user, user-optional): Bearer, or DPoP with the session's key when it is bound. */
 export function sendUserToken(route: ApiRoute): Step {
-  return async (ctx, next) => {
-    const session = ctx.state.session;
-    if (session) {
-      const token = userToken(session, route);
-      // ensureFreshToken fetched it; its absence is a bug, and the session's own token must not stand in.
-      if (!token) throw new BffError('internal_error', { detail: `no token for resource ${route.resource}` });
-      const { accessToken, tokenType } = token;
-      // The hot path (a Bearer token) awaits nothing here.
-      ctx.state.upstreamAuth = { token: accessToken, dpop: isDpopBound(tokenType) ? await keyFor(session.tokens) : undefined };
-    }
+  const withDpop = async (ctx: BffContext, next: Next, session: Session, accessToken: string) => {
+    ctx.state.upstreamAuth = { token: accessToken, dpop: await keyFor(session.tokens) };
     await next();
+  };
+  // The hot path (a Bearer token) is synchronous: no async frame of its own.
+  return (ctx, next) => {
+    const session = ctx.state.session;
+    if (!session) return next();
+    const token = userToken(session, route);
+    // ensureFreshToken fetched it; its absence is a bug, and the session's own token must not stand in.
+    if (!token) throw new BffError('internal_error', { detail: `no token for resource ${route.resource}` });
+    const { accessToken, tokenType } = token;
+    if (isDpopBound(tokenType)) return withDpop(ctx, next, session, accessToken);
+    ctx.state.upstreamAuth = { token: accessToken, dpop: undefined };
+    return next();
   };
 }
 

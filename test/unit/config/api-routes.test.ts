@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,5 +185,18 @@ describe('API_ROUTES: a routes file validated at start, every problem at once', 
         ['/api', true],
       ],
     );
+  });
+
+  it('a process without a YAML routes file never loads the YAML parser (several MB of memory)', () => {
+    // A fresh process: this one may have loaded yaml for another test. Modules loaded through
+    // the CommonJS loader (yaml's node build) are listed in require.cache.
+    const script = [
+      "const { createRequire } = await import('node:module');",
+      "await import('./src/app.ts');",
+      'const cache = createRequire(import.meta.url).cache;',
+      "process.stdout.write(String(Object.keys(cache).filter((k) => k.includes('/node_modules/yaml/')).length));",
+    ].join(' ');
+    const loaded = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(loaded, '0');
   });
 });
