@@ -30,6 +30,8 @@ export interface LoginDeps {
 export function login({ config, idp, transactions, log }: LoginDeps): Step {
   const returnToPolicy = { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnToOrigins };
   const resources = loginResources(config.api.routes);
+  // A frontend under a path prefix (BFF_CONFIG) has its home there, not at the origin's root.
+  const home = `${config.frontend?.pathPrefix ?? ''}/`;
   return async (ctx) => {
     const configuration = idp.configuration();
     const extra = pickLoginParams(ctx.query);
@@ -39,7 +41,8 @@ export function login({ config, idp, transactions, log }: LoginDeps): Step {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    const returnTo = safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const target = safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const returnTo = target === '/' ? home : target;
     const params: Record<string, string> = {
       ...extra.params,
       response_type: 'code',

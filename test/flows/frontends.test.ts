@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { rawGet, startFrontends, type Frontends } from '../support/frontends.js';
+import { UserAgent } from '../support/user-agent.js';
+
+const bearerAt = (f: Frontends, id: string) => String(f.upstreams[id]!.received.at(-1)?.headers['authorization'] ?? '').replace(/^Bearer /, '');
+
+/** login → /session → API → refresh → logout at one frontend, the other staying signed in. */
+async function wholeFlow(f: Frontends, ua: UserAgent, id: string, other: string): Promise<void> {
+  const callback = await f.login(ua, id);
+  assert.equal(callback.status, 302, `callback at ${id}: ${callback.text}`);
+  assert.equal(callback.headers.get('location'), `${f.url[id]}/`);
+  const session = await ua.get(`${f.url[id]}/session`);
+  assert.equal(session.status, 200);
+  const api = await f.api(ua, id, '/orders?x=1');
+  assert.equal(api.status, 200);
+  assert.equal(f.upstreams[id]!.received.at(-1)?.url, '/v1/orders?x=1');
+  const token = bearerAt(f, id);
+  assert.ok(f.idpOf(id).issued.has(token), `the token at ${id}'s upstream is not from ${id}'s IdP`);
+  const refresh = await ua.post(`${f.url[id]}/refresh`, { headers: { 'x-csrf': '1' } });
+  assert.equal(refresh.status, 200, refresh.text);
+  await f.api(ua, id, '/orders');
+  assert.notEqual(bearerAt(f, id), token, 'the refresh did not replace the access token');
+  assert.equal((await ua.get(`${f.url[other]}/session`)).status, 200, `${other} lost its session`);
+  const logout = await ua.post(`${f.url[id]}/logout`, { headers: { 'x-csrf': '1' } });
+  assert.equal(logout.status, 200, logout.text);
+  assert.equal((await ua.get(`${f.url[id]}/session`)).status, 401);
+  assert.equal((await ua.get(`${f.url[other]}/session`)).status, 200, `logging out of ${id} ended ${other}'s session`);
+}
+
+describe('BFF_CONFIG: several frontends in one process', () => {
+  describe('two frontends by host (127.0.0.1 and localhost on one port), each with its own IdP', () => {
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends({ one: { hostname: '127.0.0.1', idp: 'a' }, two: { hostname: 'localhost', idp: 'b' } });
+    });
+    after(() => f?.close());
+
+    it('each frontend: login → session → API → refresh → logout, both signed in at once in one browser', async () => {
+      const browser = new UserAgent();
+      await f.login(browser, 'two');
+      await wholeFlow(f, browser, 'one', 'two');
+      await f.login(browser, 'one');
+      await wholeFlow(f, browser, 'two', 'one');
+    });
+
+    it('a host no frontend claims gets 404, with or without a session cookie', async () => {
+      const ua = new UserAgent();
+      await f.login(ua, 'one');
+      const cookie = ua.cookieHeader(new URL(f.url['one']!).host);
+      for (const headers of [{}, { cookie }]) {
+        const res = await rawGet(f.port, '/session', { host: `unknown.example:${f.port}`, ...headers });
+        assert.equal(res.status, 404);
+        assert.equal((JSON.parse(res.body) as { error: string }).error, 'not_found');
+      }
+    });
+
+    it('/readyz reports each provider by id; /healthz answers on any host', async () => {
+      const ready = await fetch(`${f.url['one']}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(((await ready.json()) as { providers: unknown }).providers, { idp_one: 'ready', idp_two: 'ready' });
+      assert.equal((await rawGet(f.port, '/healthz', { host: 'unknown.example' })).status, 200);
+    });
+  });
+
+  describe('two frontends by path prefix on one host', () => {
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends({
+        shop: { hostname: '127.0.0.1', pathPrefix: '/shop', idp: 'a' },
+        blog: { hostname: '127.0.0.1', pathPrefix: '/blog', idp: 'b' },
+      });
+    });
+    after(() => f?.close());
+
+    it('each frontend: login → session → API → refresh → logout under its prefix', async () => {
+      const ua = new UserAgent();
+      await f.login(ua, 'blog');
+      await wholeFlow(f, ua, 'shop', 'blog');
+      await f.login(ua, 'shop');
+      await wholeFlow(f, ua, 'blog', 'shop');
+    });
+
+    it("cookies are scoped to the frontend's prefix and named for it", async () => {
+      const callback = await f.login(new UserAgent(), 'shop');
+      const session = callback.headers.getSetCookie().find((c) => c.startsWith('bff_shop-session='));
+      assert.match(session ?? '', /; Path=\/shop;/);
+    });
+
+    it('a path outside every prefix, and one that only starts like a prefix, get 404', async () => {
+      const origin = new URL(f.url['shop']!).origin;
+      assert.equal((await fetch(`${origin}/session`)).status, 404);
+      assert.equal((await fetch(`${origin}/shopping/session`)).status, 404);
+    });
+  });
+});
