@@ -105,8 +105,8 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
       const sentinel = { REDIS_URL: '', REDIS_SENTINELS: 'sentinel:26379' };
       const cluster = { REDIS_URL: '', REDIS_CLUSTER_NODES: 'node:7000' };
       change = {
-        BFF_CONFIG: { to: '/etc/oidc-bff/frontends.yaml' },
         PUBLIC_URL: { to: 'https://other.example.test' },
+        BFF_CONFIG: { to: '/etc/oidc-bff/frontends.yaml' },
         OIDC_ISSUER: { to: 'https://other-idp.example.test' },
         OIDC_CLIENT_ID: { to: 'other-client' },
         OIDC_CLIENT_SECRET: { to: 'other-secret' },
