@@ -20,6 +20,8 @@ export interface FrontendSpec {
   hostname: '127.0.0.1' | 'localhost';
   pathPrefix?: string;
   idp: 'a' | 'b';
+  /** The client id at the IdP (default: the frontend id); frontends naming one client share it, and its provider entry. */
+  client?: string;
   /** Extra fields of the frontend in BFF_CONFIG. */
   fields?: Record<string, unknown>;
 }
@@ -56,16 +58,27 @@ export async function startFrontends(
   const url: Record<string, string> = {};
   const origin = (s: FrontendSpec) => `http://${s.hostname}:${port}`;
   for (const [id, s] of Object.entries(specs)) url[id] = origin(s) + (s.pathPrefix ?? '');
-  const clientsOf = (which: 'a' | 'b') =>
-    Object.entries(specs)
-      .filter(([, s]) => s.idp === which)
-      .map(([id]) => ({
-        client_id: id,
+  const clientOf = (id: string) => specs[id]!.client ?? id;
+  const clientsOf = (which: 'a' | 'b') => {
+    const clients = new Map<
+      string,
+      { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris: string[]; backchannel_logout_uri: string }
+    >();
+    for (const [id, s] of Object.entries(specs)) {
+      if (s.idp !== which) continue;
+      const c = clients.get(clientOf(id)) ?? {
+        client_id: clientOf(id),
         client_secret: CLIENT_SECRET,
-        redirect_uris: [`${url[id]}/callback`],
-        post_logout_redirect_uris: [`${url[id]}/logout/callback`],
+        redirect_uris: [],
+        post_logout_redirect_uris: [],
         backchannel_logout_uri: `${url[id]}/backchannel-logout`,
-      }));
+      };
+      c.redirect_uris.push(`${url[id]}/callback`);
+      c.post_logout_redirect_uris.push(`${url[id]}/logout/callback`);
+      clients.set(c.client_id, c);
+    }
+    return [...clients.values()];
+  };
   const idps = { a: await startIdp({ clients: clientsOf('a') }), b: await startIdp({ clients: clientsOf('b') }) };
   const upstreams: Record<string, EchoUpstream> = {};
   for (const id of Object.keys(specs)) upstreams[id] = await startEchoUpstream();
@@ -74,8 +87,8 @@ export async function startFrontends(
     defaults: { sameSite: 'lax' },
     providers: Object.fromEntries(
       Object.entries(specs).map(([id, s]) => [
-        `idp_${id}`,
-        { issuer: idps[s.idp].issuer, clientId: id, clientSecret: CLIENT_SECRET, displayName: `IdP ${s.idp}` },
+        `idp_${clientOf(id)}`,
+        { issuer: idps[s.idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${s.idp}` },
       ]),
     ),
     frontends: Object.fromEntries(
@@ -83,7 +96,7 @@ export async function startFrontends(
         id,
         {
           publicUrl: origin(s),
-          provider: `idp_${id}`,
+          provider: `idp_${clientOf(id)}`,
           match: s.pathPrefix ? { pathPrefix: s.pathPrefix } : {},
           apiRoutes: [{ path: '/api', upstream: `${upstreams[id]!.url}/v1` }],
           ...s.fields,
