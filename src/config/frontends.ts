@@ -115,6 +115,7 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
   const cookieBases = Object.keys(frontends).map(cookieBase);
   for (const [name, own] of Object.entries(frontends)) {
     const at = `BFF_CONFIG frontends.${name}`;
+    const before = problems.length;
     const f = { ...defaults, ...own };
     const provider = f.provider === undefined ? undefined : providers[f.provider];
     if (!f.provider) problems.push(`${at}: provider is required (here or in defaults)`);
@@ -137,7 +138,8 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
         `${at} apiRoutes`,
       );
     if (routes) problems.push(...routes.problems);
-    if (!provider || problems.length) continue;
+    // A frontend with problems of its own is not derived; the others still are, so collisions are reported too.
+    if (!provider || problems.length > before) continue;
     const identity: FrontendIdentity = { id: name, host: own.match.host ?? '', pathPrefix: prefix, providerId: f.provider!, cookieBases };
     configs.push(derive(base, identity, f, provider, routes?.routes ?? prefixRoutes(base, prefix), idle, maxAge, cookieBase(name)));
   }
