@@ -62,7 +62,7 @@ export const SETTINGS = [
       name: 'BFF_CONFIG',
       default: '',
       parse: trimmed,
-      doc: 'JSON or YAML file of frontends and identity providers (several apps in one deployment; see docs/several-apps.md). Unset: the environment describes the one frontend.',
+      doc: 'JSON or YAML file of frontends and identity providers: several apps in one deployment, each its own client, cookies, routes and sessions. Unset: the environment describes the one frontend.',
     },
     { name: 'OIDC_ISSUER', default: '', parse: url, doc: 'Issuer identifier of the OpenID provider (required); metadata is discovered from it.' },
     { name: 'OIDC_CLIENT_ID', default: '', parse: required, doc: 'Client id registered at the IdP (required).' },

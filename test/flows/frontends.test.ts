@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { listen } from '../../src/http/server.js';
 import { rawGet, startFrontends, type Frontends } from '../support/frontends.js';
 import { UserAgent } from '../support/user-agent.js';
 
@@ -59,6 +60,38 @@ describe('BFF_CONFIG: several frontends in one process', () => {
       assert.equal(ready.status, 200);
       assert.deepEqual(((await ready.json()) as { providers: unknown }).providers, { idp_one: 'ready', idp_two: 'ready' });
       assert.equal((await rawGet(f.port, '/healthz', { host: 'unknown.example' })).status, 200);
+    });
+  });
+
+  describe('the admin listener with several frontends', () => {
+    const ADMIN_TOKEN = 'an-admin-token-that-is-long-enough-0123456789';
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends({ one: { hostname: '127.0.0.1', idp: 'a' }, two: { hostname: 'localhost', idp: 'b' } }, { env: { ADMIN_TOKEN } });
+    });
+    after(() => f?.close());
+
+    it('/metrics carries a frontend label; the session admin API lists and ends sessions of the frontend named by ?frontend=', async () => {
+      const admin = await listen(f.service.admin, '127.0.0.1', 0);
+      try {
+        const call = (method: string, path: string) =>
+          fetch(`http://127.0.0.1:${admin.port}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const one = new UserAgent();
+        const two = new UserAgent();
+        await f.login(one, 'one');
+        await f.login(two, 'two');
+        const metrics = await (await call('GET', '/metrics')).text();
+        assert.match(metrics, /bff_http_requests_total\{[^}]*frontend="one"/);
+        assert.match(metrics, /bff_http_requests_total\{[^}]*frontend="two"/);
+        assert.equal((await call('GET', '/admin/sessions?sub=alice')).status, 400, 'an admin call without ?frontend= was answered');
+        const listed = (await (await call('GET', '/admin/sessions?sub=alice&frontend=one')).json()) as { sessions: unknown[] };
+        assert.equal(listed.sessions.length, 1);
+        assert.equal((await call('DELETE', '/admin/sessions?sub=alice&frontend=one')).status < 300, true);
+        assert.equal((await one.get(`${f.url['one']}/session`)).status, 401);
+        assert.equal((await two.get(`${f.url['two']}/session`)).status, 200, "ending frontend one's sessions ended two's");
+      } finally {
+        await admin.drain(0);
+      }
     });
   });
 
