@@ -145,7 +145,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
 export function deploymentOf(config: Config): string {
   const own = `${config.oidc.issuer.href} ${config.oidc.clientId} ${config.publicOrigin}`;
   // Frontends of one file may share secrets, provider, client and origin: the id keeps them apart.
-  return config.frontend ? `${own} ${config.frontend.id} ${config.frontend.pathPrefix}` : own;
+  return config.frontend ? `${own} ${config.frontend.id} ${config.frontend.pathPrefix} ${config.frontend.providerId}` : own;
 }
 
 function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {

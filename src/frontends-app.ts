@@ -5,6 +5,7 @@ import type { Config } from './config/load.js';
 import { createApp, type AppDeps, type BffApp } from './app.js';
 import { errorHandler } from './http/error-handler.js';
 import { frontendDispatch, type FrontendUnit } from './http/frontend-dispatch.js';
+import { providerChoice } from './http/provider-choice.js';
 import { healthz, readyzFrontends, type FrontendHealth, type Readiness } from './http/health.js';
 import { requestContext } from './http/request-context.js';
 import { BffError } from './errors/bff-error.js';
@@ -33,12 +34,8 @@ export function createFrontendsApp(base: Config, configs: readonly Config[], dep
   const units = configs.map((config) => ({ config, bff: createApp(config, deps) }));
   const readiness: Readiness = { draining: false };
   const shared = createMetrics();
-  const dispatchUnits: Array<FrontendUnit & FrontendHealth> = units.map(({ config, bff }) => ({
-    frontend: config.frontend!,
-    step: compose(bff.app.middleware) as unknown as Step,
-    idp: bff.idp,
-    store: bff.sharedStore,
-  }));
+  const health: FrontendHealth[] = units.map(({ config, bff }) => ({ frontend: config.frontend!, idp: bff.idp, store: bff.sharedStore }));
+  const dispatchUnits = frontendSteps(units);
   // Unmatched requests still get a request id, a log line and the one error rendering.
   const unmatched = compose([
     requestContext(base, deps.log, shared),
@@ -49,7 +46,7 @@ export function createFrontendsApp(base: Config, configs: readonly Config[], dep
   ]) as unknown as Step;
   const app = new Koa<BffState>();
   app.silent = true;
-  app.use(frontendDispatch(dispatchUnits, unmatched, { healthz, readyz: readyzFrontends(dispatchUnits, readiness) }));
+  app.use(frontendDispatch(dispatchUnits, unmatched, { healthz, readyz: readyzFrontends(health, readiness) }));
 
   return {
     app,
@@ -63,11 +60,27 @@ export function createFrontendsApp(base: Config, configs: readonly Config[], dep
   };
 }
 
+/** One step per frontend: its unit, or the provider choice over its units when it offers several providers. */
+function frontendSteps(units: FrontendsApp['units']): FrontendUnit[] {
+  const groups = new Map<string, Array<{ config: Config; step: Step }>>();
+  for (const { config, bff } of units) {
+    const group = groups.get(config.frontend!.id) ?? [];
+    group.push({ config, step: compose(bff.app.middleware) as unknown as Step });
+    groups.set(config.frontend!.id, group);
+  }
+  return [...groups.values()].map((group) => ({
+    frontend: group[0]!.config.frontend!,
+    step: group.length === 1 ? group[0]!.step : providerChoice(group),
+  }));
+}
+
 /** /metrics merges every unit's registry (their series differ by the `frontend` label); /admin/* goes to the unit named by ?frontend=. */
 function frontendsAdmin(base: Config, deps: AppDeps, units: FrontendsApp['units']): Koa<BffState> {
   const admin = new Koa<BffState>();
   admin.silent = true;
-  const byId = new Map(units.map((u) => [u.config.frontend!.id, compose(u.bff.admin.middleware) as unknown as Step]));
+  // A frontend of several providers has a session directory per provider: ?frontend=<id>.<provider>.
+  const keyOf = (f: NonNullable<Config['frontend']>) => (f.providers.length > 1 ? `${f.id}.${f.providerId}` : f.id);
+  const byId = new Map(units.map((u) => [keyOf(u.config.frontend!), compose(u.bff.admin.middleware) as unknown as Step]));
   const fallback = compose([requestContext(base, deps.log, undefined, { hops: 0 }), errorHandler(base, deps.log)]) as unknown as Step;
   admin.use(async (ctx, next) => {
     if (ctx.path === '/metrics' && ctx.method === 'GET') {

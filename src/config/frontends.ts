@@ -30,15 +30,20 @@ export const providerSchema = z
       .describe('Client authentication: client_secret_basic (default), client_secret_post or none.'),
     scopes: z.string().min(1).optional().describe('Scopes of the authorization request (default OIDC_SCOPES).'),
     authParams: z.record(z.string(), z.string()).optional().describe('Extra parameters of every authorization request, name → value.'),
-    displayName: z.string().min(1).optional().describe('Name shown to users (reserved for the provider chooser).'),
-    logoUrl: absoluteUrl.optional().describe('Logo shown to users (reserved for the provider chooser).'),
+    displayName: z.string().min(1).optional().describe('Name shown on the chooser page (default the id).'),
+    logoUrl: absoluteUrl.optional().describe('Logo shown on the chooser page.'),
   })
   .describe('An identity provider, declared once and referenced by frontends.');
 
 /** What a frontend may set, and `defaults` may set for every frontend. */
 export const frontendFieldsSchema = z.strictObject({
   publicUrl: origin.optional().describe("The frontend's origin as the browser sees it (default PUBLIC_URL); redirect_uri = origin + prefix + CALLBACK_PATH."),
-  provider: id.optional().describe('The id of the identity provider this frontend signs in with (required, here or in defaults).'),
+  provider: id.optional().describe('The id of the identity provider this frontend signs in with (this or providers is required, here or in defaults).'),
+  providers: z
+    .array(id)
+    .min(1)
+    .optional()
+    .describe('Several identity providers, in the order a chooser page lists them: /login?idp=<id> picks one; /login alone shows the chooser.'),
   cookieName: z
     .string()
     .regex(ID, 'must hold letters, digits and _ only')
@@ -112,14 +117,20 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
       problems.push(`BFF_CONFIG providers.${name}: an http issuer needs OIDC_ALLOW_HTTP=true`);
   }
   const cookieBase = (name: string) => frontends[name]!.cookieName ?? defaults.cookieName ?? `${base.session.cookieBase}_${name}`;
-  const cookieBases = Object.keys(frontends).map(cookieBase);
+  // A frontend of several providers keeps one session per provider: <base>_<provider id>.
+  const cookieBases = Object.entries(frontends).flatMap(([name, f]) => {
+    const list = f.providers ?? defaults.providers;
+    return list && list.length > 1 && !f.provider ? list.map((p) => `${cookieBase(name)}_${p}`) : [cookieBase(name)];
+  });
   for (const [name, own] of Object.entries(frontends)) {
     const at = `BFF_CONFIG frontends.${name}`;
     const before = problems.length;
     const f = { ...defaults, ...own };
-    const provider = f.provider === undefined ? undefined : providers[f.provider];
-    if (!f.provider) problems.push(`${at}: provider is required (here or in defaults)`);
-    else if (!provider) problems.push(`${at}: provider "${f.provider}" is not declared under providers`);
+    const chosen = f.providers ?? (f.provider ? [f.provider] : []);
+    if (own.provider && own.providers) problems.push(`${at}: set provider or providers, not both`);
+    if (chosen.length === 0) problems.push(`${at}: provider (or providers) is required (here or in defaults)`);
+    for (const p of chosen) if (!providers[p]) problems.push(`${at}: provider "${p}" is not declared under providers`);
+    if (new Set(chosen).size !== chosen.length) problems.push(`${at}: providers lists a provider twice`);
     if (!f.publicUrl && base.publicOrigin === PLACEHOLDER) problems.push(`${at}: publicUrl is required (here, in defaults, or as PUBLIC_URL)`);
     if (!f.apiRoutes && base.api.routes.some((r) => r.upstream.href.startsWith(PLACEHOLDER))) {
       problems.push(`${at}: apiRoutes is required (here, in defaults, or as API_UPSTREAM/API_ROUTES)`);
@@ -139,9 +150,14 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
       );
     if (routes) problems.push(...routes.problems);
     // A frontend with problems of its own is not derived; the others still are, so collisions are reported too.
-    if (!provider || problems.length > before) continue;
-    const identity: FrontendIdentity = { id: name, host: own.match.host ?? '', pathPrefix: prefix, providerId: f.provider!, cookieBases };
-    configs.push(derive(base, identity, f, provider, routes?.routes ?? prefixRoutes(base, prefix), idle, maxAge, cookieBase(name)));
+    if (chosen.length === 0 || problems.length > before) continue;
+    const identity = { id: name, host: own.match.host ?? '', pathPrefix: prefix, providers: chosen, cookieBases };
+    const unitRoutes = routes?.routes ?? prefixRoutes(base, prefix);
+    for (const p of chosen) {
+      const provider = providers[p]!;
+      const shown = { providerId: p, providerName: provider.displayName ?? p, providerLogoUrl: provider.logoUrl };
+      configs.push(derive(base, { ...identity, ...shown }, f, provider, unitRoutes, idle, maxAge, cookieBase(name)));
+    }
   }
   problems.push(...collisions(configs));
   if (problems.length) throw new ConfigError(problems);
@@ -164,7 +180,13 @@ function derive(
   const prefix = identity.pathPrefix;
   const publicOrigin = f.publicUrl ? new URL(f.publicUrl).origin : base.publicOrigin;
   const publicUrl = new URL(publicOrigin);
-  const paths = Object.fromEntries(Object.entries(base.paths).map(([k, v]) => [k, prefix + v])) as unknown as Config['paths'];
+  const moved = Object.fromEntries(Object.entries(base.paths).map(([k, v]) => [k, prefix + v])) as unknown as Config['paths'];
+  // Several providers: each its own redirect URI (which also tells apart whose response it is,
+  // RFC 9207's mix-up defence), logout return and back-channel endpoint; one session per provider.
+  const several = identity.providers.length > 1;
+  const own = (path: string) => (several ? `${path}/${identity.providerId}` : path);
+  const paths = { ...moved, callback: own(moved.callback), logoutCallback: own(moved.logoutCallback), backchannelLogout: own(moved.backchannelLogout) };
+
   // The Host header the browser sends for the frontend's origin, unless the file names another (or *).
   const frontend: FrontendIdentity = { ...identity, host: (identity.host || publicUrl.host).toLowerCase() };
   return deepFreeze<Config>({
@@ -191,11 +213,11 @@ function derive(
       idleTimeoutMs,
       maxAgeMs,
       touchEveryMs: Math.min(60_000, idleTimeoutMs / 10),
-      cookieBase,
+      cookieBase: several ? `${cookieBase}_${identity.providerId}` : cookieBase,
       sameSite: f.sameSite ?? base.session.sameSite,
     },
     // Keys of each frontend apart: a session id of one is no key of another, even on one Redis.
-    redis: { ...base.redis, keyPrefix: `${base.redis.keyPrefix}${identity.id}:` },
+    redis: { ...base.redis, keyPrefix: `${base.redis.keyPrefix}${identity.id}:${several ? `${identity.providerId}:` : ''}` },
     paths,
     allowedReturnToOrigins: (f.allowedReturnToOrigins ?? base.allowedReturnToOrigins).map((o) => new URL(o).origin),
     forwardAuth: { ...base.forwardAuth, path: base.forwardAuth.path && prefix + base.forwardAuth.path },
@@ -222,10 +244,10 @@ function collisions(configs: readonly Config[]): string[] {
     const f = c.frontend!;
     const key = `${f.host.toLowerCase()} ${f.pathPrefix}`;
     const other = matches.get(key);
-    if (other) problems.push(`BFF_CONFIG frontends.${f.id}: matches the same host and prefix as frontends.${other}`);
+    if (other && other !== f.id) problems.push(`BFF_CONFIG frontends.${f.id}: matches the same host and prefix as frontends.${other}`);
     matches.set(key, f.id);
     const owner = cookies.get(c.session.cookieBase);
-    if (owner) problems.push(`BFF_CONFIG frontends.${f.id}: cookieName ${c.session.cookieBase} is also used by frontends.${owner}`);
+    if (owner && owner !== f.id) problems.push(`BFF_CONFIG frontends.${f.id}: cookieName ${c.session.cookieBase} is also used by frontends.${owner}`);
     cookies.set(c.session.cookieBase, f.id);
   }
   return problems;

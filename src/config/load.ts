@@ -132,8 +132,13 @@ export interface FrontendIdentity {
   readonly host: string;
   /** '' or a path prefix like /app; every route of the frontend lies under it, and so do its cookies. */
   readonly pathPrefix: string;
-  /** The id of the identity provider (providers in BFF_CONFIG). */
+  /** The id of this configuration's identity provider (providers in BFF_CONFIG). */
   readonly providerId: string;
+  /** Every provider the frontend offers, in the file's order; several = one configuration per provider, one dispatcher. */
+  readonly providers: readonly string[];
+  /** How the chooser page shows this configuration's provider. */
+  readonly providerName: string;
+  readonly providerLogoUrl: string | undefined;
   /**
    * The cookie base names of every frontend of the file: a browser sends a sibling's cookies
    * along (same host, another port or a parent path), and none of them may reach an upstream.

@@ -63,6 +63,49 @@ describe('BFF_CONFIG: several frontends in one process', () => {
     });
   });
 
+  describe('one frontend offering two identity providers', () => {
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends({ multi: { hostname: '127.0.0.1', pathPrefix: '/multi', idp: 'both' } });
+    });
+    after(() => f?.close());
+
+    it('/login alone shows a chooser page listing each provider; an unknown idp gets it with 400', async () => {
+      const page = await new UserAgent().get(`${f.url['multi']}/login?returnTo=/multi/orders`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(page.text, /href="\/multi\/login\?idp=multi_a&amp;returnTo=%2Fmulti%2Forders"/);
+      assert.match(page.text, /href="\/multi\/login\?idp=multi_b&amp;returnTo=%2Fmulti%2Forders"/);
+      assert.match(page.text, /IdP b/);
+      assert.equal(page.headers.get('x-frame-options'), 'DENY');
+      assert.equal((await new UserAgent().get(`${f.url['multi']}/login?idp=nobody`)).status, 400);
+    });
+
+    it('a user of each provider: login → API → refresh → logout, each with the tokens of the provider that signed them in', async () => {
+      const users = { a: new UserAgent(), b: new UserAgent() };
+      for (const which of ['a', 'b'] as const) {
+        const ua = users[which];
+        const callback = await f.login(ua, 'multi', `?idp=multi_${which}`);
+        assert.equal(callback.status, 302, callback.text);
+        assert.equal((await f.api(ua, 'multi', '/orders')).status, 200);
+        const token = bearerAt(f, 'multi');
+        assert.ok(f.idps[which].issued.has(token), `user of ${which} got a token not from IdP ${which}`);
+        assert.equal((await ua.post(`${f.url['multi']}/refresh`, { headers: { 'x-csrf': '1' } })).status, 200);
+        await f.api(ua, 'multi', '/orders');
+        assert.ok(f.idps[which].issued.has(bearerAt(f, 'multi')), `the refresh of ${which} went to another IdP`);
+        assert.notEqual(bearerAt(f, 'multi'), token);
+      }
+      assert.equal((await users.a.post(`${f.url['multi']}/logout`, { headers: { 'x-csrf': '1' } })).status, 200);
+      assert.equal((await users.a.get(`${f.url['multi']}/session`)).status, 401);
+      assert.equal((await users.b.get(`${f.url['multi']}/session`)).status, 200);
+    });
+
+    it('/readyz lists both providers', async () => {
+      const ready = (await (await fetch(`${f.url['multi']?.replace('/multi', '')}/readyz`)).json()) as { providers: unknown };
+      assert.deepEqual(ready.providers, { multi_a: 'ready', multi_b: 'ready' });
+    });
+  });
+
   describe('the admin listener with several frontends', () => {
     const ADMIN_TOKEN = 'an-admin-token-that-is-long-enough-0123456789';
     let f: Frontends;

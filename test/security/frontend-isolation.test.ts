@@ -105,6 +105,41 @@ describe('frontends of one BFF_CONFIG are isolated from each other', () => {
     });
   });
 
+  describe('one frontend offering two providers', () => {
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends({ multi: { hostname: '127.0.0.1', idp: 'both' } });
+    });
+    after(() => f?.close());
+
+    it("a back-channel logout from provider X ends the frontend's sessions of X only, and X's token is refused at Y's endpoint", async () => {
+      const a = new UserAgent();
+      const b = new UserAgent();
+      await f.login(a, 'multi', '?idp=multi_a');
+      await f.login(b, 'multi', '?idp=multi_b');
+      const token = () => signLogoutToken(f.idps.a, logoutClaims(f.idps.a, { sub: 'alice', aud: 'multi' }));
+      const post = (provider: string) =>
+        fetch(`${f.url['multi']}/backchannel-logout/${provider}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: token() }).toString(),
+        });
+      assert.equal((await post('multi_b')).status, 400, "Y's back-channel endpoint accepted X's logout token");
+      assert.equal(await status(b, f, 'multi'), 200);
+      assert.equal((await post('multi_a')).status, 200);
+      assert.equal(await status(a, f, 'multi'), 401);
+      assert.equal(await status(b, f, 'multi'), 200, "X's logout ended the session of Y's user");
+    });
+
+    it("a session of provider X replayed under provider Y's cookie name is anonymous", async () => {
+      const ua = new UserAgent();
+      await f.login(ua, 'multi', '?idp=multi_a');
+      transplant(ua, f, { id: 'multi', cookie: 'bff_multi_multi_a-session' }, { id: 'multi', cookie: 'bff_multi_multi_b-session' });
+      ua.deleteCookie(host(f, 'multi'), 'bff_multi_multi_a-session');
+      assert.equal(await status(ua, f, 'multi'), 401);
+    });
+  });
+
   describe('two frontends by host, each its own IdP', () => {
     let f: Frontends;
     before(async () => {

@@ -19,7 +19,8 @@ import { type UserAgent, type UaResponse } from './user-agent.js';
 export interface FrontendSpec {
   hostname: '127.0.0.1' | 'localhost';
   pathPrefix?: string;
-  idp: 'a' | 'b';
+  /** 'both': the frontend offers two providers, `<id>_a` and `<id>_b` (one client per IdP). */
+  idp: 'a' | 'b' | 'both';
   /** The client id at the IdP (default: the frontend id); frontends naming one client share it, and its provider entry. */
   client?: string;
   /** Extra fields of the frontend in BFF_CONFIG. */
@@ -59,23 +60,35 @@ export async function startFrontends(
   const origin = (s: FrontendSpec) => `http://${s.hostname}:${port}`;
   for (const [id, s] of Object.entries(specs)) url[id] = origin(s) + (s.pathPrefix ?? '');
   const clientOf = (id: string) => specs[id]!.client ?? id;
+  /** The providers of a frontend: [provider id, IdP, callback suffix]. */
+  const providersOf = (id: string): Array<[string, 'a' | 'b', string]> => {
+    const s = specs[id]!;
+    return s.idp === 'both'
+      ? [
+          [`${id}_a`, 'a', `/${id}_a`],
+          [`${id}_b`, 'b', `/${id}_b`],
+        ]
+      : [[`idp_${clientOf(id)}`, s.idp, '']];
+  };
   const clientsOf = (which: 'a' | 'b') => {
     const clients = new Map<
       string,
       { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris: string[]; backchannel_logout_uri: string }
     >();
-    for (const [id, s] of Object.entries(specs)) {
-      if (s.idp !== which) continue;
-      const c = clients.get(clientOf(id)) ?? {
-        client_id: clientOf(id),
-        client_secret: CLIENT_SECRET,
-        redirect_uris: [],
-        post_logout_redirect_uris: [],
-        backchannel_logout_uri: `${url[id]}/backchannel-logout`,
-      };
-      c.redirect_uris.push(`${url[id]}/callback`);
-      c.post_logout_redirect_uris.push(`${url[id]}/logout/callback`);
-      clients.set(c.client_id, c);
+    for (const id of Object.keys(specs)) {
+      for (const [, idp, suffix] of providersOf(id)) {
+        if (idp !== which) continue;
+        const c = clients.get(clientOf(id)) ?? {
+          client_id: clientOf(id),
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [],
+          post_logout_redirect_uris: [],
+          backchannel_logout_uri: `${url[id]}/backchannel-logout${suffix}`,
+        };
+        c.redirect_uris.push(`${url[id]}/callback${suffix}`);
+        c.post_logout_redirect_uris.push(`${url[id]}/logout/callback${suffix}`);
+        clients.set(c.client_id, c);
+      }
     }
     return [...clients.values()];
   };
@@ -86,17 +99,19 @@ export async function startFrontends(
   const document = {
     defaults: { sameSite: 'lax' },
     providers: Object.fromEntries(
-      Object.entries(specs).map(([id, s]) => [
-        `idp_${clientOf(id)}`,
-        { issuer: idps[s.idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${s.idp}` },
-      ]),
+      Object.keys(specs).flatMap((id) =>
+        providersOf(id).map(([pid, idp]) => [
+          pid,
+          { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}` },
+        ]),
+      ),
     ),
     frontends: Object.fromEntries(
       Object.entries(specs).map(([id, s]) => [
         id,
         {
           publicUrl: origin(s),
-          provider: `idp_${clientOf(id)}`,
+          ...(s.idp === 'both' ? { providers: providersOf(id).map(([pid]) => pid) } : { provider: `idp_${clientOf(id)}` }),
           match: s.pathPrefix ? { pathPrefix: s.pathPrefix } : {},
           apiRoutes: [{ path: '/api', upstream: `${upstreams[id]!.url}/v1` }],
           ...s.fields,
@@ -133,7 +148,7 @@ export async function startFrontends(
     logs,
     listening,
     document,
-    idpOf: (id) => idps[specs[id]!.idp],
+    idpOf: (id) => idps[providersOf(id)[0]![1]],
     async login(ua, id, query = '') {
       const { callback } = await ua.login(`${url[id]}/login${query}`, { stopAtOrigin: new URL(url[id]!).origin });
       return callback;

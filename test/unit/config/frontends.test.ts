@@ -41,7 +41,16 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
   it('derives a whole Config per frontend: the file over its defaults over the environment', () => {
     const [shop, blog] = frontendConfigs(base(), good);
     assert.ok(shop && blog);
-    assert.deepEqual(shop.frontend, { id: 'shop', host: 'apps.example', pathPrefix: '/shop', providerId: 'corp', cookieBases: ['bff_shop', 'blogc'] });
+    assert.deepEqual(shop.frontend, {
+      id: 'shop',
+      host: 'apps.example',
+      pathPrefix: '/shop',
+      providerId: 'corp',
+      providers: ['corp'],
+      providerName: 'Corp',
+      providerLogoUrl: undefined,
+      cookieBases: ['bff_shop', 'blogc'],
+    });
     assert.equal(shop.paths.login, '/shop/login');
     assert.equal(shop.paths.api, '/shop/api');
     assert.equal(shop.api.routes[0]?.path, '/shop/api');
