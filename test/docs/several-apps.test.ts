@@ -5,7 +5,7 @@ import { frontendConfigs } from '../../src/config/frontends.js';
 import { loadConfig } from '../../src/config/load.js';
 
 describe('docs/several-apps.md', () => {
-  it('its complete example is a valid BFF_CONFIG file: three frontends, three providers', () => {
+  it('its complete example is a valid BFF_CONFIG file: two frontends, three providers', () => {
     const page = readFileSync(new URL('../../docs/several-apps.md', import.meta.url), 'utf8');
     const yaml = /```yaml\n([\s\S]*?)```/.exec(page)?.[1];
     assert.ok(yaml, 'no yaml example on the page');
@@ -17,8 +17,8 @@ describe('docs/several-apps.md', () => {
     assert.deepEqual(
       configs.map((c) => [c.frontend?.id, c.frontend?.providerId, c.oidc.redirectUri]),
       [
-        ['shop', 'corp', 'https://apps.example.com/shop/callback'],
-        ['blog', 'partner', 'https://apps.example.com/blog/callback'],
+        ['shop', 'corp', 'https://apps.example.com/shop/callback/corp'],
+        ['shop', 'partner', 'https://apps.example.com/shop/callback/partner'],
         ['admin', 'staff', 'https://admin.example.com/callback'],
       ],
     );
