@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { loadFrontends } from './config/frontends.js';
 import { ConfigError, loadConfig, type Config } from './config/load.js';
-import { createFrontendsApp } from './frontends-app.js';
+import { createFrontendsApp, reloadFrontendsFile } from './frontends-app.js';
 import { listen } from './http/server.js';
 import { createLogger, errorFields } from './observability/logger.js';
 import { startTracing } from './observability/otel.js';
@@ -35,6 +35,17 @@ async function main(): Promise<void> {
   const deps = { log, tracing: await startTracing(config, log) };
   const bff = frontends ? createFrontendsApp(config, frontends, deps) : createApp(config, deps);
   const rejected = 'rejected' in bff ? bff.rejected : (code: string) => bff.metrics.rejected(code);
+  // SIGHUP reloads BFF_CONFIG; one reload at a time (a signal during one is served after it).
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    if (!('reload' in bff)) return log.event('config.reload_failed', { reason: 'SIGHUP ignored: BFF_CONFIG is not set' });
+    reloading = reloading
+      .then(() => reloadFrontendsFile(bff, config, log))
+      .then(
+        () => undefined,
+        (err: unknown) => log.event('config.reload_failed', { reason: 'unexpected error', err: errorFields(err, true) }),
+      );
+  });
   const listening = await listen(bff.app, config.server.host, config.server.port, (status) => rejected(`http_${status}`)).catch((err: unknown) => {
     process.stderr.write(`oidc-bff cannot listen on ${config.server.host}:${config.server.port}: ${(err as Error).message}\n`);
     process.exit(1);

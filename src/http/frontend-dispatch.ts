@@ -15,7 +15,23 @@ export interface FrontendUnit {
  *
  * On the hot path this is one Map lookup and a few prefix tests.
  */
-export function frontendDispatch(units: readonly FrontendUnit[], unmatched: Step, health: { healthz: Step; readyz: Step }): Step {
+export function frontendDispatch(
+  units: readonly FrontendUnit[],
+  unmatched: Step,
+  health: { healthz: Step; readyz: Step },
+): Step & { replace(units: readonly FrontendUnit[]): void } {
+  let table = tableOf(units);
+  const step: Step = (ctx, next) => {
+    const path = ctx.path;
+    if (path === '/healthz' || path === '/readyz') return (path === '/healthz' ? health.healthz : health.readyz)(ctx, next);
+    const unit = first(table.byHost.get(ctx.host.toLowerCase()), path) ?? first(table.anyHost, path);
+    return (unit ? unit.step : unmatched)(ctx, next);
+  };
+  // SIGHUP: a new table in one assignment; a request already dispatched finishes where it began.
+  return Object.assign(step, { replace: (next: readonly FrontendUnit[]) => void (table = tableOf(next)) });
+}
+
+function tableOf(units: readonly FrontendUnit[]): { byHost: Map<string, FrontendUnit[]>; anyHost: FrontendUnit[] } {
   const byHost = new Map<string, FrontendUnit[]>();
   for (const unit of units) {
     const list = byHost.get(unit.frontend.host) ?? [];
@@ -23,14 +39,7 @@ export function frontendDispatch(units: readonly FrontendUnit[], unmatched: Step
     byHost.set(unit.frontend.host, list);
   }
   for (const list of byHost.values()) list.sort((a, b) => b.frontend.pathPrefix.length - a.frontend.pathPrefix.length);
-  const anyHost = byHost.get('*') ?? [];
-
-  return (ctx, next) => {
-    const path = ctx.path;
-    if (path === '/healthz' || path === '/readyz') return (path === '/healthz' ? health.healthz : health.readyz)(ctx, next);
-    const unit = first(byHost.get(ctx.host.toLowerCase()), path) ?? first(anyHost, path);
-    return (unit ? unit.step : unmatched)(ctx, next);
-  };
+  return { byHost, anyHost: byHost.get('*') ?? [] };
 }
 
 function first(list: readonly FrontendUnit[] | undefined, path: string): FrontendUnit | undefined {

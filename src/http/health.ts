@@ -55,8 +55,9 @@ export interface FrontendHealth {
  * GET /readyz with several frontends: 200 when every frontend can serve logins; the body names
  * each provider's discovery state either way, so one failing IdP is found at a glance.
  */
-export function readyzFrontends(units: readonly FrontendHealth[], readiness: Readiness, pingTimeoutMs = 1000): Step {
+export function readyzFrontends(current: () => readonly FrontendHealth[], readiness: Readiness, pingTimeoutMs = 1000): Step {
   return async (ctx) => {
+    const units = current();
     const problems: string[] = [];
     if (readiness.draining) problems.push('shutting down');
     const providers: Record<string, 'ready' | 'loading'> = {};

@@ -38,8 +38,11 @@ export interface Frontends {
   configs: Record<string, Config>;
   logs: LogCapture;
   listening: Listening;
-  /** The document written to the BFF_CONFIG file. */
+  /** The document of every frontend (the first file may hold fewer: options.initially). */
   document: Record<string, unknown>;
+  /** The BFF_CONFIG file, and the environment's configuration it was read over. */
+  file: string;
+  base: Config;
   idpOf(id: string): RunningIdp;
   login(ua: UserAgent, id: string, query?: string): Promise<UaResponse>;
   api(ua: UserAgent, id: string, path: string, init?: { method?: string }): Promise<UaResponse>;
@@ -53,7 +56,11 @@ export interface Frontends {
  */
 export async function startFrontends(
   specs: Record<string, FrontendSpec>,
-  options: { env?: Record<string, string>; redis?: TestRedis } = {},
+  options: {
+    env?: Record<string, string>;
+    redis?: TestRedis;
+    /** Ids written to the first file (default all): a reload adds the others. */ initially?: string[];
+  } = {},
 ): Promise<Frontends> {
   const port = await freePort();
   const url: Record<string, string> = {};
@@ -120,7 +127,10 @@ export async function startFrontends(
     ),
   };
   const file = join(mkdtempSync(join(tmpdir(), 'bff-frontends-')), 'frontends.json');
-  writeFileSync(file, JSON.stringify(document, null, 2));
+  const first = options.initially
+    ? { ...document, frontends: Object.fromEntries(Object.entries(document.frontends).filter(([id]) => options.initially!.includes(id))) }
+    : document;
+  writeFileSync(file, JSON.stringify(first, null, 2));
   const env: Record<string, string> = {
     BFF_CONFIG: file,
     OIDC_ALLOW_HTTP: 'true',
@@ -136,6 +146,7 @@ export async function startFrontends(
   const service = createFrontendsApp(base, list, { log: logs.log, discoveryRetry: { initialMs: 20, maxMs: 200 } });
   const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
   for (const { bff } of service.units) await bff.idp.whenReady();
+  // Logged by each unit's store; units added by a reload log theirs later.
   if (options.redis) await logs.waitFor('store.ready', service.units.length);
 
   return {
@@ -148,6 +159,8 @@ export async function startFrontends(
     logs,
     listening,
     document,
+    file,
+    base,
     idpOf: (id) => idps[providersOf(id)[0]![1]],
     async login(ua, id, query = '') {
       const { callback } = await ua.login(`${url[id]}/login${query}`, { stopAtOrigin: new URL(url[id]!).origin });
