@@ -35,7 +35,9 @@ export interface FrontendsApp {
  * frontend (a 404, never another frontend's session).
  */
 export function createFrontendsApp(base: Config, configs: readonly Config[], deps: AppDeps): FrontendsApp {
-  let units: FrontendsApp['units'] = configs.map((config) => ({ config, bff: createApp(config, deps) }));
+  // The trace export is the process's: a unit retired by a reload must not stop it for the others.
+  const unitDeps: AppDeps = deps.tracing ? { ...deps, tracing: { ...deps.tracing, shutdown: () => Promise.resolve() } } : deps;
+  let units: FrontendsApp['units'] = configs.map((config) => ({ config, bff: createApp(config, unitDeps) }));
   const readiness: Readiness = { draining: false };
   const retiring: Array<{ timer: NodeJS.Timeout; units: FrontendsApp['units'] }> = [];
   const shared = createMetrics();
@@ -66,7 +68,7 @@ export function createFrontendsApp(base: Config, configs: readonly Config[], dep
       // gets a new unit over the same store keys and seal binding, so Redis and cookie sessions
       // live on (memory sessions of a replaced unit do not).
       const keep = new Map(units.map((u) => [fingerprint(u.config), u]));
-      const fresh = next.map((config) => keep.get(fingerprint(config)) ?? { config, bff: createApp(config, deps) });
+      const fresh = next.map((config) => keep.get(fingerprint(config)) ?? { config, bff: createApp(config, unitDeps) });
       const dropped = units.filter((u) => !fresh.includes(u));
       const created = fresh.filter((u) => !units.includes(u));
       const added = created.length;
@@ -86,6 +88,7 @@ export function createFrontendsApp(base: Config, configs: readonly Config[], dep
         for (const { bff } of r.units) await bff.close();
       }
       for (const { bff } of units) await bff.close();
+      await deps.tracing?.shutdown();
     },
   };
 }

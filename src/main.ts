@@ -58,7 +58,8 @@ async function main(): Promise<void> {
           return undefined;
         })
       : undefined;
-  log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
+  const url = frontends ? [...new Set(frontends.map((f) => f.publicOrigin + f.frontend!.pathPrefix))].join(' ') : config.publicOrigin;
+  log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url });
 
   let stopping = false;
   stop = async (signal: string) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { reloadFrontendsFile } from '../../src/frontends-app.js';
+import { createFrontendsApp, reloadFrontendsFile } from '../../src/frontends-app.js';
+import type { Tracing } from '../../src/observability/otel.js';
 import { rawGet, startFrontends, type Frontends } from '../support/frontends.js';
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 import { UserAgent } from '../support/user-agent.js';
@@ -42,5 +43,20 @@ describe('SIGHUP reloads BFF_CONFIG without dropping live sessions', () => {
     );
     assert.equal((await ua.get(`${f.url['one']}/session`)).status, 200, 'a bad file changed what is served');
     assert.equal((await ua.get(`${f.url['two']}/session`)).status, 200, 'a bad file changed what is served');
+  });
+
+  it('a unit retired by a reload does not stop the trace export of the others: only the service closes it, once', async () => {
+    let shutdowns = 0;
+    const tracing: Tracing = {
+      step: (_ctx, next) => next(),
+      httpCall: () => undefined,
+      storeCall: () => undefined,
+      shutdown: () => Promise.resolve(void shutdowns++),
+    };
+    const service = createFrontendsApp(f.base, [f.configs['one']!], { log: f.logs.log, tracing });
+    await service.units[0]!.bff.close(); // what a retired unit's close does
+    assert.equal(shutdowns, 0, "closing one frontend's unit stopped the process's trace export");
+    await service.close();
+    assert.equal(shutdowns, 1);
   });
 });
