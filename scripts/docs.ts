@@ -7,6 +7,8 @@
  * event cannot land undocumented.
  */
 import { writeFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { fileSchema, frontendFieldsSchema, matchSchema, providerSchema } from '../src/config/frontends.js';
 import { SETTINGS } from '../src/config/schema.js';
 import { ERROR_CODES } from '../src/errors/codes.js';
 import { LOG_EVENTS } from '../src/observability/log-events.js';
@@ -18,6 +20,7 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** Settings whose one-line doc is worth a pointer to the page that explains them. */
 const SEE_ALSO: Readonly<Record<string, readonly [string, string]>> = {
+  BFF_CONFIG: ['Several apps and identity providers', 'several-apps.md'],
   OIDC_CLIENT_AUTH: ['Client authentication', 'identity-providers/generic.md#client-authentication'],
   OIDC_DPOP: ['DPoP', 'api-routes.md#dpop'],
   API_ROUTES: ['API routes', 'api-routes.md#upstream-api-routes-api_routes'],
@@ -103,10 +106,92 @@ export function renderErrorsDoc(): string {
   ].join('\n');
 }
 
+/** A compact type name of a zod field, for the BFF_CONFIG reference. */
+function typeOf(schema: z.ZodType): string {
+  const def = schema._zod.def as unknown as {
+    type: string;
+    innerType?: z.ZodType;
+    element?: z.ZodType;
+    valueType?: z.ZodType;
+    entries?: Record<string, string>;
+  };
+  switch (def.type) {
+    case 'optional':
+    case 'default':
+      return typeOf(def.innerType!);
+    case 'enum':
+      return Object.values(def.entries ?? {})
+        .map((v) => `\`${v}\``)
+        .join(' or ');
+    case 'array':
+      return `list of ${typeOf(def.element!)}`;
+    case 'record':
+      return def.valueType?._zod.def.type === 'object' ? 'map of id → object (below)' : 'map of name → text';
+    case 'pipe':
+      return 'text';
+    case 'unknown':
+      return 'route (an API_ROUTES entry)';
+    case 'string':
+      return 'text';
+    default:
+      return def.type;
+  }
+}
+
+/** One table of fields: name, type, required, meaning, from the schema's own descriptions. */
+function fieldTable(shape: Record<string, z.ZodType>, required: (name: string, field: z.ZodType) => boolean): string[] {
+  return [
+    '| field | type | required | meaning |',
+    '|---|---|---|---|',
+    ...Object.entries(shape).map(
+      ([name, field]) => `| \`${name}\` | ${cell(typeOf(field))} | ${required(name, field) ? 'yes' : 'no'} | ${cell(field.description ?? '')} |`,
+    ),
+  ];
+}
+
+export function renderFrontendsFileDoc(): string {
+  const optional = (_: string, field: z.ZodType) => !field.safeParse(undefined).success;
+  const top = fileSchema.shape as unknown as Record<string, z.ZodType>;
+  return [
+    GENERATED('the schema in src/config/frontends.ts, the one the loader validates with'),
+    '',
+    '# The BFF_CONFIG file',
+    '',
+    'Reference of the file of frontends and identity providers named by `BFF_CONFIG` (JSON, or YAML',
+    'when the name ends in `.yaml`/`.yml`). How to use it, with a complete example:',
+    '[Several apps and identity providers](several-apps.md). The file is validated at start; every',
+    'problem is printed at once and the service exits with status 2. Unknown fields are refused.',
+    '',
+    '## Top level',
+    '',
+    ...fieldTable(top, optional),
+    '',
+    '## A provider (`providers.<id>`)',
+    '',
+    `${providerSchema.description ?? ''} Ids hold letters, digits and \`_\`.`,
+    '',
+    ...fieldTable(providerSchema.shape as unknown as Record<string, z.ZodType>, optional),
+    '',
+    '## A frontend (`frontends.<id>`), and `defaults`',
+    '',
+    'Each field a frontend leaves out comes from `defaults`, then from the environment',
+    '([configuration](configuration.md)). Ids hold letters, digits and `_`.',
+    '',
+    ...fieldTable(frontendFieldsSchema.shape as unknown as Record<string, z.ZodType>, () => false),
+    `| \`match\` | object | no | ${cell(matchSchema.description ?? '')} |`,
+    '',
+    '## `match`',
+    '',
+    ...fieldTable(matchSchema.shape as unknown as Record<string, z.ZodType>, () => false),
+    '',
+  ].join('\n');
+}
+
 /** Each generated page, by its path from the repository root. */
 export const GENERATED_PAGES: Readonly<Record<string, () => string>> = {
   'docs/configuration.md': renderConfigurationDoc,
   'docs/errors-and-log-events.md': renderErrorsDoc,
+  'docs/frontends-file.md': renderFrontendsFileDoc,
 };
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {

@@ -70,6 +70,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   const metrics = createMetrics(
     config.session.cache && (config.session.store === 'redis' || config.redis.connection) ? { sessionCache: () => sideStore?.cacheStats?.() } : {},
   );
+  // Several frontends (BFF_CONFIG): each unit's series carry its id.
+  if (config.frontend) metrics.registry.setDefaultLabels({ frontend: config.frontend.id });
   const log = countingLogger(deps.log, metrics);
   const chosen = deps.store ?? createStore(config, log, now);
   const store = chosen && timedStore(chosen, metrics, deps.tracing);
@@ -163,7 +165,9 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
 
 /** What a sealed value is bound to: a value sealed by another deployment with the same secrets does not open. */
 export function deploymentOf(config: Config): string {
-  return `${config.oidc.issuer.href} ${config.oidc.clientId} ${config.publicOrigin}`;
+  const own = `${config.oidc.issuer.href} ${config.oidc.clientId} ${config.publicOrigin}`;
+  // Frontends of one file may share secrets, provider, client and origin: the id keeps them apart.
+  return config.frontend ? `${own} ${config.frontend.id} ${config.frontend.pathPrefix} ${config.frontend.providerId}` : own;
 }
 
 function createStore(config: Config, log: EventLogger, now: () => number): SessionStore | undefined {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { loadFrontends } from './config/frontends.js';
+import { ConfigError, loadConfig, type Config } from './config/load.js';
+import { createFrontendsApp, reloadFrontendsFile } from './frontends-app.js';
 import { listen } from './http/server.js';
 import { createLogger, errorFields } from './observability/logger.js';
 import { startTracing } from './observability/otel.js';
@@ -8,8 +10,11 @@ import { startTracing } from './observability/otel.js';
 /** Production entry: environment → configuration → app → listener; SIGTERM/SIGINT drain it. */
 async function main(): Promise<void> {
   let config;
+  let frontends: Config[] | undefined;
   try {
     config = loadConfig(process.env, () => randomBytes(32).toString('base64url'));
+    // BFF_CONFIG: the file's frontends, each over the environment; its problems, all of them, are start-up problems too.
+    if (config.frontendsFile) frontends = loadFrontends(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`oidc-bff cannot start: ${err.message}\nSee .env.example and docs/configuration.md.\n`);
@@ -27,8 +32,21 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
-  const bff = createApp(config, { log, tracing: await startTracing(config, log) });
-  const listening = await listen(bff.app, config.server.host, config.server.port, (status) => bff.metrics.rejected(`http_${status}`)).catch((err: unknown) => {
+  const deps = { log, tracing: await startTracing(config, log) };
+  const bff = frontends ? createFrontendsApp(config, frontends, deps) : createApp(config, deps);
+  const rejected = 'rejected' in bff ? bff.rejected : (code: string) => bff.metrics.rejected(code);
+  // SIGHUP reloads BFF_CONFIG; one reload at a time (a signal during one is served after it).
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    if (!('reload' in bff)) return log.event('config.reload_failed', { reason: 'SIGHUP ignored: BFF_CONFIG is not set' });
+    reloading = reloading
+      .then(() => reloadFrontendsFile(bff, config, log))
+      .then(
+        () => undefined,
+        (err: unknown) => log.event('config.reload_failed', { reason: 'unexpected error', err: errorFields(err, true) }),
+      );
+  });
+  const listening = await listen(bff.app, config.server.host, config.server.port, (status) => rejected(`http_${status}`)).catch((err: unknown) => {
     process.stderr.write(`oidc-bff cannot listen on ${config.server.host}:${config.server.port}: ${(err as Error).message}\n`);
     process.exit(1);
   });
@@ -40,7 +58,8 @@ async function main(): Promise<void> {
           return undefined;
         })
       : undefined;
-  log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url: config.publicOrigin });
+  const url = frontends ? [...new Set(frontends.map((f) => f.publicOrigin + f.frontend!.pathPrefix))].join(' ') : config.publicOrigin;
+  log.event('service.started', { host: config.server.host, port: listening.port, store: config.session.store, url });
 
   let stopping = false;
   stop = async (signal: string) => {

@@ -20,6 +20,7 @@ const LEVELS: readonly (readonly string[])[] = [
   ['http'],
   ['admin'],
   ['app.ts'],
+  ['frontends-app.ts'],
   ['main.ts'],
 ];
 

@@ -149,7 +149,14 @@ export function readApiRoutes(file: string, defaults: RouteDefaults): { routes: 
   }
   const list = fileSchema.safeParse(document);
   if (!list.success) return { routes: [], problems: [`API_ROUTES: ${file} ${list.error.issues[0]?.message ?? 'is malformed'}`] };
-  const entries = Array.isArray(list.data) ? list.data : list.data.routes;
+  return parseRouteEntries(Array.isArray(list.data) ? list.data : list.data.routes, defaults, 'API_ROUTES');
+}
+
+/**
+ * Validates route entries (from an API_ROUTES file, or a frontend's `apiRoutes` in BFF_CONFIG),
+ * each problem starts with `label` (the caller sorts them).
+ */
+export function parseRouteEntries(entries: readonly unknown[], defaults: RouteDefaults, label: string): { routes: ApiRoute[]; problems: string[] } {
   // Each route on its own, so that one broken route does not hide the others' problems.
   const problems: string[] = [];
   const routes: Array<ApiRoute & { index: number }> = [];
@@ -157,10 +164,10 @@ export function readApiRoutes(file: string, defaults: RouteDefaults): { routes: 
     const parsed = routeSchema.safeParse(entry);
     if (parsed.success) {
       routes.push({ ...toRoute(parsed.data, defaults), index });
-      problems.push(...dpopProblems(parsed.data, defaults.dpop).map((p) => `API_ROUTES route #${index + 1} (${parsed.data.path}): ${p}`));
-    } else problems.push(...parsed.error.issues.map((i) => `API_ROUTES route #${index + 1}${describeField(i)}: ${i.message}`));
+      problems.push(...dpopProblems(parsed.data, defaults.dpop).map((p) => `${label} route #${index + 1} (${parsed.data.path}): ${p}`));
+    } else problems.push(...parsed.error.issues.map((i) => `${label} route #${index + 1}${describeField(i)}: ${i.message}`));
   });
-  problems.push(...routeProblems(routes, defaults.apiPath));
+  problems.push(...routeProblems(routes, defaults.apiPath).map((p) => p.replace(/^API_ROUTES/, label)));
   return { routes: routes.map(({ index: _index, ...route }) => route), problems };
 }
 

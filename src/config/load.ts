@@ -65,6 +65,9 @@ export interface Config {
     readonly writeIdleTimeoutMs: number;
     /** OIDC_DPOP: tokens are bound to a per-session DPoP key at the token endpoint (RFC 9449). */
     readonly dpop: boolean;
+    /** API_TIMEOUT and API_MAX_BODY: what a route that does not set its own gets (frontends' apiRoutes in BFF_CONFIG). */
+    readonly routeTimeoutMs: number;
+    readonly routeMaxBodyBytes: number;
   };
   /** Requests per minute per client address on the rate-limited routes; 0 = off. */
   readonly rateLimitPerMinute: number;
@@ -137,6 +140,10 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** OpenTelemetry trace export (OTEL_EXPORTER_OTLP_ENDPOINT); `endpoint` undefined = tracing off. */
   readonly otel: { readonly endpoint: URL | undefined; readonly serviceName: string };
+  /** BFF_CONFIG: the file of frontends and identity providers; undefined = the environment is the one frontend. */
+  readonly frontendsFile: string | undefined;
+  /** Set on each frontend's configuration derived from BFF_CONFIG (frontends.ts); absent for the environment's own. */
+  readonly frontend?: FrontendIdentity;
   /** Development-only choices in effect; printed once at start as WARNING lines. */
   readonly warnings: readonly string[];
 }
@@ -154,6 +161,27 @@ export interface FusionAuthSdkConfig {
   readonly expiryCookie: string;
 }
 
+/** Which frontend of BFF_CONFIG a configuration serves, and where: requests are matched by host and path prefix. */
+export interface FrontendIdentity {
+  readonly id: string;
+  /** The Host header this frontend answers (host[:port]); '*' = any host. */
+  readonly host: string;
+  /** '' or a path prefix like /app; every route of the frontend lies under it, and so do its cookies. */
+  readonly pathPrefix: string;
+  /** The id of this configuration's identity provider (providers in BFF_CONFIG). */
+  readonly providerId: string;
+  /** Every provider the frontend offers, in the file's order; several = one configuration per provider, one dispatcher. */
+  readonly providers: readonly string[];
+  /** How the chooser page shows this configuration's provider. */
+  readonly providerName: string;
+  readonly providerLogoUrl: string | undefined;
+  /**
+   * The cookie base names of every frontend of the file: a browser sends a sibling's cookies
+   * along (same host, another port or a parent path), and none of them may reach an upstream.
+   */
+  readonly cookieBases: readonly string[];
+}
+
 /** Thrown by {@link loadConfig} with every problem found, one per line. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -162,7 +190,20 @@ export class ConfigError extends Error {
   }
 }
 
-function deepFreeze<T>(o: T): T {
+/**
+ * With BFF_CONFIG the file names each frontend's origin, client and routes, so the environment
+ * need not: these stand in for what it leaves out, and every frontend overrides them (frontends.ts
+ * refuses a frontend that would inherit one).
+ */
+export const PLACEHOLDER = 'https://frontends.invalid';
+
+function withPlaceholders(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const routes = env.API_ROUTES || env.API_UPSTREAM ? {} : { API_UPSTREAM: PLACEHOLDER };
+  const secret = env.OIDC_CLIENT_SECRET ? {} : { OIDC_CLIENT_SECRET: 'placeholder' };
+  return { PUBLIC_URL: PLACEHOLDER, OIDC_ISSUER: PLACEHOLDER, OIDC_CLIENT_ID: PLACEHOLDER, ...secret, ...routes, ...env };
+}
+
+export function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !(o instanceof URL) && !Object.isFrozen(o)) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
@@ -176,7 +217,7 @@ function deepFreeze<T>(o: T): T {
  * @throws ConfigError listing every problem, not only the first.
  */
 export function loadConfig(env: Record<string, string | undefined>, randomSecret: () => string): Config {
-  const settings = readSettings(env);
+  const settings = readSettings(env.BFF_CONFIG ? withPlaceholders(env) : env);
   const early = rawProblems(settings.raw);
   // Cross-field checks need every field; the field problems alone are still all reported at once.
   if (!settings.env) throw new ConfigError([...settings.problems, ...early]);
@@ -219,6 +260,8 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       bodyIdleTimeoutMs: e.API_BODY_IDLE_TIMEOUT * 1000,
       writeIdleTimeoutMs: e.API_WRITE_IDLE_TIMEOUT * 1000,
       dpop: e.OIDC_DPOP,
+      routeTimeoutMs: e.API_TIMEOUT * 1000,
+      routeMaxBodyBytes: e.API_MAX_BODY,
     },
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     loginMaxPendingPerClient: e.LOGIN_MAX_PENDING_PER_CLIENT,
@@ -277,6 +320,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
     },
     logLevel: e.LOG_LEVEL,
     otel: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
+    frontendsFile: e.BFF_CONFIG || undefined,
     warnings: devWarnings(e, store),
   });
 }

@@ -60,6 +60,12 @@ export const SETTINGS = [
       parse: url,
       doc: "The BFF's external origin as the browser sees it (required); redirect_uri = PUBLIC_URL + CALLBACK_PATH.",
     },
+    {
+      name: 'BFF_CONFIG',
+      default: '',
+      parse: trimmed,
+      doc: 'JSON or YAML file of frontends and identity providers: several apps in one deployment, each its own client, cookies, routes and sessions. Unset: the environment describes the one frontend.',
+    },
     { name: 'OIDC_ISSUER', default: '', parse: url, doc: 'Issuer identifier of the OpenID provider (required); metadata is discovered from it.' },
     { name: 'OIDC_CLIENT_ID', default: '', parse: required, doc: 'Client id registered at the IdP (required).' },
     { name: 'OIDC_CLIENT_SECRET', default: '', parse: text, doc: 'Client secret (required with client_secret_basic and client_secret_post).' },

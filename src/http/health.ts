@@ -43,3 +43,35 @@ async function pingWithin(store: StoreHealth, ms: number): Promise<boolean> {
     clearTimeout(timer);
   }
 }
+
+/** What /readyz needs of each frontend of BFF_CONFIG. */
+export interface FrontendHealth {
+  readonly frontend: { readonly id: string; readonly providerId: string };
+  readonly idp: OidcClient;
+  readonly store: StoreHealth | undefined;
+}
+
+/**
+ * GET /readyz with several frontends: 200 when every frontend can serve logins; the body names
+ * each provider's discovery state either way, so one failing IdP is found at a glance.
+ */
+export function readyzFrontends(current: () => readonly FrontendHealth[], readiness: Readiness, pingTimeoutMs = 1000): Step {
+  return async (ctx) => {
+    const units = current();
+    const problems: string[] = [];
+    if (readiness.draining) problems.push('shutting down');
+    const providers: Record<string, 'ready' | 'loading'> = {};
+    for (const { frontend, idp } of units) {
+      const ready = idp.isReady();
+      // Two frontends of one provider each have a client: the provider is ready when all are.
+      if (providers[frontend.providerId] !== 'loading') providers[frontend.providerId] = ready ? 'ready' : 'loading';
+      if (!ready) problems.push(`frontend ${frontend.id}: identity provider ${frontend.providerId} metadata not loaded`);
+    }
+    const stores = [...new Set(units.map((u) => u.store).filter((s): s is StoreHealth => s !== undefined))];
+    const pings = await Promise.all(stores.map((s) => pingWithin(s, pingTimeoutMs)));
+    if (pings.includes(false)) problems.push('session store unreachable');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = problems.length ? 503 : 200;
+    ctx.body = problems.length ? { status: 'unavailable', problems, providers } : { status: 'ready', providers };
+  };
+}

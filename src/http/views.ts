@@ -23,8 +23,13 @@ function viewsDir(): string {
   throw new Error('views/error.eta not found next to the application');
 }
 
-/** Eta escapes every `<%= %>` output, so reasons and ids cannot inject markup. */
-export function createViews(): { errorPage(page: ErrorPage): string } {
+/** The provider chooser of a frontend with several identity providers (BFF_CONFIG). */
+export interface ChooserPage {
+  providers: ReadonlyArray<{ href: string; name: string; logoUrl: string | undefined }>;
+}
+
+/** Eta escapes every `<%= %>` output, so reasons, ids and provider names cannot inject markup. */
+export function createViews(): { errorPage(page: ErrorPage): string; chooserPage(page: ChooserPage): string } {
   const eta = new Eta({ views: viewsDir(), autoEscape: true, cache: true });
-  return { errorPage: (page) => eta.render('error', page) };
+  return { errorPage: (page) => eta.render('error', page), chooserPage: (page) => eta.render('choose-provider', page) };
 }

@@ -8,6 +8,8 @@ export const LOG_EVENTS = {
   'service.warning': 'warn',
   'service.admin_unavailable': 'error',
   'service.stopping': 'info',
+  'config.reloaded': 'info',
+  'config.reload_failed': 'error',
   'service.stopped': 'info',
   'request.completed': 'info',
   'request.failed': 'error',

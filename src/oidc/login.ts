@@ -39,6 +39,8 @@ export interface LoginRequest {
 export function login({ config, idp, transactions, log }: LoginDeps, requestOf?: (ctx: BffContext) => LoginRequest): Step {
   const returnToPolicy = { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnToOrigins };
   const resources = loginResources(config.api.routes);
+  // A frontend under a path prefix (BFF_CONFIG) has its home there, not at the origin's root.
+  const home = `${config.frontend?.pathPrefix ?? ''}/`;
   return async (ctx) => {
     const configuration = idp.configuration();
     const routeRequest = requestOf?.(ctx);
@@ -49,7 +51,8 @@ export function login({ config, idp, transactions, log }: LoginDeps, requestOf?:
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    const returnTo = routeRequest ? routeRequest.returnTo : safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const target = safeReturnTo(ctx.query['returnTo'], returnToPolicy);
+    const returnTo = routeRequest ? routeRequest.returnTo : target === '/' ? home : target;
     const params: Record<string, string> = {
       ...extra.params,
       response_type: 'code',

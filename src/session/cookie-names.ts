@@ -12,14 +12,18 @@ export interface CookieNames {
 
 export function cookieNames(config: Config): CookieNames {
   // __Host- makes the browser refuse the cookie unless it is Secure, Path=/ and host-only,
-  // so a sibling subdomain cannot plant or shadow it.
-  const prefix = config.secure ? '__Host-' : '';
+  // so a sibling subdomain cannot plant or shadow it. A frontend under a path prefix (BFF_CONFIG)
+  // keeps its cookies under that path instead, which __Host- forbids: __Secure- still demands https.
+  const pathPrefix = config.frontend?.pathPrefix ?? '';
+  const prefix = config.secure ? (pathPrefix ? '__Secure-' : '__Host-') : '';
   const base = config.session.cookieBase;
-  const own = new RegExp(`^(?:__Host-|__Secure-)?${base}-`);
+  // Base names hold letters, digits and _ only: nothing to escape.
+  const own = new RegExp(`^(?:__Host-|__Secure-)?(?:${(config.frontend?.cookieBases ?? [base]).join('|')})-`);
+  const attributes = { secure: config.secure, sameSite: config.session.sameSite === 'strict' ? 'Strict' : 'Lax' } as const;
   return {
     session: `${prefix}${base}-session`,
     login: `${prefix}${base}-login`,
-    attributes: { secure: config.secure, sameSite: config.session.sameSite === 'strict' ? 'Strict' : 'Lax' },
+    attributes: pathPrefix ? { ...attributes, path: pathPrefix } : attributes,
     isOwn: (name) => own.test(name),
   };
 }

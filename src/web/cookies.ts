@@ -8,6 +8,8 @@ export interface CookieAttributes {
   maxAgeSeconds?: number;
   sameSite: 'Lax' | 'Strict';
   secure: boolean;
+  /** Path attribute; default /. A frontend under a path prefix keeps its cookies under it. */
+  path?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 export function serializeCookie(name: string, value: string, a: CookieAttributes): string {
-  let out = `${name}=${value}; Path=/; HttpOnly; SameSite=${a.sameSite}`;
+  let out = `${name}=${value}; Path=${a.path ?? '/'}; HttpOnly; SameSite=${a.sameSite}`;
   if (a.secure) out += '; Secure';
   if (a.maxAgeSeconds !== undefined) out += `; Max-Age=${Math.max(0, Math.floor(a.maxAgeSeconds))}`;
   return out;

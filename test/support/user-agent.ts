@@ -92,7 +92,8 @@ export class UserAgent {
    */
   async login(loginUrl: string, opts: LoginOptions = {}): Promise<{ callback: UaResponse; chain: string[] }> {
     const origin = opts.stopAtOrigin ?? new URL(loginUrl).origin;
-    const isCallback = (u: URL) => u.origin === origin && u.pathname.endsWith('/callback');
+    // A frontend of several providers (BFF_CONFIG) has a callback per provider: /callback/<provider>.
+    const isCallback = (u: URL) => u.origin === origin && /\/callback(?:\/[\w-]+)?$/.test(u.pathname);
     const chain = [loginUrl];
     let { response } = await this.#chase(await this.get(loginUrl), chain, { stopAt: isCallback });
 

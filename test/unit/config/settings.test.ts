@@ -107,6 +107,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
       const sdk = { FUSIONAUTH_SDK: 'true', FUSIONAUTH_SDK_REDIRECT_URIS: 'https://app.example.test/' };
       change = {
         PUBLIC_URL: { to: 'https://other.example.test' },
+        BFF_CONFIG: { to: '/etc/oidc-bff/frontends.yaml' },
         OIDC_ISSUER: { to: 'https://other-idp.example.test' },
         OIDC_CLIENT_ID: { to: 'other-client' },
         OIDC_CLIENT_SECRET: { to: 'other-secret' },

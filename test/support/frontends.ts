@@ -1,0 +1,193 @@
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startIdp, type RunningIdp } from '../../dev/idp.js';
+import { loadFrontends } from '../../src/config/frontends.js';
+import { loadConfig, type Config } from '../../src/config/load.js';
+import { createFrontendsApp, type FrontendsApp } from '../../src/frontends-app.js';
+import { listen, type Listening } from '../../src/http/server.js';
+import { freePort } from './free-port.js';
+import { CLIENT_SECRET, SECRET } from './harness.js';
+import { captureLogs, type LogCapture } from './log-capture.js';
+import type { TestRedis } from './redis.js';
+import { startEchoUpstream, type EchoUpstream } from './upstream-echo.js';
+import { type UserAgent, type UaResponse } from './user-agent.js';
+
+/** One frontend of the test file: where it is served and which of the two IdPs it signs in with. */
+export interface FrontendSpec {
+  hostname: '127.0.0.1' | 'localhost';
+  pathPrefix?: string;
+  /** 'both': the frontend offers two providers, `<id>_a` and `<id>_b` (one client per IdP). */
+  idp: 'a' | 'b' | 'both';
+  /** The client id at the IdP (default: the frontend id); frontends naming one client share it, and its provider entry. */
+  client?: string;
+  /** Extra fields of the frontend in BFF_CONFIG. */
+  fields?: Record<string, unknown>;
+}
+
+export interface Frontends {
+  port: number;
+  /** Each frontend's base URL: origin + prefix. */
+  url: Record<string, string>;
+  idps: { a: RunningIdp; b: RunningIdp };
+  /** One echo upstream per frontend. */
+  upstreams: Record<string, EchoUpstream>;
+  service: FrontendsApp;
+  configs: Record<string, Config>;
+  logs: LogCapture;
+  listening: Listening;
+  /** The document of every frontend (the first file may hold fewer: options.initially). */
+  document: Record<string, unknown>;
+  /** The BFF_CONFIG file, and the environment's configuration it was read over. */
+  file: string;
+  base: Config;
+  idpOf(id: string): RunningIdp;
+  login(ua: UserAgent, id: string, query?: string): Promise<UaResponse>;
+  api(ua: UserAgent, id: string, path: string, init?: { method?: string }): Promise<UaResponse>;
+  close(): Promise<void>;
+}
+
+/**
+ * A BFF serving several frontends from one BFF_CONFIG file on one port, with two real
+ * oidc-providers (IdP `a` and IdP `b`, each frontend its own client, client id = frontend id),
+ * and an echo upstream per frontend.
+ */
+export async function startFrontends(
+  specs: Record<string, FrontendSpec>,
+  options: {
+    env?: Record<string, string>;
+    redis?: TestRedis;
+    /** Ids written to the first file (default all): a reload adds the others. */ initially?: string[];
+  } = {},
+): Promise<Frontends> {
+  const port = await freePort();
+  const url: Record<string, string> = {};
+  const origin = (s: FrontendSpec) => `http://${s.hostname}:${port}`;
+  for (const [id, s] of Object.entries(specs)) url[id] = origin(s) + (s.pathPrefix ?? '');
+  const clientOf = (id: string) => specs[id]!.client ?? id;
+  /** The providers of a frontend: [provider id, IdP, callback suffix]. */
+  const providersOf = (id: string): Array<[string, 'a' | 'b', string]> => {
+    const s = specs[id]!;
+    return s.idp === 'both'
+      ? [
+          [`${id}_a`, 'a', `/${id}_a`],
+          [`${id}_b`, 'b', `/${id}_b`],
+        ]
+      : [[`idp_${clientOf(id)}`, s.idp, '']];
+  };
+  const clientsOf = (which: 'a' | 'b') => {
+    const clients = new Map<
+      string,
+      { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris: string[]; backchannel_logout_uri: string }
+    >();
+    for (const id of Object.keys(specs)) {
+      for (const [, idp, suffix] of providersOf(id)) {
+        if (idp !== which) continue;
+        const c = clients.get(clientOf(id)) ?? {
+          client_id: clientOf(id),
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [],
+          post_logout_redirect_uris: [],
+          backchannel_logout_uri: `${url[id]}/backchannel-logout${suffix}`,
+        };
+        c.redirect_uris.push(`${url[id]}/callback${suffix}`);
+        c.post_logout_redirect_uris.push(`${url[id]}/logout/callback${suffix}`);
+        clients.set(c.client_id, c);
+      }
+    }
+    return [...clients.values()];
+  };
+  const idps = { a: await startIdp({ clients: clientsOf('a') }), b: await startIdp({ clients: clientsOf('b') }) };
+  const upstreams: Record<string, EchoUpstream> = {};
+  for (const id of Object.keys(specs)) upstreams[id] = await startEchoUpstream();
+
+  const document = {
+    defaults: { sameSite: 'lax' },
+    providers: Object.fromEntries(
+      Object.keys(specs).flatMap((id) =>
+        providersOf(id).map(([pid, idp]) => [
+          pid,
+          { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}` },
+        ]),
+      ),
+    ),
+    frontends: Object.fromEntries(
+      Object.entries(specs).map(([id, s]) => [
+        id,
+        {
+          publicUrl: origin(s),
+          ...(s.idp === 'both' ? { providers: providersOf(id).map(([pid]) => pid) } : { provider: `idp_${clientOf(id)}` }),
+          match: s.pathPrefix ? { pathPrefix: s.pathPrefix } : {},
+          apiRoutes: [{ path: '/api', upstream: `${upstreams[id]!.url}/v1` }],
+          ...s.fields,
+        },
+      ]),
+    ),
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'bff-frontends-')), 'frontends.json');
+  const first = options.initially
+    ? { ...document, frontends: Object.fromEntries(Object.entries(document.frontends).filter(([id]) => options.initially!.includes(id))) }
+    : document;
+  writeFileSync(file, JSON.stringify(first, null, 2));
+  const env: Record<string, string> = {
+    BFF_CONFIG: file,
+    OIDC_ALLOW_HTTP: 'true',
+    SESSION_STORE: options.redis ? 'redis' : 'memory',
+    SESSION_SECRETS: SECRET,
+    LOG_LEVEL: 'debug',
+    ...(options.redis ? { REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: options.redis.prefix } : {}),
+    ...options.env,
+  };
+  const base = loadConfig(env, () => randomBytes(32).toString('base64url'));
+  const list = loadFrontends(base);
+  const logs = captureLogs();
+  const service = createFrontendsApp(base, list, { log: logs.log, discoveryRetry: { initialMs: 20, maxMs: 200 } });
+  const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
+  for (const { bff } of service.units) await bff.idp.whenReady();
+  // Logged by each unit's store; units added by a reload log theirs later.
+  if (options.redis) await logs.waitFor('store.ready', service.units.length);
+
+  return {
+    port,
+    url,
+    idps,
+    upstreams,
+    service,
+    configs: Object.fromEntries(list.map((c) => [c.frontend!.id, c])),
+    logs,
+    listening,
+    document,
+    file,
+    base,
+    idpOf: (id) => idps[providersOf(id)[0]![1]],
+    async login(ua, id, query = '') {
+      const { callback } = await ua.login(`${url[id]}/login${query}`, { stopAtOrigin: new URL(url[id]!).origin });
+      return callback;
+    },
+    api(ua, id, path, init = {}) {
+      return ua.request(init.method ?? 'GET', `${url[id]}/api${path}`, { headers: { 'x-csrf': '1' } });
+    },
+    async close() {
+      await listening.drain(0);
+      await service.close();
+      await idps.a.close();
+      await idps.b.close();
+      for (const u of Object.values(upstreams)) await u.close();
+    },
+  };
+}
+
+/** A GET with a Host header of the test's choosing (fetch does not let one set Host). */
+export function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { frontendConfigs, loadFrontends } from '../../../src/config/frontends.js';
+import { ConfigError, loadConfig, type Config } from '../../../src/config/load.js';
+import { deploymentOf } from '../../../src/app.js';
+import { cookieNames } from '../../../src/session/cookie-names.js';
+import { randomSecret } from './config-fixture.js';
+
+/** The environment of a deployment whose frontends all come from the file. */
+const FILE_ENV = { BFF_CONFIG: '/unused.json', SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', SESSION_SECRETS: 's'.repeat(40) };
+const base = (env: Record<string, string> = {}) => loadConfig({ ...FILE_ENV, ...env }, randomSecret);
+
+const providers = {
+  corp: { issuer: 'https://login.corp.example', clientId: 'shop', clientSecret: 'x'.repeat(32), displayName: 'Corp' },
+  partner: { issuer: 'https://id.partner.example', clientId: 'blog', clientAuth: 'none', scopes: 'openid email' },
+};
+const routes = [{ path: '/api', upstream: 'https://api.internal/v1' }];
+const good = {
+  defaults: { sameSite: 'strict', apiRoutes: routes, sessionIdleTimeout: 600 },
+  providers,
+  frontends: {
+    shop: { publicUrl: 'https://apps.example', match: { pathPrefix: '/shop' }, provider: 'corp' },
+    blog: { publicUrl: 'https://blog.example', provider: 'partner', cookieName: 'blogc', sessionIdleTimeout: 900 },
+  },
+};
+
+function problems(document: unknown, config: Config = base()): readonly string[] {
+  try {
+    frontendConfigs(config, document);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return e.problems;
+  }
+  assert.fail('the file was accepted');
+}
+
+describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
+  it('derives a whole Config per frontend: the file over its defaults over the environment', () => {
+    const [shop, blog] = frontendConfigs(base(), good);
+    assert.ok(shop && blog);
+    assert.deepEqual(shop.frontend, {
+      id: 'shop',
+      host: 'apps.example',
+      pathPrefix: '/shop',
+      providerId: 'corp',
+      providers: ['corp'],
+      providerName: 'Corp',
+      providerLogoUrl: undefined,
+      cookieBases: ['bff_shop', 'blogc'],
+    });
+    assert.equal(shop.paths.login, '/shop/login');
+    assert.equal(shop.paths.api, '/shop/api');
+    assert.equal(shop.api.routes[0]?.path, '/shop/api');
+    assert.equal(shop.oidc.redirectUri, 'https://apps.example/shop/callback');
+    assert.equal(shop.oidc.postLogoutRedirectUri, 'https://apps.example/shop/');
+    assert.equal(shop.oidc.clientId, 'shop');
+    assert.equal(shop.session.sameSite, 'strict');
+    assert.equal(shop.session.idleTimeoutMs, 600_000);
+    assert.equal(shop.redis.keyPrefix, 'bff:shop:');
+    assert.equal(blog.frontend?.host, 'blog.example');
+    assert.equal(blog.paths.login, '/login');
+    assert.equal(blog.oidc.clientAuth, 'none');
+    assert.equal(blog.oidc.scopes, 'openid email');
+    assert.equal(blog.session.idleTimeoutMs, 900_000);
+    assert.equal(blog.session.cookieBase, 'blogc');
+  });
+
+  it('names cookies per frontend: __Host- on a host, a path-scoped __Secure- under a prefix; all siblings count as own', () => {
+    const [shop, blog] = frontendConfigs(base(), good);
+    const s = cookieNames(shop!);
+    assert.equal(s.session, '__Secure-bff_shop-session');
+    assert.equal(s.attributes.path, '/shop');
+    const b = cookieNames(blog!);
+    assert.equal(b.session, '__Host-blogc-session');
+    assert.equal(b.attributes.path, undefined);
+    assert.ok(s.isOwn('__Host-blogc-session'), "a sibling's cookie would be forwarded upstream");
+    assert.equal(s.isOwn('theirs'), false);
+  });
+
+  it('binds sealed values to the frontend: same secrets, issuer, client and origin still differ', () => {
+    const document = {
+      providers,
+      frontends: {
+        a: { publicUrl: 'https://apps.example', match: { pathPrefix: '/a' }, provider: 'corp', apiRoutes: routes },
+        b: { publicUrl: 'https://apps.example', match: { pathPrefix: '/b' }, provider: 'corp', apiRoutes: routes },
+      },
+    };
+    const [a, b] = frontendConfigs(base(), document);
+    assert.notEqual(deploymentOf(a!), deploymentOf(b!));
+  });
+
+  it('lists every problem of the file at once', () => {
+    const found = problems({
+      providers: { corp: { issuer: 'not a url', clientId: '' }, 'bad id': providers.partner },
+      frontends: { shop: { match: { pathPrefix: 'shop/' }, provider: 'corp', extra: 1 } },
+    });
+    for (const expected of [
+      /providers\.corp\.issuer/,
+      /providers\.corp\.clientId/,
+      /providers\.bad id/,
+      /frontends\.shop\.match\.pathPrefix/,
+      /frontends\.shop.*extra/,
+    ]) {
+      assert.ok(
+        found.some((p) => expected.test(p)),
+        `${expected} missing from ${found.join(' | ')}`,
+      );
+    }
+  });
+
+  it('refuses references and collisions: an undeclared provider, a missing secret, shared matches and cookie names, inherited placeholders', () => {
+    const found = problems({
+      providers: { corp: { issuer: 'https://login.corp.example', clientId: 'shop' } },
+      frontends: {
+        one: { publicUrl: 'https://apps.example', provider: 'nobody', apiRoutes: routes },
+        two: { publicUrl: 'https://apps.example', provider: 'corp', apiRoutes: routes, cookieName: 'same' },
+        three: { publicUrl: 'https://apps.example', match: { host: 'apps.example' }, provider: 'corp', apiRoutes: routes, cookieName: 'same' },
+        four: { provider: 'corp', match: { pathPrefix: '/four' } },
+        five: {
+          publicUrl: 'https://apps.example',
+          match: { pathPrefix: '/five' },
+          provider: 'corp',
+          apiRoutes: routes,
+          sessionIdleTimeout: 7200,
+          sessionMaxAge: 3600,
+        },
+      },
+    });
+    const expected = [
+      /providers\.corp: clientSecret is required/,
+      /frontends\.one: provider "nobody" is not declared/,
+      /frontends\.three: matches the same host and prefix as frontends\.two/,
+      /frontends\.three: cookieName same is also used by frontends\.two/,
+      /frontends\.four: publicUrl is required/,
+      /frontends\.four: apiRoutes is required/,
+      /frontends\.five: sessionMaxAge must not be shorter/,
+    ];
+    for (const e of expected)
+      assert.ok(
+        found.some((p) => e.test(p)),
+        `${e} missing from ${found.join(' | ')}`,
+      );
+  });
+
+  it("reports a route problem of a frontend's apiRoutes with the frontend's name", () => {
+    const found = problems({ ...good, frontends: { shop: { ...good.frontends.shop, apiRoutes: [{ path: '/elsewhere', upstream: 'https://x' }] } } });
+    assert.ok(found.some((p) => /frontends\.shop apiRoutes route #1.*must be API_PATH/.test(p)));
+  });
+
+  it('refuses an http issuer unless OIDC_ALLOW_HTTP=true', () => {
+    const document = { ...good, providers: { ...providers, corp: { ...providers.corp, issuer: 'http://login.corp.example' } } };
+    assert.ok(problems(document).some((p) => /providers\.corp: an http issuer needs OIDC_ALLOW_HTTP=true/.test(p)));
+    assert.equal(frontendConfigs(base({ OIDC_ALLOW_HTTP: 'true' }), document).length, 2);
+  });
+
+  it('reads YAML by extension, and names a file it cannot read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bff-frontends-'));
+    const yaml = join(dir, 'frontends.yaml');
+    writeFileSync(
+      yaml,
+      'providers:\n  corp: { issuer: "https://login.corp.example", clientId: shop, clientSecret: s3cret-s3cret }\nfrontends:\n  shop:\n    publicUrl: https://apps.example\n    provider: corp\n    apiRoutes: [{ path: /api, upstream: "https://api.internal" }]\n',
+    );
+    assert.equal(loadFrontends(base({ BFF_CONFIG: yaml }))[0]?.frontend?.id, 'shop');
+    assert.throws(() => loadFrontends(base({ BFF_CONFIG: join(dir, 'missing.json') })), /BFF_CONFIG: cannot read .*missing\.json \(ENOENT\)/);
+  });
+
+  it('without BFF_CONFIG, the environment is the one frontend, unchanged', () => {
+    const env = loadConfig(
+      {
+        ...FILE_ENV,
+        BFF_CONFIG: '',
+        PUBLIC_URL: 'https://app.example',
+        OIDC_ISSUER: 'https://idp.example',
+        OIDC_CLIENT_ID: 'c',
+        OIDC_CLIENT_SECRET: 'x',
+        API_UPSTREAM: 'https://api',
+      },
+      randomSecret,
+    );
+    assert.deepEqual(loadFrontends(env), [env]);
+    assert.equal(env.frontend, undefined);
+  });
+
+  it('a bad file stops the service with exit 2, every problem listed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bff-frontends-'));
+    const file = join(dir, 'frontends.json');
+    writeFileSync(file, JSON.stringify({ providers: {}, frontends: { a: { provider: 'x' }, b: { provider: 'y' } } }));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, ...FILE_ENV, BFF_CONFIG: file },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /frontends\.a: provider "x" is not declared/);
+    assert.match(run.stderr, /frontends\.b: provider "y" is not declared/);
+  });
+});
