@@ -8,6 +8,8 @@
 // hops' load generator sends), BENCH_AUDIENCE (resource indicator = JWT aud), BENCH_STORM_PREFIX
 // and BENCH_STORM_TTL (users whose name starts with the prefix get a first access token of that
 // many seconds — the refresh storm's expired token; refreshed tokens are long-lived).
+// BENCH_SECOND_CLIENT_ID/SECRET and BENCH_SECOND_REDIRECT_URIS (optional): the client of a second
+// frontend of a two-frontend BFF_CONFIG, registered apart from the first (its own id and callbacks).
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +30,8 @@ const redirectUris = requiredEnv('BENCH_IDP_REDIRECT_URIS').split(',').filter(Bo
 const audience = requiredEnv('BENCH_AUDIENCE');
 const stormPrefix = process.env['BENCH_STORM_PREFIX'] || 'storm';
 const stormTtl = Number(process.env['BENCH_STORM_TTL'] || 2);
+const secondClientId = process.env['BENCH_SECOND_CLIENT_ID'];
+const secondRedirectUris = (process.env['BENCH_SECOND_REDIRECT_URIS'] ?? '').split(',').filter(Boolean);
 
 const server = http.createServer();
 server.keepAliveTimeout = 65_000;
@@ -56,6 +60,19 @@ const provider: Provider = new OidcProvider(issuer, {
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    ...(secondClientId
+      ? [
+          {
+            client_id: secondClientId,
+            client_secret: requiredEnv('BENCH_SECOND_CLIENT_SECRET'),
+            redirect_uris: secondRedirectUris,
+            post_logout_redirect_uris: secondRedirectUris.map((u) => u.replace(/\/callback$/, '/logout/callback')),
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ]
+      : []),
   ],
   jwks: { keys: [signingKey()] },
   adapter: memoryAdapterFactory(),
