@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { fileSchema, frontendFieldsSchema, matchSchema, providerSchema } from '../src/config/frontends.js';
+import { fileSchema, frontendFieldsSchema, fusionAuthSdkSchema, matchSchema, providerSchema } from '../src/config/frontends.js';
 import { SETTINGS } from '../src/config/schema.js';
 import { ERROR_CODES } from '../src/errors/codes.js';
 import { LOG_EVENTS } from '../src/observability/log-events.js';
@@ -183,6 +183,12 @@ export function renderFrontendsFileDoc(): string {
     '## `match`',
     '',
     ...fieldTable(matchSchema.shape as unknown as Record<string, z.ZodType>, () => false),
+    '',
+    '## `fusionAuthSdk`',
+    '',
+    fusionAuthSdkSchema.description ?? '',
+    '',
+    ...fieldTable(fusionAuthSdkSchema.shape as unknown as Record<string, z.ZodType>, () => false),
     '',
   ].join('\n');
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseRouteEntries } from './api-routes.js';
-import { deepFreeze, PLACEHOLDER, ConfigError, type Config, type FrontendIdentity } from './load.js';
+import { authParams, sdkCookieName } from './parsers.js';
+import { deepFreeze, PLACEHOLDER, ConfigError, type Config, type FrontendIdentity, type FusionAuthSdkConfig } from './load.js';
 
 /**
  * BFF_CONFIG: several frontends (single-page apps) and the identity providers they sign in with,
@@ -35,6 +36,41 @@ export const providerSchema = z
   })
   .describe('An identity provider, declared once and referenced by frontends.');
 
+const PREFIX = /^(?:\/[A-Za-z0-9._~-]+)+$/;
+const pathPrefix = z
+  .string()
+  .regex(PREFIX, 'must be a path like /app (no trailing slash, no . or .. segment)')
+  .refine((p) => !/\/\.{1,2}(?:\/|$)/.test(p), 'must not hold a . or .. segment');
+
+/** The FUSIONAUTH_SDK_* settings of one frontend; what it leaves out comes from the environment's. */
+export const fusionAuthSdkSchema = z
+  .strictObject({
+    enabled: z.boolean().optional().describe('Serve the SDK routes for this frontend (default FUSIONAUTH_SDK).'),
+    clientId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The clientId the SDK is configured with (default FUSIONAUTH_SDK_CLIENT_ID, else the provider's clientId)."),
+    redirectUris: z
+      .array(absoluteUrl.refine((u) => !isHttpUrl(u) || !new URL(u).hash, 'must not hold a fragment'))
+      .min(1)
+      .optional()
+      .describe('The redirect_uri / post_logout_redirect_uri values the SDK may name, exactly (default FUSIONAUTH_SDK_REDIRECT_URIS; required when on).'),
+    origins: z
+      .array(origin)
+      .optional()
+      .describe('SPA origins allowed to call with credentials (default the origins of redirectUris); publicUrl is always allowed.'),
+    registerParams: authParams('registerParams')
+      .optional()
+      .describe('Extra parameters of /app/register/ as a query string (default FUSIONAUTH_SDK_REGISTER_PARAMS).'),
+    accountUrl: absoluteUrl.optional().describe('Where /account/ sends the browser (default FUSIONAUTH_SDK_ACCOUNT_URL).'),
+    expiryCookie: sdkCookieName('expiryCookie').optional().describe('Name of the JavaScript-readable expiry cookie (default FUSIONAUTH_SDK_EXPIRY_COOKIE).'),
+    pathPrefix: pathPrefix.optional().describe("A path between match.pathPrefix and the SDK's /app/... and /account (default FUSIONAUTH_SDK_PATH_PREFIX)."),
+  })
+  .describe(
+    "FusionAuth's web SDKs (docs/fusionauth-sdks.md): this frontend's block replaces the one in defaults, and overlays the environment's FUSIONAUTH_SDK_*.",
+  );
+
 /** What a frontend may set, and `defaults` may set for every frontend. */
 export const frontendFieldsSchema = z.strictObject({
   publicUrl: origin.optional().describe("The frontend's origin as the browser sees it (default PUBLIC_URL); redirect_uri = origin + prefix + CALLBACK_PATH."),
@@ -55,9 +91,11 @@ export const frontendFieldsSchema = z.strictObject({
   postLogoutRedirectUri: absoluteUrl.optional().describe('Where the browser lands after logout (default its origin + prefix + /).'),
   sessionIdleTimeout: seconds(60).optional().describe('Seconds of inactivity after which a session ends (default SESSION_IDLE_TIMEOUT).'),
   sessionMaxAge: seconds(60).optional().describe('Seconds after login after which a session ends (default SESSION_MAX_AGE).'),
+  fusionAuthSdk: fusionAuthSdkSchema
+    .optional()
+    .describe("Its FusionAuth web SDK routes (see `fusionAuthSdk` below): replaces the block in defaults, overlays the environment's FUSIONAUTH_SDK_*."),
 });
 
-const PREFIX = /^(?:\/[A-Za-z0-9._~-]+)+$/;
 export const matchSchema = z
   .strictObject({
     host: z
@@ -65,12 +103,7 @@ export const matchSchema = z
       .regex(/^(?:\*|[A-Za-z0-9.[\]:-]+)$/, 'must be host[:port] or *')
       .optional()
       .describe("The Host header it answers, host[:port] as the browser sends it (default publicUrl's); * = any host."),
-    pathPrefix: z
-      .string()
-      .regex(PREFIX, 'must be a path like /app (no trailing slash, no . or .. segment)')
-      .refine((p) => !/\/\.{1,2}(?:\/|$)/.test(p), 'must not hold a . or .. segment')
-      .optional()
-      .describe('A path prefix: every route of the frontend (login, callback, API…) lies under it, and so do its cookies.'),
+    pathPrefix: pathPrefix.optional().describe('A path prefix: every route of the frontend (login, callback, API…) lies under it, and so do its cookies.'),
   })
   .describe('How a request is matched to the frontend; the most specific match wins (a named host before *, then the longest prefix).');
 
@@ -138,6 +171,9 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
     const idle = (f.sessionIdleTimeout ?? base.session.idleTimeoutMs / 1000) * 1000;
     const maxAge = (f.sessionMaxAge ?? base.session.maxAgeMs / 1000) * 1000;
     if (maxAge < idle) problems.push(`${at}: sessionMaxAge must not be shorter than sessionIdleTimeout`);
+    if (sdkOn(base, f) && !(f.fusionAuthSdk?.redirectUris ?? base.fusionAuthSdk?.redirectUris)?.length) {
+      problems.push(`${at}: fusionAuthSdk.redirectUris is required when the SDK routes are on (here, in defaults, or as FUSIONAUTH_SDK_REDIRECT_URIS)`);
+    }
     const prefix = own.match.pathPrefix ?? '';
     const defaultsFor = { apiPath: prefix + base.paths.api, timeoutMs: base.api.routeTimeoutMs, maxBodyBytes: base.api.routeMaxBodyBytes, dpop: base.api.dpop };
     // Routes are written relative to API_PATH's own value, as in API_ROUTES; the prefix goes in front.
@@ -221,8 +257,34 @@ function derive(
     paths,
     allowedReturnToOrigins: (f.allowedReturnToOrigins ?? base.allowedReturnToOrigins).map((o) => new URL(o).origin),
     forwardAuth: { ...base.forwardAuth, path: base.forwardAuth.path && prefix + base.forwardAuth.path },
+    fusionAuthSdk: sdkOf(base, f, provider, publicOrigin, prefix),
     frontend,
   });
+}
+
+const sdkOn = (base: Config, f: Fields): boolean => f.fusionAuthSdk?.enabled ?? base.fusionAuthSdk !== undefined;
+
+/**
+ * The frontend's FusionAuth SDK settings: its own block over the environment's, under its
+ * prefix, and its own origin always allowed (the environment's PUBLIC_URL is not its origin).
+ */
+function sdkOf(base: Config, f: Fields, provider: Provider, publicOrigin: string, prefix: string): FusionAuthSdkConfig | undefined {
+  if (!sdkOn(base, f)) return undefined;
+  const own = f.fusionAuthSdk ?? {};
+  const env = base.fusionAuthSdk;
+  const redirectUris = own.redirectUris ? own.redirectUris.map((u) => new URL(u).href) : (env?.redirectUris ?? []);
+  const origins = own.origins?.map((o) => new URL(o).origin) ?? (own.redirectUris ? redirectUris.map((u) => new URL(u).origin) : (env?.origins ?? []));
+  // The environment's client id is the environment's provider's unless FUSIONAUTH_SDK_CLIENT_ID named another.
+  const envClientId = env && env.clientId !== base.oidc.clientId ? env.clientId : undefined;
+  return {
+    clientId: own.clientId ?? envClientId ?? provider.clientId,
+    redirectUris,
+    origins: [...new Set([publicOrigin, ...origins.filter((o) => o !== base.publicOrigin)])],
+    registerParams: own.registerParams ?? env?.registerParams ?? [['prompt', 'create']],
+    accountUrl: own.accountUrl ? new URL(own.accountUrl).href : env?.accountUrl,
+    expiryCookie: own.expiryCookie ?? env?.expiryCookie ?? 'app.at_exp',
+    pathPrefix: prefix + (own.pathPrefix ?? env?.pathPrefix ?? ''),
+  };
 }
 
 /** The environment's routes, moved under the frontend's prefix. */

@@ -159,6 +159,8 @@ export interface FusionAuthSdkConfig {
   readonly registerParams: ReadonlyArray<readonly [string, string]>;
   readonly accountUrl: string | undefined;
   readonly expiryCookie: string;
+  /** '' or a path in front of /app/... and /account (the frontend's match.pathPrefix included). */
+  readonly pathPrefix: string;
 }
 
 /** Which frontend of BFF_CONFIG a configuration serves, and where: requests are matched by host and path prefix. */
@@ -336,5 +338,6 @@ function fusionAuthSdk(e: Env, publicOrigin: string): FusionAuthSdkConfig | unde
     registerParams: e.FUSIONAUTH_SDK_REGISTER_PARAMS,
     accountUrl: e.FUSIONAUTH_SDK_ACCOUNT_URL?.href,
     expiryCookie: e.FUSIONAUTH_SDK_EXPIRY_COOKIE,
+    pathPrefix: e.FUSIONAUTH_SDK_PATH_PREFIX,
   };
 }

@@ -416,6 +416,12 @@ export const SETTINGS = [
       doc: "Where GET /account/ (the SDK's manageAccount()) sends the browser, e.g. the IdP's account console; empty = 404.",
     },
     {
+      name: 'FUSIONAUTH_SDK_PATH_PREFIX',
+      default: '',
+      parse: optionalPath,
+      doc: "A path in front of every SDK route (e.g. /bff → /bff/app/login/, /bff/account/), for an SDK whose serverUrl names a path; empty = the SDKs' defaults /app/... and /account/. Under BFF_CONFIG a frontend's match.pathPrefix comes first.",
+    },
+    {
       name: 'FUSIONAUTH_SDK_EXPIRY_COOKIE',
       default: 'app.at_exp',
       parse: sdkCookieName,

@@ -8,16 +8,21 @@ import { API_PREFLIGHT, sameSiteOnly, sdkCors } from './cors.js';
 import { expiryCookie, withExpiryCookie } from './expiry-cookie.js';
 import { allowedRedirect, checkClientId, sdkState } from './sdk-policy.js';
 
-/** The paths the SDKs call (their defaults), each also without the trailing slash. */
+/**
+ * The paths the SDKs call (their defaults, under an optional prefix), each also without the
+ * trailing slash.
+ */
 const both = (path: string): string[] => [path, `${path}/`];
-export const SDK_PATHS: Readonly<Record<'login' | 'register' | 'refresh' | 'me' | 'logout' | 'account', string[]>> = {
-  login: [...both('/app/login'), '/app/login/:clientId'],
-  register: [...both('/app/register'), '/app/register/:clientId'],
-  refresh: both('/app/refresh'),
-  me: both('/app/me'),
-  logout: both('/app/logout'),
-  account: both('/account'),
-};
+export function sdkPaths(prefix: string): Readonly<Record<'login' | 'register' | 'refresh' | 'me' | 'logout' | 'account', string[]>> {
+  return {
+    login: [...both(`${prefix}/app/login`), `${prefix}/app/login/:clientId`],
+    register: [...both(`${prefix}/app/register`), `${prefix}/app/register/:clientId`],
+    refresh: both(`${prefix}/app/refresh`),
+    me: both(`${prefix}/app/me`),
+    logout: both(`${prefix}/app/logout`),
+    account: both(`${prefix}/account`),
+  };
+}
 
 /** What the SDK routes add to login: where the callback ends, and register's parameters. */
 export interface SdkLoginRequest {
@@ -35,7 +40,7 @@ const param = (ctx: BffContext, name: string): unknown => (ctx as unknown as { p
 export function fusionAuthSdk(config: Config, sdk: FusionAuthSdkConfig, sessions: Sessions, log: EventLogger, now: () => number) {
   const cookie = expiryCookie(sdk, config.secure);
   return {
-    paths: SDK_PATHS,
+    paths: sdkPaths(sdk.pathPrefix),
     cors: sdkCors(sdk),
     /**
      * CORS for /api/* when the SPA is on another listed origin: the proxy's own anti-CSRF check

@@ -168,4 +168,61 @@ describe('BFF_CONFIG: several frontends in one process', () => {
       assert.equal((await fetch(`${origin}/shopping/session`)).status, 404);
     });
   });
+
+  describe("FusionAuth's web SDKs per frontend (its own fusionAuthSdk block over FUSIONAUTH_SDK_*)", () => {
+    const SPA_ONE = 'http://spa-one.example.test/app/';
+    const SPA_ENV = 'http://spa-env.example.test/app/';
+    let f: Frontends;
+    before(async () => {
+      f = await startFrontends(
+        {
+          one: {
+            hostname: '127.0.0.1',
+            idp: 'a',
+            fields: { fusionAuthSdk: { redirectUris: [SPA_ONE], pathPrefix: '/bff', expiryCookie: 'one.at_exp' } },
+          },
+          two: { hostname: 'localhost', idp: 'b', fields: { fusionAuthSdk: { enabled: false } } },
+        },
+        { env: { FUSIONAUTH_SDK: 'true', FUSIONAUTH_SDK_REDIRECT_URIS: SPA_ENV } },
+      );
+    });
+    after(() => f?.close());
+
+    const sdkLogin = (ua: UserAgent, path: string, redirectUri: string) =>
+      ua.login(`${f.url['one']}${path}?${new URLSearchParams({ client_id: 'one', redirect_uri: redirectUri, state: 'sdk-state' }).toString()}`, {
+        stopAtOrigin: f.url['one']!,
+      });
+
+    it('the frontend that turns them on: its own redirect_uri allowlist, expiry cookie and path prefix, with and without the trailing slash', async () => {
+      for (const path of ['/bff/app/login/', '/bff/app/login']) {
+        const ua = new UserAgent();
+        const { callback } = await sdkLogin(ua, path, SPA_ONE);
+        assert.equal(callback.status, 302, `${path}: ${callback.text}`);
+        const target = new URL(callback.headers.get('location')!);
+        assert.equal(target.origin + target.pathname, SPA_ONE, path);
+        assert.equal(target.searchParams.get('state'), 'sdk-state');
+        assert.ok(
+          callback.setCookies.some((c) => c.startsWith('one.at_exp=')),
+          `${path}: no one.at_exp cookie`,
+        );
+        assert.equal((await ua.get(`${f.url['one']}/bff/app/me/`)).status, 200);
+      }
+    });
+
+    it("the frontend's list replaces the environment's: the environment's redirect_uri is refused there (400)", async () => {
+      const refused = await new UserAgent().get(
+        `${f.url['one']}/bff/app/login/?${new URLSearchParams({ client_id: 'one', redirect_uri: SPA_ENV }).toString()}`,
+      );
+      assert.equal(refused.status, 400);
+    });
+
+    it('outside the custom prefix, and at the frontend that turns them off, the SDK routes are 404', async () => {
+      for (const path of ['/app/login/', '/app/login', '/app/me/']) {
+        assert.equal((await new UserAgent().get(`${f.url['one']}${path}`)).status, 404, `one ${path}`);
+        assert.equal((await new UserAgent().get(`${f.url['two']}${path}`)).status, 404, `two ${path}`);
+      }
+      assert.equal((await new UserAgent().get(`${f.url['two']}/bff/app/login/`)).status, 404);
+      assert.equal(f.configs['two']!.fusionAuthSdk, undefined);
+    });
+  });
 });

@@ -181,3 +181,19 @@ describe('FusionAuth SDK routes are off unless FUSIONAUTH_SDK=true', () => {
     }
   });
 });
+
+describe('FusionAuth SDK routes under FUSIONAUTH_SDK_PATH_PREFIX', () => {
+  it('serves /bff/app/... and /bff/account (with and without the trailing slash), and 404 on the default paths', async () => {
+    const h = await startHarness({ env: { ...sdkEnv, OIDC_USE_PAR: 'false', FUSIONAUTH_SDK_PATH_PREFIX: '/bff' } });
+    try {
+      const ua = h.browser();
+      const login = (path: string) => ua.get(`${h.url}${path}${query({ client_id: CLIENT_ID, redirect_uri: SPA })}`);
+      for (const path of ['/bff/app/login/', '/bff/app/login', '/bff/app/register/', '/bff/account', '/bff/account/']) {
+        assert.equal((await login(path)).status, 302, path);
+      }
+      for (const path of ['/app/login/', '/app/login', '/account/']) assert.equal((await login(path)).status, 404, path);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -145,6 +145,78 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
       );
   });
 
+  it('fusionAuthSdk: every bad field of the block at once, and a frontend turning it on without any redirect_uri allowlist', () => {
+    const found = problems({
+      ...good,
+      frontends: {
+        shop: {
+          ...good.frontends.shop,
+          fusionAuthSdk: {
+            enabled: 'yes',
+            clientId: '',
+            redirectUris: ['not a url', 'https://spa.example/#frag'],
+            origins: ['https://spa.example/path'],
+            registerParams: 'state=x',
+            accountUrl: 'ftp://account.example',
+            expiryCookie: 'bad cookie',
+            pathPrefix: 'bff/',
+            extra: 1,
+          },
+        },
+        blog: { ...good.frontends.blog, fusionAuthSdk: { enabled: true } },
+      },
+    });
+    for (const field of [
+      'enabled',
+      'clientId',
+      'redirectUris.0',
+      'redirectUris.1',
+      'origins.0',
+      'registerParams',
+      'accountUrl',
+      'expiryCookie',
+      'pathPrefix',
+    ]) {
+      assert.ok(
+        found.some((p) => p.startsWith(`BFF_CONFIG frontends.shop.fusionAuthSdk.${field}:`)),
+        `${field} missing from ${found.join(' | ')}`,
+      );
+    }
+    assert.ok(found.some((p) => /frontends\.shop\.fusionAuthSdk.*extra/.test(p)));
+    const missing = problems({ ...good, frontends: { ...good.frontends, blog: { ...good.frontends.blog, fusionAuthSdk: { enabled: true } } } });
+    assert.deepEqual(missing, [
+      'BFF_CONFIG frontends.blog: fusionAuthSdk.redirectUris is required when the SDK routes are on (here, in defaults, or as FUSIONAUTH_SDK_REDIRECT_URIS)',
+    ]);
+  });
+
+  it("fusionAuthSdk: a frontend's block over the environment's, under its prefix; off where it says so", () => {
+    const env = base({
+      FUSIONAUTH_SDK: 'true',
+      FUSIONAUTH_SDK_REDIRECT_URIS: 'https://env-spa.example/',
+      FUSIONAUTH_SDK_ACCOUNT_URL: 'https://account.example/',
+    });
+    const [shop, blog] = frontendConfigs(env, {
+      ...good,
+      frontends: {
+        shop: {
+          ...good.frontends.shop,
+          fusionAuthSdk: { redirectUris: ['https://spa.example/app'], pathPrefix: '/bff', registerParams: 'screen_hint=signup' },
+        },
+        blog: { ...good.frontends.blog, fusionAuthSdk: { enabled: false } },
+      },
+    });
+    assert.deepEqual(shop!.fusionAuthSdk, {
+      clientId: 'shop',
+      redirectUris: ['https://spa.example/app'],
+      origins: ['https://apps.example', 'https://spa.example'],
+      registerParams: [['screen_hint', 'signup']],
+      accountUrl: 'https://account.example/',
+      expiryCookie: 'app.at_exp',
+      pathPrefix: '/shop/bff',
+    });
+    assert.equal(blog!.fusionAuthSdk, undefined);
+  });
+
   it("reports a route problem of a frontend's apiRoutes with the frontend's name", () => {
     const found = problems({ ...good, frontends: { shop: { ...good.frontends.shop, apiRoutes: [{ path: '/elsewhere', upstream: 'https://x' }] } } });
     assert.ok(found.some((p) => /frontends\.shop apiRoutes route #1.*must be API_PATH/.test(p)));

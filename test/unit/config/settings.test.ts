@@ -181,6 +181,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         FUSIONAUTH_SDK_ORIGINS: { to: 'https://spa.example.test', given: sdk },
         FUSIONAUTH_SDK_REGISTER_PARAMS: { to: 'screen_hint=signup', given: sdk },
         FUSIONAUTH_SDK_ACCOUNT_URL: { to: 'https://idp.example.test/account', given: sdk },
+        FUSIONAUTH_SDK_PATH_PREFIX: { to: '/bff', given: sdk },
         FUSIONAUTH_SDK_EXPIRY_COOKIE: { to: 'app.session_exp', given: sdk },
         RATE_LIMIT_PER_MINUTE: { to: '10' },
         LOGIN_MAX_PENDING_PER_CLIENT: { to: '10' },

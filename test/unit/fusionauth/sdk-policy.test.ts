@@ -10,6 +10,7 @@ const sdk: FusionAuthSdkConfig = {
   registerParams: [['prompt', 'create']],
   accountUrl: undefined,
   expiryCookie: 'app.at_exp',
+  pathPrefix: '',
 };
 const code = (f: () => unknown) => {
   try {
