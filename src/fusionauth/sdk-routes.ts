@@ -39,6 +39,7 @@ const param = (ctx: BffContext, name: string): unknown => (ctx as unknown as { p
  */
 export function fusionAuthSdk(config: Config, sdk: FusionAuthSdkConfig, sessions: Sessions, log: EventLogger, now: () => number) {
   const cookie = expiryCookie(sdk, config.secure);
+  const listedOrigins = new Set(sdk.origins);
   return {
     paths: sdkPaths(sdk.pathPrefix),
     cors: sdkCors(sdk),
@@ -69,6 +70,7 @@ export function fusionAuthSdk(config: Config, sdk: FusionAuthSdkConfig, sessions
     /** GET /app/me/ (after requireSession): the session's claims, never a token. */
     me: ((ctx) => {
       ctx.set('Cache-Control', 'no-store');
+      ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.body = ctx.state.session!.claims;
     }) satisfies Step,
 
@@ -95,7 +97,10 @@ export function fusionAuthSdk(config: Config, sdk: FusionAuthSdkConfig, sessions
       checkClientId(ctx.query['client_id'], sdk);
       logoutTargetOf(ctx, sdk);
       const site = ctx.get('sec-fetch-site');
-      if (site !== 'same-origin' && site !== 'same-site' && site !== 'none') {
+      // Same site is not enough: a sibling subdomain (a user-content host) is the same site. It
+      // counts only when the navigation comes from a listed SPA origin (its Referer's origin).
+      const fromListedSpa = site === 'same-site' && listedOrigins.has(refererOrigin(ctx.get('referer')));
+      if (site !== 'same-origin' && site !== 'none' && !fromListedSpa) {
         log.event('fusionauth.logout_confirm', { request_id: ctx.state.requestId, reason: site || 'no Sec-Fetch-Site' });
         ctx.set('Cache-Control', 'no-store');
         ctx.type = 'html';
@@ -115,4 +120,14 @@ export type FusionAuthSdk = ReturnType<typeof fusionAuthSdk>;
 
 function logoutTargetOf(ctx: BffContext, sdk: FusionAuthSdkConfig): string {
   return allowedRedirect(ctx.query['post_logout_redirect_uri'] ?? ctx.query['redirect_uri'], sdk);
+}
+
+/** The origin of a Referer header, '' when there is none or it is not a URL. */
+function refererOrigin(referer: string): string {
+  if (!referer) return '';
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return '';
+  }
 }

@@ -175,6 +175,8 @@ describe('FusionAuth SDK routes: attacks the reference server falls for', () => 
 
     for (const [what, headers] of [
       ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site' }],
+      // A sibling subdomain (a user-content host, say) is the same site but not the SPA's origin.
+      ['Sec-Fetch-Site: same-site (a sibling subdomain)', { 'sec-fetch-site': 'same-site' }],
       ['no Sec-Fetch-Site at all', {}],
     ] as const) {
       it(`GET /app/logout/ with ${what} answers a confirmation page (not framable) and ends nothing`, async () => {
