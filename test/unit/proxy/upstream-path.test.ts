@@ -28,16 +28,15 @@ describe('checkUpstreamPath', () => {
       assert.equal(checkUpstreamPath(42 as unknown as string), null);
     });
 
+    // Catastrophic backtracking on inputs this long would take hours, not the few milliseconds a
+    // linear scan takes: mocha's timeout catches it without a timing assertion that load could trip.
     it('pathological inputs are checked in linear time (no regex backtracking blow-up)', () => {
-      const started = process.hrtime.bigint();
       assert.equal(checkUpstreamPath(`/${'.'.repeat(200_000)}x`), `/${'.'.repeat(200_000)}x`);
       assert.equal(checkUpstreamPath(`/${'.%20'.repeat(50_000)}x`), `/${'.%20'.repeat(50_000)}x`);
       assert.equal(checkUpstreamPath(`/${'.%20'.repeat(50_000)}`), null);
       assert.equal(checkUpstreamPath(`${'/a'.repeat(100_000)}/`), `${'/a'.repeat(100_000)}/`);
       assert.equal(checkUpstreamPath(`${'/a'.repeat(100_000)}//`), null);
       assert.equal(checkUpstreamPath(`/${'%2e'.repeat(50_000)}`), null);
-      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-      assert.ok(elapsedMs < 500, `took ${elapsedMs} ms`);
     });
   });
 });
