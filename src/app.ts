@@ -31,7 +31,7 @@ import { createServerSessions } from './session/server-sessions.js';
 import type { SessionDirectory } from './session/directory.js';
 import type { Session, Sessions } from './session/session.js';
 import type { SessionStore } from './store/store.js';
-import { memoryGrace, storeGrace } from './tokens/grace.js';
+import { layeredGrace, memoryGrace, storeGrace } from './tokens/grace.js';
 import { createRefresher } from './tokens/refresh.js';
 
 export interface AppDeps {
@@ -95,7 +95,8 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
     fetch: timedIdpFetch(deps.idpFetch ?? ((url, options) => fetch(url, options as RequestInit)), metrics, deps.tracing),
     ...(deps.discoveryRetry ? { retry: deps.discoveryRetry } : {}),
   });
-  const grace = sideStore ? storeGrace(sideStore, sealer, config.session.refreshGraceMs, now) : memoryGrace(config.session.refreshGraceMs, now);
+  const localGrace = memoryGrace(config.session.refreshGraceMs, now);
+  const grace = sideStore ? layeredGrace(localGrace, storeGrace(sideStore, sealer, config.session.refreshGraceMs, now)) : localGrace;
   const refresher = createRefresher({ config, idp, sessions, grace, store: sideStore, log, now });
   // A gateway's handle is live while its session is: re-read from the server store, or (cookie
   // sessions, whose only copy is the browser's) not recorded as ended.

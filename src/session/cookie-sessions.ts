@@ -131,6 +131,9 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
       return true;
     },
     propagate: write,
+    async adopt(s, io) {
+      write(s, io);
+    },
     async destroy(s, io) {
       // Recorded before the cookie is cleared: a copy taken earlier must not outlive the logout.
       await revocations?.endSession(s);

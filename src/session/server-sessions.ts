@@ -5,7 +5,7 @@ import type { CookieNames } from './cookie-names.js';
 import type { Sealer } from './seal.js';
 import { StoreUnavailableError, type IndexStore, type KeyValueStore } from '../store/store.js';
 import type { SessionDirectory, SessionSummary } from './directory.js';
-import type { Session, Sessions } from './session.js';
+import type { Session, Sessions, TokenSet } from './session.js';
 import { RecentMap } from '../store/recent-map.js';
 import { deepFreeze, fromSealed, newSession, parseSealedSession, toSealed, type SealedSession } from './sealed-session.js';
 
@@ -65,7 +65,8 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       if (result === 'missing') return false;
       expected = await store.get(s.key);
       const theirs = expected === undefined ? undefined : unsealStored(s.key, expected);
-      if (theirs && theirs.tokens.expiresAt > s.tokens.expiresAt) {
+      // A newer set, or this very set (written by another request): adopt it, write nothing.
+      if (theirs && (theirs.tokens.expiresAt > s.tokens.expiresAt || sameTokens(theirs.tokens, s.tokens))) {
         s.tokens = theirs.tokens;
         readAs.set(s, expected!);
         return true;
@@ -170,6 +171,14 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     propagate() {
       // The store already holds what the other request saved; the cookie (an id) is unchanged.
     },
+    async adopt(s) {
+      // Usually the store holds this set already (the compare-and-set finds it and writes
+      // nothing); after a failed save it is how the new tokens get back before their grace
+      // record expires and the replaced refresh token would be sent again.
+      await update(s).catch((err: unknown) => {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+      });
+    },
     async destroy(s, io) {
       await end(s);
       io.set(clearCookie);
@@ -229,3 +238,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
 }
 
 const handleOf = (key: string) => key.slice(3, -1);
+
+function sameTokens(a: TokenSet, b: TokenSet): boolean {
+  return a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
+}

@@ -70,6 +70,13 @@ export interface Sessions {
   save(session: Session, io: CookieIo): Promise<boolean>;
   /** Makes this response carry a state another request saved (cookie sessions re-issue the cookie). */
   propagate(session: Session, io: CookieIo): void;
+  /**
+   * The session's tokens were replaced by a set another request or instance obtained, which the
+   * stored copy may not hold (its save failed): a server store writes it back by compare-and-set
+   * (never over a deleted session or a newer set; a failed write is left for the next request),
+   * a cookie session re-issues the cookie.
+   */
+  adopt(session: Session, io: CookieIo): Promise<void>;
   /** Ends the session (server state, if any) and deletes its cookies. */
   destroy(session: Session, io: CookieIo): Promise<void>;
   /** Deletes the session cookies this request carried, whatever they hold (never one it did not carry). */

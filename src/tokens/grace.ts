@@ -64,7 +64,29 @@ export function storeGrace(store: KeyValueStore, sealer: Sealer, ttlMs: number, 
   };
 }
 
-/** Kept in this process (cookie sessions without Redis). */
+/**
+ * The records of this process in front of the shared ones. A refresh remembers its new set here
+ * first: when the store fails right after the IdP rotated the tokens, this instance still has
+ * them, and its next request of that session uses (and writes back) them instead of sending the
+ * replaced refresh token again. It also answers this instance's own recalls without a store read.
+ */
+export function layeredGrace(local: GraceRecords, shared: GraceRecords): GraceRecords {
+  return {
+    async remember(sessionKey, replaced, tokens) {
+      await local.remember(sessionKey, replaced, tokens);
+      await shared.remember(sessionKey, replaced, tokens);
+    },
+    async forget(sessionKey, replaced) {
+      await local.forget(sessionKey, replaced);
+      await shared.forget(sessionKey, replaced);
+    },
+    async recall(sessionKey, held) {
+      return (await local.recall(sessionKey, held)) ?? shared.recall(sessionKey, held);
+    },
+  };
+}
+
+/** Kept in this process (cookie sessions without Redis, and in front of the store's: layeredGrace). */
 export function memoryGrace(ttlMs: number, now: () => number): GraceRecords {
   const records = new Map<string, { tokens: TokenSet; until: number }>();
   let pruneAt = 0;

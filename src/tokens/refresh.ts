@@ -143,10 +143,17 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
     const current = await sessions.reload(session);
     if (!current) throw new BffError('unauthenticated', { detail: 'session ended while refreshing' });
     const recalled = await grace.recall(current.key, current.tokens);
-    if (recalled) return { tokens: recalled, saved: false };
+    if (recalled) return adopted(current, recalled, io);
     const refreshedMeanwhile = !sameSet(current.tokens, session.tokens);
     if (force ? refreshedMeanwhile : !isDue(current.tokens, current.key, resource)) return { tokens: current.tokens, saved: false };
     return refresh(current, resource, requestId, io);
+  };
+
+  /** The stored copy still holds a set another refresh replaced: it takes the new one (see Sessions.adopt). */
+  const adopted = async (current: Session, recalled: TokenSet, io: CookieIo): Promise<Refreshed> => {
+    current.tokens = recalled;
+    await sessions.adopt(current, io);
+    return { tokens: recalled, saved: true };
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
@@ -177,8 +184,8 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       const current = await sessions.reload(session);
       if (!current) throw new BffError('unauthenticated', { detail: 'session ended while another instance refreshed it' });
       if (!sameSet(current.tokens, session.tokens)) return { tokens: current.tokens, saved: false };
-      const recalled = await grace.recall(session.key, session.tokens);
-      if (recalled) return { tokens: recalled, saved: false };
+      const recalled = await grace.recall(current.key, current.tokens);
+      if (recalled) return adopted(current, recalled, io);
     }
   };
 
@@ -239,8 +246,13 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
       // (the session's or another resource's): then this one refreshes in turn.
       for (let round = 0; round < 3; round++) {
         const recalled = await grace.recall(session.key, session.tokens);
-        const shared = recalled ? Promise.resolve({ tokens: recalled, saved: false }) : inFlight.get(session.key);
-        if (shared) {
+        if (recalled) {
+          // Another request or instance refreshed the set this one holds: use its result, and
+          // make the stored copy (or this response's cookie) carry it — its own save may have failed.
+          session.tokens = recalled;
+          await sessions.adopt(session, io);
+        } else if (inFlight.has(session.key)) {
+          const shared = inFlight.get(session.key)!;
           // Use its result, and carry it in this response too (cookie sessions re-issue the cookie; server stores have it).
           session.tokens = (await shared).tokens;
           sessions.propagate(session, io);

@@ -6,6 +6,8 @@ import { shareCookies, startHarness, type Harness } from '../support/harness.js'
 import { startTestRedis, type TestRedis } from '../support/redis.js';
 
 const ACCESS_TTL_MS = 300_000;
+/** TOKEN_REFRESH_GRACE's default. */
+const GRACE_MS = 10_000;
 
 /** Two BFF instances behind one PUBLIC_URL, sharing one Redis and one IdP that rotates refresh tokens. */
 async function twoInstances(redis: TestRedis, clock: ReturnType<typeof testClock>, store: 'redis' | 'cookie'): Promise<[Harness, Harness]> {
@@ -85,9 +87,19 @@ for (const store of ['redis', 'cookie'] as const)
  */
 function gatedWrites(store: SessionStore) {
   let next: ((write: () => Promise<unknown>) => Promise<unknown>) | undefined;
+  let graceFault = false;
   const shim = new Proxy(store, {
     get(target, prop) {
       // Decided per call: the app wraps the store's methods once, when it starts.
+      if (prop === 'set') {
+        return (...args: Parameters<SessionStore['set']>) => {
+          if (graceFault && args[0].startsWith('g:')) {
+            graceFault = false;
+            return Promise.reject(new StoreUnavailableError(new Error('connection lost (test)')));
+          }
+          return target.set(...args);
+        };
+      }
       if (prop === 'replaceIf') {
         return (...args: Parameters<SessionStore['replaceIf']>) => {
           const stop = next;
@@ -119,6 +131,10 @@ function gatedWrites(store: SessionStore) {
       next = async () => {
         throw new StoreUnavailableError(new Error('connection lost (test)'));
       };
+    },
+    /** Fails the next grace-record write (`g:` key): the store went away just after the IdP rotated the tokens. */
+    failNextGraceWrite() {
+      graceFault = true;
     },
   };
 }
@@ -193,5 +209,51 @@ describe('grace records: a request that read the session before another instance
     assert.ok(a.idp.issued.has(String(bearerAt(b)).slice('Bearer '.length)));
     assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'B refreshed again with the replaced refresh token');
     assert.equal((await ua.get(`${b.url}/session`)).status, 200, 'the session survived');
+  });
+
+  it("when A's save of a refresh fails, the store gets the new tokens back: once the grace record has expired, neither instance replays the replaced refresh token", async () => {
+    const ua = a.browser();
+    await a.login(ua);
+    shareCookies(ua, a, b);
+    clock.advance(ACCESS_TTL_MS + 1);
+    const refreshesBefore = a.idp.counts.refresh;
+    writes.failNext();
+    assert.equal((await a.api(ua, '/save-fails-on-a')).status, 503);
+    assert.equal((await b.api(ua, '/grace-on-b')).status, 200);
+    const issued = bearerAt(b);
+
+    // The record lives TOKEN_REFRESH_GRACE past the replaced token's expiry; the new token is not due yet.
+    clock.advance(GRACE_MS + 1_000);
+    for (const [h, path] of [
+      [b, '/later-on-b'],
+      [a, '/later-on-a'],
+    ] as const) {
+      const r = await h.api(ua, path);
+      assert.equal(r.status, 200, `${path} answered ${r.status} ${r.text}`);
+      assert.equal(bearerAt(h), issued, `${path} sent another token`);
+    }
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'refreshes at the IdP');
+  });
+
+  it('when the grace record cannot be written after the IdP rotated the tokens, A keeps them: its next call uses and stores them, and the IdP sees one refresh', async () => {
+    const ua = a.browser();
+    await a.login(ua);
+    shareCookies(ua, a, b);
+    clock.advance(ACCESS_TTL_MS + 1);
+    const refreshesBefore = a.idp.counts.refresh;
+    writes.failNextGraceWrite();
+    const failed = await a.api(ua, '/grace-write-fails-on-a');
+    assert.equal(failed.status, 503, `A answered ${failed.status} ${failed.text}`);
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'A refreshed at the IdP before the store failed');
+
+    const next = await a.api(ua, '/store-is-back-on-a');
+    assert.equal(next.status, 200, `A answered ${next.status} ${next.text}`);
+    const issued = bearerAt(a);
+    assert.ok(a.idp.issued.has(String(issued).slice('Bearer '.length)), 'A sent a token the IdP did not issue');
+    clock.advance(GRACE_MS + 1_000);
+    const onB = await b.api(ua, '/later-on-b');
+    assert.equal(onB.status, 200, `B answered ${onB.status} ${onB.text}`);
+    assert.equal(bearerAt(b), issued, 'B sent another token');
+    assert.equal(a.idp.counts.refresh - refreshesBefore, 1, 'refreshes at the IdP');
   });
 });
