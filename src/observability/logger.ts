@@ -37,6 +37,7 @@ const REDACT = [
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): EventLogger {
+  const stream = destination ?? pino.destination({ sync: false });
   const base = pino(
     {
       level,
@@ -46,7 +47,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       redact: { paths: REDACT, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ sync: false }),
+    stream,
   );
   return {
     event(name, fields) {
@@ -56,9 +57,16 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       return base.isLevelEnabled(LOG_EVENTS[name]);
     },
     flush() {
-      // An asynchronous destination may still be writing an earlier chunk: a synchronous flush at
-      // exit could put the last line before it. Wait for the destination instead.
-      return new Promise<void>((resolve) => base.flush(() => resolve()));
+      // pino's flush returns at once while an asynchronous destination (SonicBoom) still has a
+      // write with the OS — a full pipe to a slow log shipper. The lines written synchronously at
+      // exit would then land before that write's: wait for the destination to drain instead.
+      return new Promise<void>((resolve) => {
+        const boom = stream as DestinationStream & Partial<{ _writing: boolean; once(event: 'drain' | 'error', listener: () => void): unknown }>;
+        if (boom._writing === true && boom.once) {
+          boom.once('drain', resolve);
+          boom.once('error', resolve);
+        } else base.flush(() => resolve());
+      });
     },
   };
 }
