@@ -132,6 +132,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
       readiness,
       now,
       limiterStore,
+      replayStore: localStore,
       fusionAuth,
     }),
   );
