@@ -133,6 +133,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
       readiness,
       now,
       limiterStore,
+      replayStore: localStore,
       fusionAuth,
     }),
   );

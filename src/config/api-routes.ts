@@ -260,7 +260,8 @@ export function loginResources(routes: readonly ApiRoute[]): string[] {
 export function handleProblems(routes: readonly ApiRoute[], clients: ReadonlyArray<{ id: string }>, introspectionPath: string): string[] {
   const problems: string[] = [];
   for (const r of routes.filter((route) => route.handle)) {
-    if (!clients.some((c) => c.id === r.handle)) problems.push(`API_ROUTES route ${r.path}: handle names ${r.handle}, which is not in GATEWAY_CLIENTS`);
+    if (!clients.some((c) => c.id === r.handle))
+      problems.push(`API_ROUTES route ${r.path}: handle names ${r.handle}, which is not in GATEWAY_CLIENTS or GATEWAY_CLIENT_KEYS`);
     if (!introspectionPath) problems.push(`API_ROUTES route ${r.path}: handles need GATEWAY_INTROSPECTION_PATH, where the gateway resolves them`);
   }
   return problems;

@@ -6,6 +6,7 @@ import { redisConnection, resolveStore, type RedisConnection, type SessionStoreK
 import type { ProxyTrust } from '../web/client-address.js';
 import type { GatewayClient } from './parsers.js';
 import { jwkThumbprint, type PrivateKeyFile } from './private-key.js';
+import type { GatewayKeyClient } from './public-keys.js';
 
 export type { ClientAuthMethod, RedisConnection, SessionStoreKind };
 
@@ -131,7 +132,10 @@ export interface Config {
   /** Direction 2 of phantom tokens: the handle introspection endpoint (path undefined = off) and its clients . */
   readonly gatewayIntrospection: {
     readonly path: string | undefined;
+    /** HTTP Basic clients (GATEWAY_CLIENTS). */
     readonly clients: ReadonlyArray<GatewayClient>;
+    /** private_key_jwt clients (GATEWAY_CLIENT_KEYS): RFC 7523 client assertions verified with these public keys. */
+    readonly keyClients: ReadonlyArray<GatewayKeyClient>;
     /** Introspections per minute per gateway address; 0 = off. */
     readonly ratePerMinute: number;
     /** Signs RFC 9701 answers; published at `${path}/jwks`. undefined = JSON and application/jwt only. */
@@ -197,6 +201,15 @@ export class ConfigError extends Error {
  * need not: these stand in for what it leaves out, and every frontend overrides them (frontends.ts
  * refuses a frontend that would inherit one).
  */
+/** Routes name a gateway client of either method; a client is registered for one method only. */
+function gatewayProblems(e: Env, routes: readonly ApiRoute[]): string[] {
+  const both = e.GATEWAY_CLIENT_KEYS.filter((k) => e.GATEWAY_CLIENTS.some((c) => c.id === k.id));
+  return [
+    ...both.map((k) => `GATEWAY_CLIENT_KEYS: client ${k.id} is also in GATEWAY_CLIENTS; a gateway client authenticates one way, Basic or private_key_jwt`),
+    ...handleProblems(routes, [...e.GATEWAY_CLIENTS, ...e.GATEWAY_CLIENT_KEYS], e.GATEWAY_INTROSPECTION_PATH),
+  ];
+}
+
 export const PLACEHOLDER = 'https://frontends.invalid';
 
 function withPlaceholders(env: Record<string, string | undefined>): Record<string, string | undefined> {
@@ -225,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
   if (!settings.env) throw new ConfigError([...settings.problems, ...early]);
   const e = settings.env;
   const routes = configuredRoutes(e);
-  const problems = [...crossChecks(e), ...early, ...routes.problems, ...handleProblems(routes.routes, e.GATEWAY_CLIENTS, e.GATEWAY_INTROSPECTION_PATH)];
+  const problems = [...crossChecks(e), ...early, ...routes.problems, ...gatewayProblems(e, routes.routes)];
   if (problems.length) throw new ConfigError(problems);
 
   const store = resolveStore(e);
@@ -313,6 +326,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
     gatewayIntrospection: {
       path: e.GATEWAY_INTROSPECTION_PATH || undefined,
       clients: e.GATEWAY_CLIENTS,
+      keyClients: e.GATEWAY_CLIENT_KEYS,
       ratePerMinute: e.GATEWAY_INTROSPECTION_RATE_LIMIT,
       signingKey: e.GATEWAY_SIGNING_KEY_FILE && {
         file: e.GATEWAY_SIGNING_KEY_FILE.file,

@@ -79,7 +79,7 @@ export function readCertificateFile(name: string, path: string): Read<X509Certif
   }
 }
 
-function readText(name: string, path: string): Read<string> {
+export function readText(name: string, path: string): Read<string> {
   try {
     return { value: readFileSync(path, 'utf8') };
   } catch (err) {
@@ -179,13 +179,28 @@ const ALGS_BY_KEY: Record<string, readonly string[]> = {
   ed25519: ['EdDSA', 'Ed25519'],
 };
 
+/** `rsa`, `ec:<curve>`, `ed25519`…: the key's type as ALGS_BY_KEY names it. */
+const keyType = (key: KeyObject): string =>
+  key.asymmetricKeyType === 'ec' ? `ec:${String(key.asymmetricKeyDetails?.namedCurve)}` : String(key.asymmetricKeyType);
+
+/**
+ * The JWS algorithms a (private or public) key signs or verifies with, or undefined for a key
+ * that cannot sign client assertions (symmetric, other curves, RSA under 2048 bits).
+ */
+export function assertionAlgs(key: KeyObject): readonly string[] | undefined {
+  if (key.type === 'secret') return undefined;
+  const type = keyType(key);
+  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return undefined;
+  return ALGS_BY_KEY[type];
+}
+
 /**
  * The JWS `alg` a key signs client assertions with: the JWK's `alg` when it fits the key, else
  * the key type's (RSA → RS256, EC P-256/384/521 → ES256/384/512, Ed25519 → EdDSA).
  */
 export function signingAlg(name: string, loaded: LoadedKey): Read<string> {
   const key = loaded.file.keyObject();
-  const type = key.asymmetricKeyType === 'ec' ? `ec:${String(key.asymmetricKeyDetails?.namedCurve)}` : String(key.asymmetricKeyType);
+  const type = keyType(key);
   const algs = ALGS_BY_KEY[type];
   const path = loaded.file.path;
   // Node cannot export an RSASSA-PSS-only key as a JWK, which openid-client needs.

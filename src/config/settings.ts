@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { certificateFile, privateKeyFile, signingKeyFile } from './client-credentials.js';
+import { gatewayClientKeys } from './public-keys.js';
 import {
   authParams,
   bool,
@@ -343,7 +344,13 @@ export const SETTINGS = [
       name: 'GATEWAY_CLIENTS',
       default: '',
       parse: gatewayClients,
-      doc: 'Comma-separated id:secret pairs of the gateways allowed to introspect handles (HTTP Basic); a route names in `handle` the one client whose gateway may resolve its handles. Never logged.',
+      doc: 'Comma-separated id:secret pairs of the gateways allowed to introspect handles with HTTP Basic (GATEWAY_CLIENT_KEYS for private_key_jwt); a route names in `handle` the one client whose gateway may resolve its handles. Never logged.',
+    },
+    {
+      name: 'GATEWAY_CLIENT_KEYS',
+      default: '',
+      parse: gatewayClientKeys,
+      doc: "Comma-separated id:path pairs of the gateways that authenticate with private_key_jwt (RFC 7523 client assertions) instead of HTTP Basic; the path names a file of the client's public key(s): a JWK, a JWK Set (several keys, for a rotation) or PEM (PUBLIC KEY or CERTIFICATE blocks). An id is in GATEWAY_CLIENTS or here, not both: a client uses the one method it is registered for.",
     },
     {
       name: 'GATEWAY_SIGNING_KEY_FILE',

@@ -20,7 +20,8 @@ export const ERROR_CODES = {
   unauthenticated: { status: 401, description: 'You are not signed in, or your session has ended.' },
   invalid_client: {
     status: 401,
-    description: 'The gateway client is unknown or its credentials are wrong (HTTP Basic with an id and secret of GATEWAY_CLIENTS).',
+    description:
+      'The gateway client is unknown or its credentials are wrong (HTTP Basic with an id and secret of GATEWAY_CLIENTS, or a client assertion signed with a key of GATEWAY_CLIENT_KEYS).',
   },
   access_denied: { status: 403, description: 'Sign-in was cancelled or refused at the identity provider.' },
   insufficient_user_authentication: {

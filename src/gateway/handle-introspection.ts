@@ -2,7 +2,9 @@ import { createPublicKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
+import { AssertionRefused, createAssertionVerifier } from './client-assertion.js';
 import type { EventLogger } from '../observability/logger.js';
+import type { KeyValueStore } from '../store/store.js';
 import type { RouteTokens } from '../tokens/route-tokens.js';
 import { sameSecret } from '../web/constant-time.js';
 import type { Step } from '../web/context.js';
@@ -13,6 +15,8 @@ export interface HandleIntrospectionDeps {
   config: Config;
   log: EventLogger;
   routeTokens: Pick<RouteTokens, 'resolveHandle'>;
+  /** The shared store (or this process's without one): the used `jti`s of client assertions. */
+  replayStore: Pick<KeyValueStore, 'setIfAbsent'>;
   now: () => number;
 }
 
@@ -53,23 +57,48 @@ async function readForm(req: AsyncIterable<Buffer>): Promise<URLSearchParams> {
 
 /**
  * RFC 7662 introspection of the handles that `handle` routes send upstream, for the gateway
- * clients of GATEWAY_CLIENTS (HTTP Basic). By `Accept`:
+ * clients of GATEWAY_CLIENTS (HTTP Basic) and GATEWAY_CLIENT_KEYS (private_key_jwt). By `Accept`:
  * - `application/json` (default): the RFC 7662 answer, with a `jwt` member when the token is one;
  * - `application/jwt`: the token itself as the body, 204 when inactive (the dialect of Curity's
  *   nginx module and Lua plugin, which forward the body upstream).
  * `Cache-Control: max-age` = seconds until the token's expiry minus TOKEN_REFRESH_SKEW, so a
  * gateway cache never serves a token longer than the BFF would; `no-store` when inactive.
  */
-export function handleIntrospection({ config, log, routeTokens, now }: HandleIntrospectionDeps): Step {
+export function handleIntrospection({ config, log, routeTokens, replayStore, now }: HandleIntrospectionDeps): Step {
   const skew = config.session.refreshSkewMs;
-  return async (ctx) => {
-    const client = basicClient(ctx.get('authorization') || undefined, config.gatewayIntrospection.clients);
-    if (!client) {
-      ctx.set('WWW-Authenticate', 'Basic realm="oidc-bff"');
-      throw new BffError('invalid_client', { event: 'gateway.introspection_refused', detail: 'missing or wrong gateway client credentials' });
+  const verifyAssertion = createAssertionVerifier({ config, store: replayStore, now });
+  const refuse = (ctx: Parameters<Step>[0], detail: string) => {
+    ctx.set('WWW-Authenticate', 'Basic realm="oidc-bff"');
+    return new BffError('invalid_client', { event: 'gateway.introspection_refused', detail });
+  };
+
+  /**
+   * The gateway client: HTTP Basic (GATEWAY_CLIENTS) or a client assertion (GATEWAY_CLIENT_KEYS),
+   * each only for the clients registered for it, and never both in one request (RFC 6749 2.3).
+   */
+  const authenticate = async (ctx: Parameters<Step>[0], form: URLSearchParams | undefined): Promise<string> => {
+    const header = ctx.get('authorization') || undefined;
+    const assertion = form?.has('client_assertion') || form?.has('client_assertion_type');
+    if (header && assertion) throw refuse(ctx, 'more than one client authentication method (Basic and a client assertion)');
+    if (assertion) {
+      try {
+        return await verifyAssertion(form!);
+      } catch (err) {
+        if (err instanceof AssertionRefused) throw refuse(ctx, `client assertion refused: ${err.message}`);
+        throw err;
+      }
     }
-    if (!ctx.is('application/x-www-form-urlencoded')) throw new BffError('invalid_request', { detail: 'body must be application/x-www-form-urlencoded' });
-    const handle = (await readForm(ctx.req)).get('token');
+    const client = basicClient(header, config.gatewayIntrospection.clients);
+    if (!client) throw refuse(ctx, 'missing or wrong gateway client credentials');
+    return client;
+  };
+
+  return async (ctx) => {
+    // A client assertion travels in the body: read it (bounded) before authenticating.
+    const form = ctx.is('application/x-www-form-urlencoded') ? await readForm(ctx.req) : undefined;
+    const client = await authenticate(ctx, form);
+    if (!form) throw new BffError('invalid_request', { detail: 'body must be application/x-www-form-urlencoded' });
+    const handle = form.get('token');
     if (!handle) throw new BffError('invalid_request', { detail: 'token is missing' });
     const signer = config.gatewayIntrospection.signingKey;
     const accepted = ctx.accepts('application/json', 'application/jwt', ...(signer ? [SIGNED] : []));

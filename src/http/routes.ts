@@ -49,6 +49,8 @@ export interface RouteParts {
   now: () => number;
   /** Where rate-limit counters live: the shared store, or this process for cookie sessions without Redis. */
   limiterStore: CounterStore;
+  /** The same store as a key-value store: single-use records (gateway client assertions' jti). */
+  replayStore: KeyValueStore;
   /** The FusionAuth web SDKs' hosted-backend routes, when FUSIONAUTH_SDK is on (src/fusionauth). */
   fusionAuth: FusionAuthSdk | undefined;
 }

@@ -34,6 +34,13 @@ export interface HandleDeps {
 
 /** How long a handle lives when the IdP did not say when the token expires. */
 const FALLBACK_MS = 300_000;
+/**
+ * How long this instance reuses a handle it made or read without asking the store again. Short,
+ * so that a handle record the store lost (a Redis failover, an eviction) is replaced soon.
+ */
+const REMEMBER_MS = 30_000;
+/** Most remembered handles (tokens × routes in use on this instance); the least recently used goes first. */
+const REMEMBER_MAX = 10_000;
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
 /** Keys are hashes: the store holds no usable handle or token. */
 const recordKey = (handle: string) => `hd:${hash(handle)}`;
@@ -56,12 +63,29 @@ export function createHandles({ config, store, sealer, phantom, liveSession, now
     return opened ? (JSON.parse(opened.plaintext) as T) : undefined;
   };
 
-  /** The handle of this session's token on `route`: the existing one, or a new one. */
+  /**
+   * Handles by index key, as this instance last made or read them. Reusing one costs no store
+   * read and weakens no revocation: it is sent only for a request whose session was just found
+   * live, and the introspection endpoint (resolve) reads the record and the session from the
+   * store at every call. The key holds the token, so a refreshed token gets its own handle.
+   */
+  const remembered = new Map<string, { handle: string; until: number }>();
+  const remember = (index: string, handle: string, tokenExpiresAt: number | undefined): string => {
+    remembered.delete(index);
+    remembered.set(index, { handle, until: Math.min(now() + REMEMBER_MS, tokenExpiresAt || Infinity) });
+    if (remembered.size > REMEMBER_MAX) remembered.delete(remembered.keys().next().value!);
+    return handle;
+  };
+
+  /** The handle of this session's token on `route`: the remembered one, the stored one, or a new one. */
   const handleFor = async (session: Session, route: ApiRoute, token: string): Promise<string> => {
     const index = indexKey(route.path, token);
+    const known = remembered.get(index);
+    if (known && known.until > now()) return known.handle;
+    const tokenExpiresAt = userToken(session, route)?.expiresAt;
     const existing = await open<string>(index);
-    if (existing) return existing;
-    const expiresAt = userToken(session, route)?.expiresAt || now() + FALLBACK_MS;
+    if (existing) return remember(index, existing, tokenExpiresAt);
+    const expiresAt = tokenExpiresAt || now() + FALLBACK_MS;
     const ttl = Math.max(1_000, expiresAt - now());
     const handle = randomBytes(32).toString('base64url');
     // Only what the handle needs: no refresh token, ID token or DPoP key is copied.
@@ -69,9 +93,11 @@ export function createHandles({ config, store, sealer, phantom, liveSession, now
     const record: HandleRecord = { route: route.path, client: route.handle!, expiresAt, session: { ...session, tokens } };
     await store.set(recordKey(handle), sealer.seal(JSON.stringify(record), recordKey(handle)), ttl);
     // Concurrent first requests agree on one handle: the first index written wins.
-    if (await store.setIfAbsent(index, sealer.seal(JSON.stringify(handle), index), ttl)) return handle;
+    if (await store.setIfAbsent(index, sealer.seal(JSON.stringify(handle), index), ttl)) return remember(index, handle, expiresAt);
     await store.delete(recordKey(handle));
-    return (await open<string>(index)) ?? handle;
+    const winner = await open<string>(index);
+    // Not remembered when the index vanished meanwhile: the next request makes a handle again.
+    return winner ? remember(index, winner, expiresAt) : handle;
   };
 
   /** Replaces the token the route's policy chose by its handle. */

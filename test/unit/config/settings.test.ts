@@ -94,6 +94,8 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
       pki = createTestPki();
       const keyA = writeClientKey(pki.dir, 'key-a', { type: 'ec', curve: 'P-256' }, 'jwk').path;
       const keyB = writeClientKey(pki.dir, 'key-b', { type: 'ec', curve: 'P-256' }, 'jwk').path;
+      const gatewayPublicKey = join(pki.dir, 'gateway-public.jwks.json');
+      writeFileSync(gatewayPublicKey, JSON.stringify({ keys: [writeClientKey(pki.dir, 'key-c', { type: 'ec', curve: 'P-256' }, 'jwk').publicJwk] }));
       const jwt = { OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_KEY_FILE: keyA };
       const mtls = { OIDC_CLIENT_CERT_FILE: pki.client.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.client.keyPath };
       const chain = join(pki.dir, 'client-chain.pem');
@@ -170,6 +172,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         API_PATH: { to: '/apis' },
         GATEWAY_INTROSPECTION_PATH: { to: '/gateway/introspect' },
         GATEWAY_CLIENTS: { to: 'orders-gateway:a-gateway-secret-that-is-long-enough-0123' },
+        GATEWAY_CLIENT_KEYS: { to: `orders-jwt-gateway:${gatewayPublicKey}` },
         GATEWAY_SIGNING_KEY_FILE: { to: keyA },
         GATEWAY_INTROSPECTION_RATE_LIMIT: { to: '10' },
         FORWARD_AUTH_PATH: { to: '/auth' },
