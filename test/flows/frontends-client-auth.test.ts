@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { CustomFetch } from 'openid-client';
+import { loadFrontends } from '../../src/config/frontends.js';
 import { CLIENT_DN, createTestPki, writeClientKey, type TestPki } from '../support/certs.js';
 import { startFrontends, type Frontends } from '../support/frontends.js';
 import { UserAgent } from '../support/user-agent.js';
@@ -133,5 +134,36 @@ describe('BFF_CONFIG: each provider authenticates its own client (private_key_jw
       "another frontend's calls went to the mTLS aliases",
     );
     assert.deepEqual(f.logs.named('logout.revocation_failed'), []);
+  });
+});
+
+describe('BFF_CONFIG reload: a provider key file replaced in place', function () {
+  this.timeout(20_000);
+  let pki: TestPki;
+  let f: Frontends;
+  after(async () => {
+    await f?.close();
+    pki?.cleanup();
+  });
+
+  it('a new key at the same path (same clientKeyId) is a changed provider: the reload signs with the new key, not the old', async () => {
+    pki = createTestPki();
+    const old = writeClientKey(pki.dir, 'rotated', { type: 'ec', curve: 'P-256' }, 'pem');
+    f = await startFrontends({
+      jwt: {
+        hostname: '127.0.0.1',
+        idp: 'a',
+        provider: {
+          fields: { clientAuth: 'private_key_jwt', clientKeyFile: old.path, clientKeyId: 'bff-key' },
+          registration: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...old.publicJwk, kid: 'bff-key' }] } },
+        },
+      },
+    });
+    const rotated = writeClientKey(pki.dir, 'rotated', { type: 'ec', curve: 'P-256' }, 'pem');
+    assert.equal(rotated.path, old.path);
+    const outcome = await f.service.reload(loadFrontends(f.base));
+    assert.deepEqual(outcome, { kept: 0, added: 1, removed: 1 }, 'the unit holding the old key was kept');
+    const signing = f.service.units[0]!.config.oidc.assertionKey!.file.keyObject();
+    assert.ok(signing.equals(rotated.privateKey), 'the reloaded unit signs with the old key');
   });
 });
