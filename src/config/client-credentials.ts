@@ -26,6 +26,8 @@ export interface ClientAssertionKey {
   readonly x5t: string | undefined;
   /** The assertion's `aud`: the issuer (openid-client's default), or the token endpoint URL (Entra ID's documented form). */
   readonly audience: 'issuer' | 'token_endpoint';
+  /** Where the key file is configured (OIDC_CLIENT_KEY_FILE, or a provider's field in BFF_CONFIG), for messages about it. */
+  readonly setting: string;
 }
 
 /** TLS towards the IdP: trusted CAs (OIDC_CA_FILE) and the client certificate (tls_client_auth). */
@@ -166,7 +168,7 @@ export function clientCertificateProblems(e: CredentialEnv, nowMs = Date.now(), 
   return [`${names.certKeyFile} (${key.file.path}) is not the private key of the certificate in ${names.certFile} (${cert.path})`];
 }
 
-export function clientAssertionKey(e: CredentialEnv): ClientAssertionKey | undefined {
+export function clientAssertionKey(e: CredentialEnv, setting = ENV_CREDENTIAL_NAMES.keyFile): ClientAssertionKey | undefined {
   const key = e.OIDC_CLIENT_KEY_FILE;
   if (e.OIDC_CLIENT_AUTH !== 'private_key_jwt' || !key) return undefined;
   return {
@@ -175,6 +177,7 @@ export function clientAssertionKey(e: CredentialEnv): ClientAssertionKey | undef
     alg: key.alg,
     x5t: key.x5t ?? (key.certificate && certificateThumbprintSha1(key.certificate)),
     audience: e.OIDC_CLIENT_ASSERTION_AUDIENCE,
+    setting,
   };
 }
 

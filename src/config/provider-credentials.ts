@@ -74,7 +74,7 @@ export function providerCredentials(at: string, p: ProviderCredentialFields, ext
   return {
     problems: [],
     clientSecret: p.clientSecret,
-    assertionKey: clientAssertionKey(credentials),
+    assertionKey: clientAssertionKey(credentials, `${at}.${FILE_NAMES.keyFile}`),
     tls: { extraCa, clientCertificate: idpTls(credentials).clientCertificate },
   };
 }

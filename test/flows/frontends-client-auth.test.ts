@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import type { CustomFetch } from 'openid-client';
-import { loadFrontends } from '../../src/config/frontends.js';
+import { startIdp } from '../../dev/idp.js';
+import { frontendConfigs, loadFrontends } from '../../src/config/frontends.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createOidcClient } from '../../src/idp/client.js';
 import { CLIENT_DN, createTestPki, writeClientKey, type TestPki } from '../support/certs.js';
 import { startFrontends, type Frontends } from '../support/frontends.js';
+import { captureLogs } from '../support/log-capture.js';
 import { UserAgent } from '../support/user-agent.js';
 
 /** A call to the IdP that authenticates the client, as it left the BFF. */
@@ -165,5 +169,39 @@ describe('BFF_CONFIG reload: a provider key file replaced in place', function ()
     assert.deepEqual(outcome, { kept: 0, added: 1, removed: 1 }, 'the unit holding the old key was kept');
     const signing = f.service.units[0]!.config.oidc.assertionKey!.file.keyObject();
     assert.ok(signing.equals(rotated.privateKey), 'the reloaded unit signs with the old key');
+  });
+});
+
+describe("BFF_CONFIG: a provider's key its IdP does not accept", () => {
+  it('discovery fails with a message naming the key in the file (providers.<id>.clientKeyFile), not OIDC_CLIENT_KEY_FILE', async () => {
+    const pki = createTestPki();
+    const key = writeClientKey(pki.dir, 'p384', { type: 'ec', curve: 'P-384' }, 'pem');
+    const idp = await startIdp({
+      clients: [
+        {
+          client_id: 'shop',
+          client_secret: 'unused',
+          redirect_uris: ['http://127.0.0.1:1/callback'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [key.publicJwk] },
+        },
+      ],
+    });
+    const logs = captureLogs();
+    const base = loadConfig({ BFF_CONFIG: '/unused.json', OIDC_ALLOW_HTTP: 'true', SESSION_STORE: 'memory' }, () => 'r'.repeat(43));
+    const [config] = frontendConfigs(base, {
+      providers: { corp: { issuer: idp.issuer, clientId: 'shop', clientAuth: 'private_key_jwt', clientKeyFile: key.path } },
+      frontends: { shop: { publicUrl: 'http://127.0.0.1:1', provider: 'corp', apiRoutes: [{ path: '/api', upstream: 'http://127.0.0.1:9' }] } },
+    });
+    const client = createOidcClient(config!, logs.log, { retry: { initialMs: 60_000, maxMs: 60_000 } });
+    try {
+      await logs.waitFor('oidc.discovery_failed');
+      const { err } = logs.named('oidc.discovery_failed')[0] as { err: { message: string } };
+      assert.match(err.message, /only, not ES384 \(BFF_CONFIG providers\.corp\.clientKeyFile\)/);
+    } finally {
+      client.close();
+      await idp.close();
+      pki.cleanup();
+    }
   });
 });

@@ -273,7 +273,7 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
       assert.equal(c?.oidc.clientSecret, undefined);
       assert.deepEqual(
         { ...c?.oidc.assertionKey, file: c?.oidc.assertionKey?.file.path },
-        { file: key.path, kid: 'file-kid', alg: 'ES256', x5t: undefined, audience: 'token_endpoint' },
+        { file: key.path, kid: 'file-kid', alg: 'ES256', x5t: undefined, audience: 'token_endpoint', setting: 'BFF_CONFIG providers.corp.clientKeyFile' },
       );
       const [named] = frontendConfigs(base(), withCorp({ clientAuth: 'private_key_jwt', clientKeyFile: key.path, clientKeyId: 'operator-kid' }));
       assert.equal(named?.oidc.assertionKey?.kid, 'operator-kid');
