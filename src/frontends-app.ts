@@ -3,6 +3,7 @@ import compose from 'koa-compose';
 import { AggregatorRegistry } from 'prom-client';
 import { loadFrontends } from './config/frontends.js';
 import { ConfigError, type Config } from './config/load.js';
+import { jwkThumbprint, PrivateKeyFile } from './config/private-key.js';
 import type { EventLogger } from './observability/logger.js';
 import { createApp, type AppDeps, type BffApp } from './app.js';
 import { errorHandler } from './http/error-handler.js';
@@ -133,7 +134,11 @@ async function untilReady(bff: BffApp, withinMs: number): Promise<void> {
 
 /** A configuration as text: two equal texts serve the same frontend the same way. */
 function fingerprint(config: Config): string {
-  return JSON.stringify(config);
+  // A key file prints as its path only (it never reaches a log); a key replaced at the same path is a change all the same.
+  return JSON.stringify(config, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const original = this[key];
+    return original instanceof PrivateKeyFile ? { path: original.path, key: jwkThumbprint(original.keyObject()) } : value;
+  });
 }
 
 /** One step per frontend: its unit, or the provider choice over its units when it offers several providers. */

@@ -26,6 +26,8 @@ export interface ClientAssertionKey {
   readonly x5t: string | undefined;
   /** The assertion's `aud`: the issuer (openid-client's default), or the token endpoint URL (Entra ID's documented form). */
   readonly audience: 'issuer' | 'token_endpoint';
+  /** Where the key file is configured (OIDC_CLIENT_KEY_FILE, or a provider's field in BFF_CONFIG), for messages about it. */
+  readonly setting: string;
 }
 
 /** TLS towards the IdP: trusted CAs (OIDC_CA_FILE) and the client certificate (tls_client_auth). */
@@ -44,8 +46,8 @@ export interface ClientCertificate {
   readonly key: PrivateKeyFile;
 }
 
-type CertificateFile = { path: string; certificates: X509Certificate[] };
-type SigningKey = LoadedKey & { alg: string };
+export type CertificateFile = { path: string; certificates: X509Certificate[] };
+export type SigningKey = LoadedKey & { alg: string };
 
 const optionalFile = <T>(name: string, read: (name: string, path: string) => Read<T>) =>
   z
@@ -59,14 +61,15 @@ const optionalFile = <T>(name: string, read: (name: string, path: string) => Rea
       return z.NEVER;
     });
 
-const readSigningKey = (name: string, path: string): Read<SigningKey> => {
+/** Reads a private_key_jwt key file and picks the algorithm it signs with. */
+export const readSigningKey = (name: string, path: string): Read<SigningKey> => {
   const loaded = readPrivateKeyFile(name, path);
   if ('problem' in loaded) return loaded;
   const alg = signingAlg(name, loaded.value);
   return 'problem' in alg ? alg : { value: { ...loaded.value, alg: alg.value } };
 };
 
-const readCertificates = (name: string, path: string): Read<CertificateFile> => {
+export const readCertificates = (name: string, path: string): Read<CertificateFile> => {
   const read = readCertificateFile(name, path);
   return 'value' in read ? { value: { path, certificates: read.value } } : read;
 };
@@ -87,7 +90,7 @@ export const clientCredentialFields = {
   OIDC_CA_FILE: certificateFile('OIDC_CA_FILE'),
 };
 
-interface CredentialEnv {
+export interface CredentialEnv {
   OIDC_CLIENT_AUTH: ClientAuthMethod;
   OIDC_CLIENT_KEY_FILE: SigningKey | undefined;
   OIDC_CLIENT_KEY_ID: string;
@@ -97,51 +100,75 @@ interface CredentialEnv {
   OIDC_CA_FILE: CertificateFile | undefined;
 }
 
-type RawCredentialName = 'OIDC_CLIENT_AUTH' | 'OIDC_CLIENT_KEY_FILE' | 'OIDC_CLIENT_KEY_ID' | 'OIDC_CLIENT_CERT_FILE' | 'OIDC_CLIENT_CERT_KEY_FILE';
+export type RawCredentialName = 'OIDC_CLIENT_AUTH' | 'OIDC_CLIENT_KEY_FILE' | 'OIDC_CLIENT_KEY_ID' | 'OIDC_CLIENT_CERT_FILE' | 'OIDC_CLIENT_CERT_KEY_FILE';
 
 /** The client authentication methods that send OIDC_CLIENT_SECRET. */
 export const SECRET_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 
 /**
+ * How problems name the credential settings: the environment's variables, or the fields of a
+ * provider in BFF_CONFIG (where the problem is prefixed with the provider's path in the file).
+ */
+export interface CredentialNames {
+  readonly keyFile: string;
+  readonly keyId: string;
+  readonly certFile: string;
+  readonly certKeyFile: string;
+  /** How "the method is m" is written: `OIDC_CLIENT_AUTH=m`, or `clientAuth m`. */
+  method(m: string): string;
+}
+
+export const ENV_CREDENTIAL_NAMES: CredentialNames = {
+  keyFile: 'OIDC_CLIENT_KEY_FILE',
+  keyId: 'OIDC_CLIENT_KEY_ID',
+  certFile: 'OIDC_CLIENT_CERT_FILE',
+  certKeyFile: 'OIDC_CLIENT_CERT_KEY_FILE',
+  method: (m) => `OIDC_CLIENT_AUTH=${m}`,
+};
+
+/**
  * Which files the chosen method needs, judged on the raw values: these problems are reported
  * even when some other variable is invalid, so one start-up lists them all.
  */
-export function clientCredentialProblems(raw: Readonly<Record<RawCredentialName, string>>): string[] {
+export function clientCredentialProblems(raw: Readonly<Record<RawCredentialName, string>>, names: CredentialNames = ENV_CREDENTIAL_NAMES): string[] {
   const problems: string[] = [];
   const method = raw.OIDC_CLIENT_AUTH.trim();
   const set = (name: RawCredentialName) => raw[name].trim() !== '';
   if (method === 'private_key_jwt' && !set('OIDC_CLIENT_KEY_FILE')) {
-    problems.push('OIDC_CLIENT_KEY_FILE (a JWK or PEM private key file) is required with OIDC_CLIENT_AUTH=private_key_jwt');
+    problems.push(`${names.keyFile} (a JWK or PEM private key file) is required with ${names.method('private_key_jwt')}`);
   }
   if (method !== 'private_key_jwt') {
-    for (const name of ['OIDC_CLIENT_KEY_FILE', 'OIDC_CLIENT_KEY_ID'] as const) {
-      if (set(name)) problems.push(`${name} is only used with OIDC_CLIENT_AUTH=private_key_jwt (it is ${method}): set that method, or remove ${name}`);
+    for (const [variable, name] of [
+      ['OIDC_CLIENT_KEY_FILE', names.keyFile],
+      ['OIDC_CLIENT_KEY_ID', names.keyId],
+    ] as const) {
+      if (set(variable)) problems.push(`${name} is only used with ${names.method('private_key_jwt')} (it is ${method}): set that method, or remove ${name}`);
     }
   }
   const cert = set('OIDC_CLIENT_CERT_FILE');
   const key = set('OIDC_CLIENT_CERT_KEY_FILE');
   if (method === 'tls_client_auth' && (!cert || !key)) {
-    const missing = [!cert && 'OIDC_CLIENT_CERT_FILE', !key && 'OIDC_CLIENT_CERT_KEY_FILE'].filter(Boolean);
-    problems.push(`${missing.join(' and ')} (PEM) ${missing.length > 1 ? 'are' : 'is'} required with OIDC_CLIENT_AUTH=tls_client_auth`);
+    const missing = [!cert && names.certFile, !key && names.certKeyFile].filter(Boolean);
+    problems.push(`${missing.join(' and ')} (PEM) ${missing.length > 1 ? 'are' : 'is'} required with ${names.method('tls_client_auth')}`);
   } else if (cert !== key) {
-    problems.push('OIDC_CLIENT_CERT_FILE and OIDC_CLIENT_CERT_KEY_FILE go together: set both or neither');
+    problems.push(`${names.certFile} and ${names.certKeyFile} go together: set both or neither`);
   }
   return problems;
 }
 
 /** The client certificate and its key file must belong together. */
-export function clientCertificateProblems(e: CredentialEnv, nowMs = Date.now()): string[] {
+export function clientCertificateProblems(e: CredentialEnv, nowMs = Date.now(), names: CredentialNames = ENV_CREDENTIAL_NAMES): string[] {
   const cert = e.OIDC_CLIENT_CERT_FILE;
   const key = e.OIDC_CLIENT_CERT_KEY_FILE;
   if (!cert || !key) return [];
   const leaf = cert.certificates[0]!;
   // An expired certificate would only fail later, at the IdP, as an opaque TLS error.
-  if (Date.parse(leaf.validTo) <= nowMs) return [`OIDC_CLIENT_CERT_FILE (${cert.path}) expired on ${leaf.validTo}`];
+  if (Date.parse(leaf.validTo) <= nowMs) return [`${names.certFile} (${cert.path}) expired on ${leaf.validTo}`];
   if (leaf.checkPrivateKey(key.file.keyObject())) return [];
-  return [`OIDC_CLIENT_CERT_KEY_FILE (${key.file.path}) is not the private key of the certificate in OIDC_CLIENT_CERT_FILE (${cert.path})`];
+  return [`${names.certKeyFile} (${key.file.path}) is not the private key of the certificate in ${names.certFile} (${cert.path})`];
 }
 
-export function clientAssertionKey(e: CredentialEnv): ClientAssertionKey | undefined {
+export function clientAssertionKey(e: CredentialEnv, setting = ENV_CREDENTIAL_NAMES.keyFile): ClientAssertionKey | undefined {
   const key = e.OIDC_CLIENT_KEY_FILE;
   if (e.OIDC_CLIENT_AUTH !== 'private_key_jwt' || !key) return undefined;
   return {
@@ -150,6 +177,7 @@ export function clientAssertionKey(e: CredentialEnv): ClientAssertionKey | undef
     alg: key.alg,
     x5t: key.x5t ?? (key.certificate && certificateThumbprintSha1(key.certificate)),
     audience: e.OIDC_CLIENT_ASSERTION_AUDIENCE,
+    setting,
   };
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseRouteEntries } from './api-routes.js';
+import { providerCredentials, type ProviderCredentials } from './provider-credentials.js';
 import { authParams, sdkCookieName } from './parsers.js';
 import { deepFreeze, PLACEHOLDER, ConfigError, type Config, type FrontendIdentity, type FusionAuthSdkConfig } from './load.js';
 
@@ -26,9 +27,35 @@ export const providerSchema = z
     clientId: z.string().min(1).describe('Client id registered at this provider.'),
     clientSecret: z.string().min(1).optional().describe('Client secret (required with client_secret_basic and client_secret_post).'),
     clientAuth: z
-      .enum(['client_secret_basic', 'client_secret_post', 'none'])
+      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'none'])
       .default('client_secret_basic')
-      .describe('Client authentication: client_secret_basic (default), client_secret_post or none.'),
+      .describe(
+        'Client authentication at the token, revocation and PAR endpoints: client_secret_basic (default), client_secret_post, private_key_jwt, tls_client_auth or none (as OIDC_CLIENT_AUTH).',
+      ),
+    clientKeyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('private_key_jwt: file of the private key (JWK, or PEM PKCS#8) that signs client assertions (as OIDC_CLIENT_KEY_FILE).'),
+    clientKeyId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("private_key_jwt: kid of the assertion header; default the JWK's kid, else the key's RFC 7638 thumbprint (as OIDC_CLIENT_KEY_ID)."),
+    clientAssertionAudience: z
+      .enum(['issuer', 'token_endpoint'])
+      .default('issuer')
+      .describe("private_key_jwt: the assertion's aud, issuer (default) or token_endpoint (as OIDC_CLIENT_ASSERTION_AUDIENCE)."),
+    clientCertFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('tls_client_auth: PEM file of the client certificate (chain, leaf first) presented to this provider (as OIDC_CLIENT_CERT_FILE).'),
+    clientCertKeyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("tls_client_auth: PEM file of the client certificate's private key (as OIDC_CLIENT_CERT_KEY_FILE)."),
     scopes: z.string().min(1).optional().describe('Scopes of the authorization request (default OIDC_SCOPES).'),
     authParams: z.record(z.string(), z.string()).optional().describe('Extra parameters of every authorization request, name → value.'),
     displayName: z.string().min(1).optional().describe('Name shown on the chooser page (default the id).'),
@@ -143,9 +170,18 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
   const problems: string[] = [];
   const configs: Config[] = [];
   if (Object.keys(frontends).length === 0) problems.push('BFF_CONFIG frontends: list at least one frontend');
+  const credentials = new Map<string, Credentials>();
   for (const [name, provider] of Object.entries(providers)) {
-    if (provider.clientAuth !== 'none' && !provider.clientSecret)
-      problems.push(`BFF_CONFIG providers.${name}: clientSecret is required with ${provider.clientAuth}`);
+    const read = providerCredentials(`BFF_CONFIG providers.${name}`, provider, base.oidc.tls.extraCa);
+    problems.push(...read.problems);
+    // A provider with bad credentials is reported here; its frontends are still derived (without
+    // them), so that their own problems and collisions are listed too. The file is refused anyway.
+    credentials.set(
+      name,
+      'tls' in read
+        ? read
+        : { problems: [], clientSecret: undefined, assertionKey: undefined, tls: { extraCa: base.oidc.tls.extraCa, clientCertificate: undefined } },
+    );
     if (new URL(provider.issuer).protocol === 'http:' && !base.oidc.allowHttp)
       problems.push(`BFF_CONFIG providers.${name}: an http issuer needs OIDC_ALLOW_HTTP=true`);
   }
@@ -190,7 +226,7 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
     const identity = { id: name, host: own.match.host ?? '', pathPrefix: prefix, providers: chosen, cookieBases };
     const unitRoutes = routes?.routes ?? prefixRoutes(base, prefix);
     for (const p of chosen) {
-      const provider = providers[p]!;
+      const provider = { ...providers[p]!, ...credentials.get(p)! };
       const shown = { providerId: p, providerName: provider.displayName ?? p, providerLogoUrl: provider.logoUrl };
       configs.push(derive(base, { ...identity, ...shown }, f, provider, unitRoutes, idle, maxAge, cookieBase(name)));
     }
@@ -201,7 +237,8 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
 }
 
 type Fields = z.output<typeof frontendFieldsSchema>;
-type Provider = z.output<typeof providerSchema>;
+type Credentials = Extract<ProviderCredentials, { tls: unknown }>;
+type Provider = z.output<typeof providerSchema> & Credentials;
 
 function derive(
   base: Config,
@@ -236,7 +273,9 @@ function derive(
       clientId: provider.clientId,
       clientSecret: provider.clientSecret,
       clientAuth: provider.clientAuth,
-      assertionKey: undefined,
+      assertionKey: provider.assertionKey,
+      // The environment's OIDC_CA_FILE, and this provider's own client certificate (never the environment's).
+      tls: provider.tls,
       scopes: provider.scopes ? provider.scopes.split(/\s+/).join(' ') : base.oidc.scopes,
       authParams: provider.authParams ? Object.entries(provider.authParams) : base.oidc.authParams,
       redirectUri: publicOrigin + paths.callback,

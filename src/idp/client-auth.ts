@@ -39,11 +39,11 @@ async function privateKeyJwt(key: ClientAssertionKey, server: oidc.ServerMetadat
   const supported = server.token_endpoint_auth_signing_alg_values_supported;
   if (supported && !supported.includes(key.alg)) {
     throw new Error(
-      `the IdP accepts client assertions signed with ${supported.join(', ')} only, not ${key.alg} (OIDC_CLIENT_KEY_FILE): use a key of a type it accepts, or set "alg" in the JWK`,
+      `the IdP accepts client assertions signed with ${supported.join(', ')} only, not ${key.alg} (${key.setting}): use a key of a type it accepts, or set "alg" in the JWK`,
     );
   }
   const cryptoKey = await importJWK(key.file.keyObject().export({ format: 'jwk' }), key.alg, { extractable: false });
-  if (cryptoKey instanceof Uint8Array) throw new Error('OIDC_CLIENT_KEY_FILE holds a symmetric key');
+  if (cryptoKey instanceof Uint8Array) throw new Error(`${key.setting} holds a symmetric key`);
   return oidc.PrivateKeyJwt(
     { key: cryptoKey, kid: key.kid },
     {

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIdp, type RunningIdp } from '../../dev/idp.js';
+import type { CustomFetch } from 'openid-client';
+import { startIdp, type IdpOptions, type RunningIdp } from '../../dev/idp.js';
 import { loadFrontends } from '../../src/config/frontends.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createFrontendsApp, type FrontendsApp } from '../../src/frontends-app.js';
@@ -25,6 +26,8 @@ export interface FrontendSpec {
   client?: string;
   /** Extra fields of the frontend in BFF_CONFIG. */
   fields?: Record<string, unknown>;
+  /** Extra fields of its provider entry (client authentication…), and what the IdP registers with its client to match. */
+  provider?: { fields: Record<string, unknown>; registration: Record<string, unknown> };
 }
 
 export interface Frontends {
@@ -60,6 +63,10 @@ export async function startFrontends(
     env?: Record<string, string>;
     redis?: TestRedis;
     /** Ids written to the first file (default all): a reload adds the others. */ initially?: string[];
+    /** More options of IdP `a` (mTLS endpoint aliases). */
+    idpA?: Partial<IdpOptions>;
+    /** Replaces fetch for every IdP call of every frontend (to record them). */
+    idpFetch?: CustomFetch;
   } = {},
 ): Promise<Frontends> {
   const port = await freePort();
@@ -80,7 +87,10 @@ export async function startFrontends(
   const clientsOf = (which: 'a' | 'b') => {
     const clients = new Map<
       string,
-      { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris: string[]; backchannel_logout_uri: string }
+      { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris: string[]; backchannel_logout_uri: string } & Record<
+        string,
+        unknown
+      >
     >();
     for (const id of Object.keys(specs)) {
       for (const [, idp, suffix] of providersOf(id)) {
@@ -91,6 +101,7 @@ export async function startFrontends(
           redirect_uris: [],
           post_logout_redirect_uris: [],
           backchannel_logout_uri: `${url[id]}/backchannel-logout${suffix}`,
+          ...specs[id]!.provider?.registration,
         };
         c.redirect_uris.push(`${url[id]}/callback${suffix}`);
         c.post_logout_redirect_uris.push(`${url[id]}/logout/callback${suffix}`);
@@ -99,7 +110,7 @@ export async function startFrontends(
     }
     return [...clients.values()];
   };
-  const idps = { a: await startIdp({ clients: clientsOf('a') }), b: await startIdp({ clients: clientsOf('b') }) };
+  const idps = { a: await startIdp({ ...options.idpA, clients: clientsOf('a') }), b: await startIdp({ clients: clientsOf('b') }) };
   const upstreams: Record<string, EchoUpstream> = {};
   for (const id of Object.keys(specs)) upstreams[id] = await startEchoUpstream();
 
@@ -109,7 +120,7 @@ export async function startFrontends(
       Object.keys(specs).flatMap((id) =>
         providersOf(id).map(([pid, idp]) => [
           pid,
-          { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}` },
+          { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}`, ...specs[id]!.provider?.fields },
         ]),
       ),
     ),
@@ -143,7 +154,11 @@ export async function startFrontends(
   const base = loadConfig(env, () => randomBytes(32).toString('base64url'));
   const list = loadFrontends(base);
   const logs = captureLogs();
-  const service = createFrontendsApp(base, list, { log: logs.log, discoveryRetry: { initialMs: 20, maxMs: 200 } });
+  const service = createFrontendsApp(base, list, {
+    log: logs.log,
+    discoveryRetry: { initialMs: 20, maxMs: 200 },
+    ...(options.idpFetch ? { idpFetch: options.idpFetch } : {}),
+  });
   const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
   for (const { bff } of service.units) await bff.idp.whenReady();
   // Logged by each unit's store; units added by a reload log theirs later.

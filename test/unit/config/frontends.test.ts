@@ -7,6 +7,7 @@ import { frontendConfigs, loadFrontends } from '../../../src/config/frontends.js
 import { ConfigError, loadConfig, type Config } from '../../../src/config/load.js';
 import { deploymentOf } from '../../../src/app.js';
 import { cookieNames } from '../../../src/session/cookie-names.js';
+import { createTestPki, writeClientKey, CLIENT_DN } from '../../support/certs.js';
 import { randomSecret } from './config-fixture.js';
 
 /** The environment of a deployment whose frontends all come from the file. */
@@ -254,6 +255,110 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
     );
     assert.deepEqual(loadFrontends(env), [env]);
     assert.equal(env.frontend, undefined);
+  });
+
+  describe('client authentication of a provider: private_key_jwt, tls_client_auth and none, as the OIDC_CLIENT_* settings', () => {
+    const pki = createTestPki();
+    after(() => pki.cleanup());
+    const key = writeClientKey(pki.dir, 'provider-key', { type: 'ec', curve: 'P-256' }, 'jwk', { kid: 'file-kid' });
+    const shop = { publicUrl: 'https://apps.example', provider: 'corp', apiRoutes: routes };
+    const withCorp = (corp: Record<string, unknown>) => ({
+      providers: { corp: { issuer: 'https://login.corp.example', clientId: 'shop', ...corp } },
+      frontends: { shop },
+    });
+
+    it('private_key_jwt: the assertion key from clientKeyFile, its kid (or clientKeyId) and the audience; no secret needed', () => {
+      const [c] = frontendConfigs(base(), withCorp({ clientAuth: 'private_key_jwt', clientKeyFile: key.path, clientAssertionAudience: 'token_endpoint' }));
+      assert.equal(c?.oidc.clientAuth, 'private_key_jwt');
+      assert.equal(c?.oidc.clientSecret, undefined);
+      assert.deepEqual(
+        { ...c?.oidc.assertionKey, file: c?.oidc.assertionKey?.file.path },
+        { file: key.path, kid: 'file-kid', alg: 'ES256', x5t: undefined, audience: 'token_endpoint', setting: 'BFF_CONFIG providers.corp.clientKeyFile' },
+      );
+      const [named] = frontendConfigs(base(), withCorp({ clientAuth: 'private_key_jwt', clientKeyFile: key.path, clientKeyId: 'operator-kid' }));
+      assert.equal(named?.oidc.assertionKey?.kid, 'operator-kid');
+      assert.equal(named?.oidc.assertionKey?.audience, 'issuer');
+    });
+
+    it("tls_client_auth: the provider's own certificate and key; OIDC_CA_FILE still trusted; the environment's client certificate is no provider's", () => {
+      const env = base({ OIDC_CA_FILE: pki.ca.certPath, OIDC_CLIENT_CERT_FILE: pki.stranger.certPath, OIDC_CLIENT_CERT_KEY_FILE: pki.stranger.keyPath });
+      const document = {
+        providers: {
+          corp: {
+            issuer: 'https://login.corp.example',
+            clientId: 'shop',
+            clientAuth: 'tls_client_auth',
+            clientCertFile: pki.client.certPath,
+            clientCertKeyFile: pki.client.keyPath,
+          },
+          partner: { issuer: 'https://id.partner.example', clientId: 'blog', clientSecret: 'x'.repeat(32) },
+        },
+        frontends: { shop, blog: { publicUrl: 'https://blog.example', provider: 'partner', apiRoutes: routes } },
+      };
+      const [mtls, secret] = frontendConfigs(env, document);
+      assert.equal(mtls?.oidc.clientAuth, 'tls_client_auth');
+      assert.equal(mtls?.oidc.tls.clientCertificate?.subject, CLIENT_DN);
+      assert.equal(mtls?.oidc.tls.clientCertificate?.key.path, pki.client.keyPath);
+      assert.equal(mtls?.oidc.tls.extraCa.length, 1);
+      assert.equal(secret?.oidc.tls.clientCertificate, undefined, "the environment's client certificate reached a provider of the file");
+      assert.equal(secret?.oidc.tls.extraCa.length, 1);
+    });
+
+    it('every bad credential of every provider at once, each named by its path in the file (and the file path it names)', () => {
+      const missing = join(pki.dir, 'nowhere.pem');
+      const notAKey = join(pki.dir, 'not-a-key.txt');
+      writeFileSync(notAKey, 'hello');
+      const found = problems({
+        providers: {
+          jwt: { issuer: 'https://a.example', clientId: 'a', clientAuth: 'private_key_jwt', clientKeyFile: missing },
+          nokey: { issuer: 'https://b.example', clientId: 'b', clientAuth: 'private_key_jwt' },
+          junk: { issuer: 'https://c.example', clientId: 'c', clientAuth: 'private_key_jwt', clientKeyFile: notAKey },
+          mtls: { issuer: 'https://d.example', clientId: 'd', clientAuth: 'tls_client_auth', clientCertFile: pki.client.certPath },
+          mismatch: {
+            issuer: 'https://e.example',
+            clientId: 'e',
+            clientAuth: 'tls_client_auth',
+            clientCertFile: pki.client.certPath,
+            clientCertKeyFile: pki.stranger.keyPath,
+          },
+          stray: { issuer: 'https://f.example', clientId: 'f', clientSecret: 'x'.repeat(32), clientKeyFile: key.path, clientKeyId: 'k' },
+          notcert: {
+            issuer: 'https://g.example',
+            clientId: 'g',
+            clientAuth: 'tls_client_auth',
+            clientCertFile: key.path,
+            clientCertKeyFile: pki.client.keyPath,
+          },
+        },
+        frontends: { shop: { ...shop, provider: 'jwt' } },
+      });
+      const expected = [
+        new RegExp(`providers\\.jwt\\.clientKeyFile: ${missing} does not exist`),
+        /providers\.nokey: clientKeyFile \(a JWK or PEM private key file\) is required with clientAuth private_key_jwt/,
+        new RegExp(`providers\\.junk\\.clientKeyFile: ${notAKey} is neither a JWK`),
+        /providers\.mtls: clientCertKeyFile \(PEM\) is required with clientAuth tls_client_auth/,
+        new RegExp(`providers\\.mismatch: clientCertKeyFile \\(${pki.stranger.keyPath}\\) is not the private key of the certificate in clientCertFile`),
+        /providers\.stray: clientKeyFile is only used with clientAuth private_key_jwt \(it is client_secret_basic\)/,
+        /providers\.stray: clientKeyId is only used with clientAuth private_key_jwt/,
+        new RegExp(`providers\\.notcert\\.clientCertFile: ${key.path} holds no PEM certificate`),
+      ];
+      for (const e of expected)
+        assert.ok(
+          found.some((p) => e.test(p)),
+          `${e} missing from ${found.join(' | ')}`,
+        );
+      assert.ok(
+        found.every((p) => p.startsWith('BFF_CONFIG ')),
+        found.join(' | '),
+      );
+    });
+
+    it('none: neither a secret nor a key; a secret method still needs clientSecret', () => {
+      assert.equal(frontendConfigs(base(), withCorp({ clientAuth: 'none' }))[0]?.oidc.clientAuth, 'none');
+      assert.ok(
+        problems(withCorp({ clientAuth: 'client_secret_post' })).some((p) => /providers\.corp: clientSecret is required with client_secret_post/.test(p)),
+      );
+    });
   });
 
   it('a bad file stops the service with exit 2, every problem listed', () => {
