@@ -207,6 +207,15 @@ describe('nginx caching the forward-auth answer of a phantom route (the example 
     assert.equal(s.bffCalls(), calls + 2, 'each unsafe request is decided by the BFF');
   });
 
+  it('a path that leaves its route once decoded never rides on the cached answer of the path nginx normalises it to', async () => {
+    assert.equal((await s.call(alice, '/api/orders/1', { headers: CSRF })).status, 200);
+    const apiCalls = s.api.verdicts.length;
+    // nginx routes this as /api/orders/1 (decoded, dot segments removed); the BFF judges the raw path and refuses it.
+    const res = await s.call(alice, '/api/orders%2F..%2Forders/1', { headers: CSRF });
+    assert.notEqual(res.status, 200, res.text);
+    assert.equal(s.api.verdicts.length, apiCalls);
+  });
+
   it('a logout is honoured at once for the browser that logged out, and within max-age for a copy of its old cookie', async () => {
     const carol = new UserAgent();
     await s.login(carol);
