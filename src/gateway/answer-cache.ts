@@ -45,9 +45,10 @@ export function cacheSeconds(sessions: Pick<Sessions, 'expiresAt' | 'idleExpires
 }
 
 /**
- * Cache headers of a cacheable answer: `Cache-Control: private` keeps it out of any cache that
- * is not deliberately keyed per session (nginx, told to ignore Cache-Control, takes the time from
- * `X-Accel-Expires`, in seconds, which it reads before anything else).
+ * Cache headers of an answer, Cache-Control first. `private` keeps a cacheable answer out of any
+ * cache that is not deliberately keyed per session; nginx, told to ignore Cache-Control, takes
+ * the time from `X-Accel-Expires` (seconds). nginx reads the two in order, and one that does not
+ * ignore Cache-Control caches nothing only if `private` comes first.
  */
 export function cacheHeaders(seconds: number): Record<string, string> {
   return seconds > 0

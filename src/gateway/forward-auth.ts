@@ -123,6 +123,10 @@ function answer({ config, log, sessions, now }: ForwardAuthParts, base: string):
       setsCookie: ctx.res.hasHeader('set-cookie'),
     });
     ctx.set(answerHeaders(session, ctx.req.headers.cookie, isOwn, identity, auth?.token));
+    // Cache-Control first: nginx reads them in order, and a `private` read before X-Accel-Expires
+    // keeps the answer out of any nginx cache that does not ignore Cache-Control (one not set up
+    // with the per-session key of docs/phantom-tokens.md, e.g. keyed by URI alone).
+    ctx.remove('X-Accel-Expires');
     ctx.set(cacheHeaders(seconds));
     ctx.status = 200;
     ctx.body = '';

@@ -37,7 +37,7 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function startStack(): Promise<Stack> {
+async function startStack(template = docsExample()): Promise<Stack> {
   let issuer = '';
   const api = await startJwtUpstream(() => issuer);
   const routes = routesFile([{ path: '/api/orders', upstream: 'http://127.0.0.1:9', token: 'phantom' }]);
@@ -63,7 +63,7 @@ async function startStack(): Promise<Stack> {
   let nginx: RunningNginx;
   try {
     nginx = await startNginx({
-      template: docsExample(),
+      template,
       port,
       vars: { LISTEN: `127.0.0.1:${port}`, BFF_ADDR: new URL(h.url).host, API_ADDR: new URL(api.url).host, CACHE_DIR: cacheDir },
     });
@@ -255,5 +255,33 @@ describe('nginx caching the forward-auth answer of a phantom route (the example 
       true,
     );
     assert.doesNotMatch(s.nginx.errorLog(), /\[(emerg|alert|crit)\]/);
+  });
+});
+
+describe('nginx caching the auth location without the documented set-up (Cache-Control honoured, the default key): nothing is cached', () => {
+  let s: Stack;
+  before(async () => {
+    // What an operator might write from a generic "cache auth_request" recipe: proxy_cache on, the
+    // default key ($scheme$proxy_host$request_uri: no Cookie in it), Cache-Control not ignored.
+    const example = docsExample();
+    const careless = example.replace(/^\s*proxy_cache_key .*\n/m, '').replace(/^\s*proxy_ignore_headers .*\n/m, '');
+    assert.notEqual(careless, example);
+    assert.doesNotMatch(careless, /proxy_cache_key|proxy_ignore_headers/);
+    s = await startStack(careless);
+  });
+  after(async () => s?.close());
+
+  it('Cache-Control: private keeps every answer out of that cache: each call reaches the BFF, and another session gets its own JWT', async () => {
+    const alice = new UserAgent();
+    const other = new UserAgent();
+    await s.login(alice);
+    await s.login(other);
+    const calls = s.bffCalls();
+    for (let i = 0; i < 3; i++) assert.equal((await s.call(alice, '/api/orders/same', { headers: CSRF })).status, 200);
+    const alicesJwt = s.api.verdicts.at(-1)!.bearer;
+    assert.equal((await s.call(other, '/api/orders/same', { headers: CSRF })).status, 200);
+    assert.equal(s.bffCalls(), calls + 4);
+    assert.notEqual(s.api.verdicts.at(-1)!.bearer, alicesJwt);
+    assert.equal((await s.call(new UserAgent(), '/api/orders/same', { headers: CSRF })).status, 401);
   });
 });
