@@ -123,6 +123,8 @@ export interface Config {
     /** IP addresses and CIDR blocks, as written. */
     readonly trustedIps: readonly string[];
     readonly identityHeaders: boolean;
+    /** Longest max-age of a cacheable answer (a `phantom` route's), ms; 0 = never cacheable. */
+    readonly cacheMaxAgeMs: number;
   };
   /**
    * FUSIONAUTH_SDK: the hosted-backend routes of FusionAuth's web SDKs (src/fusionauth); undefined = off.
@@ -321,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       path: e.FORWARD_AUTH_PATH || undefined,
       trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,
       identityHeaders: e.FORWARD_AUTH_IDENTITY_HEADERS,
+      cacheMaxAgeMs: e.FORWARD_AUTH_CACHE_MAX_AGE * 1000,
     },
     fusionAuthSdk: fusionAuthSdk(e, publicOrigin),
     gatewayIntrospection: {

@@ -384,6 +384,12 @@ export const SETTINGS = [
       parse: bool,
       doc: 'Add X-Auth-Request-User (sub) and X-Auth-Request-Email (email claim, only when email_verified is true) to the forward-auth answer, for the gateway to pass upstream.',
     },
+    {
+      name: 'FORWARD_AUTH_CACHE_MAX_AGE',
+      default: '10',
+      parse: seconds(),
+      doc: 'Longest time (seconds) a gateway may cache a forward-auth 200 of a `phantom` route (Cache-Control: private, max-age and X-Accel-Expires; never longer than the JWT or the session lives): a logout is honoured by such a gateway within this time, a new cookie at once. Only for a safe method, no Set-Cookie; see docs/phantom-tokens.md for the cache key. 0 = every answer no-store.',
+    },
   ]),
   ...section('FusionAuth web SDKs', [
     {

@@ -13,6 +13,7 @@ import type { Sessions } from '../session/session.js';
 import type { TokenRefresher } from '../tokens/refresh.js';
 import type { RouteTokens } from '../tokens/route-tokens.js';
 import { answerHeaders } from './answer.js';
+import { cacheHeaders, cacheSeconds, uncachedByDefault } from './answer-cache.js';
 import { originalRequest } from './original-request.js';
 import { oneSetCookiePerName } from './set-cookie.js';
 import { trustedGateway } from './trusted-gateway.js';
@@ -23,6 +24,7 @@ export interface ForwardAuthParts {
   sessions: Sessions;
   refresher: TokenRefresher;
   routeTokens: RouteTokens;
+  now: () => number;
 }
 
 export interface ForwardAuthRoute {
@@ -50,7 +52,7 @@ export function forwardAuthRoute(p: ForwardAuthParts): ForwardAuthRoute | undefi
   const base = p.config.forwardAuth.path;
   if (!base) return undefined;
   const below = `${base}/`;
-  const step = compose<Parameters<Step>[0]>([trustedGateway(p.config), oneSetCookiePerName, byRoute(p, base)]) as unknown as Step;
+  const step = compose<Parameters<Step>[0]>([trustedGateway(p.config), uncachedByDefault, oneSetCookiePerName, byRoute(p, base)]) as unknown as Step;
   // Below the base only along a clean path: '/auth/..%2flogin' must not reach forward-auth
   // through a proxy that routed it as '/login' after normalising it.
   return { matches: (path) => path === base || (path.startsWith(below) && checkUpstreamPath(path.slice(base.length)) !== null), step };
@@ -98,25 +100,42 @@ function checkOriginalRequest(config: Config, base: string): Step {
   };
 }
 
-/** Last step: 200, never cached, with the token the route's policy chose and the rest of what goes upstream. */
-function answer({ config, log, sessions }: ForwardAuthParts, base: string): Step {
+/**
+ * Last step: 200 with the token the route's policy chose and the rest of what goes upstream;
+ * never cached, except a `phantom` route's answer to a safe request (answer-cache.ts).
+ */
+function answer({ config, log, sessions, now }: ForwardAuthParts, base: string): Step {
   const { isOwn } = cookieNames(config);
   const identity = config.forwardAuth.identityHeaders;
+  const maxAgeMs = config.forwardAuth.cacheMaxAgeMs;
   return (ctx) => {
     const session = ctx.state.session;
     const auth = ctx.state.upstreamAuth;
     // A bound token without its proof is useless upstream, and as Bearer it would be a downgrade.
     if (auth?.dpop) throw new BffError('dpop_not_forwardable', { event: 'gateway.route_refused', detail: "the route's token is DPoP-bound" });
+    const original = originalRequest(ctx, base);
+    const seconds = cacheSeconds(sessions, {
+      maxAgeMs,
+      now: now(),
+      original,
+      session,
+      phantomUseUntil: ctx.state.phantomUseUntil,
+      setsCookie: ctx.res.hasHeader('set-cookie'),
+    });
     ctx.set(answerHeaders(session, ctx.req.headers.cookie, isOwn, identity, auth?.token));
-    ctx.set('Cache-Control', 'no-store');
+    // Cache-Control first: nginx reads them in order, and a `private` read before X-Accel-Expires
+    // keeps the answer out of any nginx cache that does not ignore Cache-Control (one not set up
+    // with the per-session key of docs/phantom-tokens.md, e.g. keyed by URI alone).
+    ctx.remove('X-Accel-Expires');
+    ctx.set(cacheHeaders(seconds));
     ctx.status = 200;
     ctx.body = '';
-    const original = originalRequest(ctx, base);
     log.event('gateway.authorized', {
       request_id: ctx.state.requestId,
       ...(session ? { session: sessions.logHandle(session), sub: session.sub } : {}),
       method: original.method,
       path: original.path,
+      ...(seconds > 0 ? { cache_seconds: seconds } : {}),
     });
   };
 }

@@ -120,6 +120,8 @@ export interface LogFields {
   client?: string;
   /** A gateway client's id (GATEWAY_CLIENTS), never its secret. */
   gateway_client?: string;
+  /** How long a gateway may cache a forward-auth answer (a `phantom` route's). */
+  cache_seconds?: number;
   /** The answer of an introspection. */
   active?: boolean;
   err?: { type: string; message: string; code?: string; stack?: string };

@@ -155,6 +155,7 @@ export function createPhantomTokens({ config, idp, store, sealer, sessions, refr
         }
       }
       ctx.state.upstreamAuth = { token: answer.phantom.jwt, dpop: undefined };
+      ctx.state.phantomUseUntil = answer.phantom.useUntil;
       await next();
     };
 
@@ -162,3 +163,10 @@ export function createPhantomTokens({ config, idp, store, sealer, sessions, refr
 }
 
 export type PhantomTokens = ReturnType<typeof createPhantomTokens>;
+
+declare module '../web/context.js' {
+  interface BffState {
+    /** Set by a `phantom` route's token step: until when (epoch ms) its JWT may be used; bounds a forward-auth answer's max-age. */
+    phantomUseUntil?: number;
+  }
+}

@@ -178,6 +178,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         FORWARD_AUTH_PATH: { to: '/auth' },
         FORWARD_AUTH_TRUSTED_IPS: { to: '10.0.0.0/8' },
         FORWARD_AUTH_IDENTITY_HEADERS: { to: 'true' },
+        FORWARD_AUTH_CACHE_MAX_AGE: { to: '60' },
         FUSIONAUTH_SDK: { to: 'true', given: { FUSIONAUTH_SDK_REDIRECT_URIS: 'https://app.example.test/' } },
         FUSIONAUTH_SDK_CLIENT_ID: { to: 'spa-client', given: sdk },
         FUSIONAUTH_SDK_REDIRECT_URIS: { to: 'https://other-app.example.test/', given: sdk },
