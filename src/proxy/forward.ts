@@ -146,7 +146,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
       clientGone = true;
       calls.current?.abort();
     };
-    ctx.res.once('close', onClose);
+    ctx.res.on('close', onClose);
     if (ctx.res.destroyed) clientGone = true; // it closed before anyone listened
     // With tracing on, a span until the response headers; the upstream gets its traceparent.
     const span = tracing?.httpCall('upstream', ctx.method, upstream);

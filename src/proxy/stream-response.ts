@@ -28,7 +28,7 @@ export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs:
     // The whole body is here already (most API answers come in the packet of their headers):
     // handed over with the end of the response, one write, none of a pipe's listeners and timers.
     if ((body as Readable & { complete?: boolean }).complete === true) {
-      res.once('close', () => resolve(res.writableFinished ? { ok: true } : { ok: false, clientGone: true, slowReader: false, error: undefined }));
+      res.on('close', () => resolve(res.writableFinished ? { ok: true } : { ok: false, clientGone: true, slowReader: false, error: undefined }));
       res.end(readAll(body));
       return;
     }

@@ -142,7 +142,9 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
       });
       state.current = req;
       if (state.aborted) req.destroy();
-      req.once('socket', (socket: Socket) => {
+      // `on`, not `once`, for events a request emits once anyway: once wraps every listener in a
+      // bound closure of its own, on every call.
+      req.on('socket', (socket: Socket) => {
         socketed = true;
         waitedMs = performance.now() - queued;
         // The upload is the client's time: the budget waits for the request to be sent.
@@ -159,7 +161,7 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), left);
         socket.once('connect', () => clearTimeout(connectTimer)).once('close', () => clearTimeout(connectTimer));
       });
-      req.once('error', (err: NodeJS.ErrnoException) => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         const replay =
           mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers) && req.reusedSocket && err.code === 'ECONNRESET';
         if (replay && !settled) {
@@ -171,12 +173,12 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         }
       });
       // Node answers neither the callback nor 'error' for a 101 it cannot upgrade: settle here.
-      req.once('upgrade', (_res, socket: Socket) => {
+      req.on('upgrade', (_res, socket: Socket) => {
         socket.destroy();
         fail(new UpstreamNoResponseError('the upstream switched protocols (101), which the API proxy does not carry'));
       });
       // 'close' follows every exchange; only one that ends before the response is a failure.
-      req.once('close', () => {
+      req.on('close', () => {
         if (!settled) fail(new UpstreamNoResponseError('the upstream closed the connection without a response'));
       });
       if (r.body === null) {
