@@ -13,7 +13,7 @@ export interface FrontendUnit {
  * before none). A request no frontend claims goes to `unmatched` (a 404): it never falls
  * through to some other frontend's sessions. /healthz and /readyz belong to the process.
  *
- * On the hot path this is one Map lookup and a few prefix tests.
+ * On the hot path this is one string comparison, one Map lookup and a few prefix tests.
  */
 export function frontendDispatch(
   units: readonly FrontendUnit[],
@@ -21,10 +21,25 @@ export function frontendDispatch(
   health: { healthz: Step; readyz: Step },
 ): Step & { replace(units: readonly FrontendUnit[]): void } {
   let table = tableOf(units);
+  // Koa's ctx.host splits the Host header with a regular expression on every call; a listener
+  // sees the same few Host values over and over, so the last one is remembered. Only while
+  // ctx.host is the Host header alone (no proxy trust, HTTP/1): otherwise it is asked each time.
+  let lastHeader: string | undefined;
+  let lastHost = '';
+  const hostOf = (ctx: Parameters<Step>[0]): string => {
+    const header = ctx.req.headers.host;
+    if (ctx.app.proxy || ctx.req.httpVersionMajor >= 2 || header === undefined) return ctx.host.toLowerCase();
+    if (header !== lastHeader) {
+      lastHost = ctx.host.toLowerCase();
+      lastHeader = header;
+    }
+    return lastHost;
+  };
   const step: Step = (ctx, next) => {
     const path = ctx.path;
     if (path === '/healthz' || path === '/readyz') return (path === '/healthz' ? health.healthz : health.readyz)(ctx, next);
-    const unit = first(table.byHost.get(ctx.host.toLowerCase()), path) ?? first(table.anyHost, path);
+    const host = hostOf(ctx);
+    const unit = first(table.byHost.get(host), path) ?? first(table.anyHost, path);
     return (unit ? unit.step : unmatched)(ctx, next);
   };
   // SIGHUP: a new table in one assignment; a request already dispatched finishes where it began.

@@ -43,6 +43,10 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
   const inHandlers = new Set<Promise<void>>();
   // Responses in progress, so that a drain can tell each of them to close its connection.
   const active = new Set<http.ServerResponse>();
+  // One listener for every response (called with the response as `this`), not a closure each.
+  function forget(this: http.ServerResponse) {
+    active.delete(this);
+  }
   let draining = false;
   const closeAfter = (res: http.ServerResponse) => {
     res.shouldKeepAlive = false;
@@ -69,7 +73,7 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     }
     served.add(req.socket);
     active.add(res);
-    res.once('close', () => active.delete(res));
+    res.on('close', forget); // a response closes once
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

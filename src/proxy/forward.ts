@@ -87,22 +87,37 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
   };
 
   /** Starts the upstream call; `calls.current` is what a client hang-up must abort. */
-  const send = async (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, calls: { current?: UpstreamCall }) => {
+  const send = (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, calls: { current?: UpstreamCall }) => {
     const auth = ctx.state.upstreamAuth;
-    if (auth?.dpop) {
-      headers['authorization'] = `DPoP ${auth.token}`;
-      headers['dpop'] = await upstreamProof(auth.dpop, ctx.method, new URL(path, upstream), auth.token, dpopNonce);
-    } else if (auth) {
-      headers['authorization'] = `Bearer ${auth.token}`;
-    }
+    if (auth?.dpop) return sendWithProof(ctx, auth.token, auth.dpop, path, headers, body, calls);
+    if (auth) headers['authorization'] = `Bearer ${auth.token}`;
+    // A Bearer call needs no await of its own before the request goes out (the hot path).
+    return start(ctx, path, headers, body, calls);
+  };
+
+  const sendWithProof = async (
+    ctx: BffContext,
+    token: string,
+    key: DpopKey,
+    path: string,
+    headers: Record<string, string | string[]>,
+    body: Readable | null,
+    calls: { current?: UpstreamCall },
+  ) => {
+    headers['authorization'] = `DPoP ${token}`;
+    headers['dpop'] = await upstreamProof(key, ctx.method, new URL(path, upstream), token, dpopNonce);
+    const response = await start(ctx, path, headers, body, calls);
+    const nonce = response.headers['dpop-nonce'];
+    if (typeof nonce === 'string') dpopNonce = nonce;
+    return response;
+  };
+
+  const start = (ctx: BffContext, path: string, headers: Record<string, string | string[]>, body: Readable | null, calls: { current?: UpstreamCall }) => {
     // The client may have hung up while this request waited (session, refresh, token, proof).
-    if (ctx.res.destroyed) throw new ClientGoneError();
+    if (ctx.res.destroyed) return Promise.reject(new ClientGoneError());
     const call = client.call({ method: ctx.method, path, headers, body });
     calls.current = call;
-    const response = await call.response;
-    const nonce = response.headers['dpop-nonce'];
-    if (auth?.dpop && typeof nonce === 'string') dpopNonce = nonce;
-    return response;
+    return call.response;
   };
 
   const forward = async (ctx: BffContext): Promise<void> => {
@@ -131,7 +146,7 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
       clientGone = true;
       calls.current?.abort();
     };
-    ctx.res.once('close', onClose);
+    ctx.res.on('close', onClose);
     if (ctx.res.destroyed) clientGone = true; // it closed before anyone listened
     // With tracing on, a span until the response headers; the upstream gets its traceparent.
     const span = tracing?.httpCall('upstream', ctx.method, upstream);

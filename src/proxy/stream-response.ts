@@ -25,6 +25,13 @@ export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs:
       resolve({ ok: false, clientGone: true, slowReader: false, error: undefined });
       return;
     }
+    // The whole body is here already (most API answers come in the packet of their headers):
+    // handed over with the end of the response, one write, none of a pipe's listeners and timers.
+    if ((body as Readable & { complete?: boolean }).complete === true) {
+      res.on('close', () => resolve(res.writableFinished ? { ok: true } : { ok: false, clientGone: true, slowReader: false, error: undefined }));
+      res.end(readAll(body));
+      return;
+    }
     let settled = false;
     let stalled: NodeJS.Timeout | undefined;
     const settle = (outcome: StreamOutcome) => {
@@ -59,4 +66,15 @@ export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs:
     });
     body.pipe(res);
   });
+}
+
+/** Everything a readable has buffered (it has ended), read so that it emits 'end' and frees its connection. */
+function readAll(body: Readable): Buffer | undefined {
+  const first = body.read() as Buffer | null;
+  if (first === null) return undefined;
+  let rest = body.read() as Buffer | null;
+  if (rest === null) return first;
+  const chunks = [first];
+  for (; rest !== null; rest = body.read() as Buffer | null) chunks.push(rest);
+  return Buffer.concat(chunks);
 }

@@ -51,7 +51,12 @@ export interface UpstreamClientOptions {
   timeoutMs: number;
   /** Connections in the pool (API_UPSTREAM_CONNECTIONS); further calls wait for one. */
   connections: number;
+  /** An idle pooled connection is closed within this long (default 4 s, under a Node upstream's 5 s). */
+  idleSocketMs?: number;
 }
+
+const IDLE_SINCE = Symbol('idle since');
+type PooledSocket = Socket & { [IDLE_SINCE]?: number };
 
 /**
  * node:http with a keep-alive Agent per upstream: on this hot path it costs about two thirds of
@@ -62,77 +67,118 @@ export interface UpstreamClientOptions {
  * body chunks while the client is reading. A slow client upload or a client that stops
  * reading is not blamed on the upstream.
  */
-export function createUpstreamClient(origin: URL, { timeoutMs, connections }: UpstreamClientOptions): UpstreamClient {
+export function createUpstreamClient(origin: URL, { timeoutMs, connections, idleSocketMs = IDLE_SOCKET_MS }: UpstreamClientOptions): UpstreamClient {
   const secure = origin.protocol === 'https:';
   const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections, scheduling: 'lifo' });
-  // Node's Agent destroys a socket that times out while in its free list; active ones are ours to time.
-  agent.on('free', (socket: Socket) => socket.setTimeout(IDLE_SOCKET_MS));
+  // Idle pooled connections are swept by one coarse timer (closed after between 3/4 and all of
+  // idleSocketMs idle), not by a socket timeout armed and cleared around every call.
+  const sweepEvery = Math.max(1, Math.floor(idleSocketMs / 4));
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const before = performance.now() - (idleSocketMs - sweepEvery);
+    let left = 0;
+    for (const name in agent.freeSockets) {
+      for (const socket of agent.freeSockets[name] ?? []) {
+        if (((socket as PooledSocket)[IDLE_SINCE] ?? 0) <= before) socket.destroy();
+        else left++;
+      }
+    }
+    if (left === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  agent.on('free', (socket: PooledSocket) => {
+    socket[IDLE_SINCE] = performance.now();
+    sweeper ??= setInterval(sweep, sweepEvery).unref();
+  });
   const send = secure ? https.request : http.request;
   const hostname = origin.hostname.replace(/^\[|\]$/g, '');
   const port = origin.port || (secure ? 443 : 80);
   const connectMs = Math.min(timeoutMs, MAX_CONNECT_MS);
 
+  // Sent as given: Node's ClientRequest would otherwise copy every header through setHeader
+  // (validated, lower-cased, stored) before serialising them all again. `host` is ours to set then.
+  const hostHeader = origin.host;
+
   const attempt = (r: UpstreamRequest, mayRetry: boolean, state: { current?: http.ClientRequest; aborted: boolean }): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       let settled = false;
-      let headersTimer: NodeJS.Timeout | undefined;
       // Until the Agent hands out a connection, the call waits for the pool: Node starts no
       // timer for that, and a destroyed queued request reports nothing until a socket frees.
       const queued = performance.now();
       let waitedMs = 0;
-      const poolTimer = setTimeout(() => {
-        const err = new UpstreamTimeoutError('connection pool', timeoutMs);
-        fail(err);
-        req.destroy(err);
-      }, timeoutMs);
+      let socketed = false;
+      // One timer per call (the hot path starts no other): from the call for the pool wait and,
+      // without a body to upload, on until the response headers, the whole budget in one. With
+      // a body, it stops while the client uploads and restarts with what is left once it is sent.
+      const expire = () => {
+        if (!socketed) {
+          const err = new UpstreamTimeoutError('connection pool', timeoutMs);
+          fail(err);
+          req.destroy(err);
+        } else {
+          req.destroy(new UpstreamTimeoutError('response headers', timeoutMs));
+        }
+      };
+      let timer: NodeJS.Timeout | undefined = setTimeout(expire, timeoutMs);
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
-        clearTimeout(poolTimer);
-        clearTimeout(headersTimer);
+        clearTimeout(timer);
         reject(err);
       };
-      const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: r.headers }, (response) => {
+      const headers: string[] = ['host', hostHeader];
+      for (const name in r.headers) {
+        const value = r.headers[name]!;
+        if (typeof value === 'string') headers.push(name, value);
+        else for (const item of value) headers.push(name, item);
+      }
+      const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: headers as unknown as http.OutgoingHttpHeaders }, (response) => {
         settled = true;
-        clearTimeout(headersTimer);
+        clearTimeout(timer);
         timeBody(response, timeoutMs);
         resolve(response);
       });
       state.current = req;
       if (state.aborted) req.destroy();
-      req.once('socket', (socket: Socket) => {
-        clearTimeout(poolTimer);
+      // `on`, not `once`, for events a request emits once anyway: once wraps every listener in a
+      // bound closure of its own, on every call.
+      req.on('socket', (socket: Socket) => {
+        socketed = true;
         waitedMs = performance.now() - queued;
-        socket.setTimeout(0); // the idle timeout of a pooled connection does not apply while it serves us
+        // The upload is the client's time: the budget waits for the request to be sent.
+        if (r.body !== null) {
+          clearTimeout(timer);
+          timer = undefined;
+          req.once('finish', () => {
+            // What the wait for a pooled connection spent is gone from the budget.
+            if (!settled) timer = setTimeout(expire, Math.max(1, timeoutMs - waitedMs));
+          });
+        }
         if (!socket.connecting) return;
         const left = Math.max(1, Math.min(connectMs, timeoutMs - waitedMs));
         const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), left);
         socket.once('connect', () => clearTimeout(connectTimer)).once('close', () => clearTimeout(connectTimer));
       });
-      req.once('finish', () => {
-        // What the wait for a pooled connection spent is gone from the budget.
-        const left = Math.max(1, timeoutMs - waitedMs);
-        if (!settled) headersTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('response headers', timeoutMs)), left);
-      });
-      req.once('error', (err: NodeJS.ErrnoException) => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         const replay =
           mayRetry && !state.aborted && r.body === null && REPLAYABLE.has(r.method) && !('dpop' in r.headers) && req.reusedSocket && err.code === 'ECONNRESET';
         if (replay && !settled) {
           settled = true;
-          clearTimeout(poolTimer);
-          clearTimeout(headersTimer);
+          clearTimeout(timer);
           attempt(r, false, state).then(resolve, reject);
         } else {
           fail(err);
         }
       });
       // Node answers neither the callback nor 'error' for a 101 it cannot upgrade: settle here.
-      req.once('upgrade', (_res, socket: Socket) => {
+      req.on('upgrade', (_res, socket: Socket) => {
         socket.destroy();
         fail(new UpstreamNoResponseError('the upstream switched protocols (101), which the API proxy does not carry'));
       });
       // 'close' follows every exchange; only one that ends before the response is a failure.
-      req.once('close', () => {
+      req.on('close', () => {
         if (!settled) fail(new UpstreamNoResponseError('the upstream closed the connection without a response'));
       });
       if (r.body === null) {
@@ -155,7 +201,10 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections }: Up
         },
       };
     },
-    close: () => agent.destroy(),
+    close: () => {
+      clearInterval(sweeper);
+      agent.destroy();
+    },
   };
 }
 
@@ -163,12 +212,19 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections }: Up
  * Fails the response body when the upstream leaves a gap longer than `timeoutMs` between chunks,
  * but not while the body is paused because the client reads slowly (backpressure). Progress is
  * watched on the socket: a 'data' listener on the response would start it flowing before the
- * proxy pipes it, and lose chunks.
+ * proxy pipes it, and lose chunks. Checked once the socket's data at hand is parsed: a body that
+ * came whole with its headers (most API answers) has no gap to time, and gets no timer.
  */
 function timeBody(response: http.IncomingMessage, timeoutMs: number): void {
+  process.nextTick(watchBody, response, timeoutMs);
+}
+
+function watchBody(response: http.IncomingMessage, timeoutMs: number): void {
+  if (response.complete || response.destroyed) return;
   const socket = response.socket;
   const fire = () => response.destroy(new UpstreamTimeoutError('response body', timeoutMs));
-  let timer: NodeJS.Timeout | undefined = setTimeout(fire, timeoutMs);
+  // Paused already (its reader is slow): the timer starts when it flows again.
+  let timer: NodeJS.Timeout | undefined = response.isPaused() ? undefined : setTimeout(fire, timeoutMs);
   const arm = () => {
     if (timer) timer.refresh();
     else timer = setTimeout(fire, timeoutMs);

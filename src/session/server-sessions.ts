@@ -9,6 +9,8 @@ import type { Session, Sessions, TokenSet } from './session.js';
 import { RecentMap } from '../store/recent-map.js';
 import { deepFreeze, fromSealed, newSession, parseSealedSession, toSealed, type SealedSession } from './sealed-session.js';
 
+const NONE: Promise<undefined> = Promise.resolve(undefined);
+
 /** 256 random bits, base64url: the only shape of session id we ever issue. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -130,28 +132,42 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     return result;
   };
 
-  /** Unseals and checks what the store gave for `key`; undefined for anything not a live session. */
-  const open = async (key: string, sealed: string | undefined): Promise<Session | undefined> => {
-    if (sealed === undefined) return undefined;
+  /**
+   * Unseals and checks what the store gave for `key`; undefined for anything not a live session.
+   * Not async: a live session under the current secret (every API call) settles without an
+   * async frame of its own; expiry and re-sealing take the slow path.
+   */
+  const open = (key: string, sealed: string | undefined): Promise<Session | undefined> => {
+    if (sealed === undefined) return NONE;
     const found = unsealMemo(key, sealed);
-    if (!found) return undefined;
+    if (!found) return NONE;
     const session = fromSealed(key, found.stored);
     readAs.set(session, sealed);
-    if (found.stored.createdAt + maxAgeMs <= now()) {
+    if (found.stored.createdAt + maxAgeMs <= now() || found.stale) return openSlow(key, session, found.stale);
+    return Promise.resolve(session);
+  };
+  const openSlow = async (key: string, session: Session, stale: boolean): Promise<Session | undefined> => {
+    if (session.createdAt + maxAgeMs <= now()) {
       await store.delete(key);
       return undefined;
     }
     // Written under an older secret: re-seal with the current one so old secrets can be retired.
-    if (found.stale && !(await reseal(session))) return undefined;
+    if (stale && !(await reseal(session))) return undefined;
     return session;
   };
 
   return {
-    async load(io) {
-      const id = readCookie(io.header, cookies.session);
-      if (id === undefined || !SESSION_ID.test(id)) return undefined;
-      const key = storeKey(id);
-      return open(key, store.cachedValue?.(key) ?? (await store.getAndTouch(key, idleTimeoutMs)));
+    load(io) {
+      // Not async (see open): a session the store's cache holds is one resolved promise away.
+      try {
+        const id = readCookie(io.header, cookies.session);
+        if (id === undefined || !SESSION_ID.test(id)) return NONE;
+        const key = storeKey(id);
+        const cached = store.cachedValue?.(key);
+        return cached !== undefined ? open(key, cached) : store.getAndTouch(key, idleTimeoutMs).then((sealed) => open(key, sealed));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
     },
     async reload(s) {
       return open(s.key, await store.get(s.key));

@@ -82,6 +82,64 @@ describe('upstream client: an upstream that never answers', () => {
   });
 });
 
+describe('upstream client: idle pooled connections', () => {
+  it('closes a connection left idle in the pool within idleSocketMs (before the upstream would close it under a request)', async () => {
+    const closed: Array<Promise<unknown>> = [];
+    const server = http.createServer((_req, res) => res.end('ok'));
+    server.keepAliveTimeout = 60_000; // the upstream keeps it: only the client's own sweep can close it
+    server.on('connection', (socket: net.Socket) => closed.push(once(socket, 'close')));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), {
+      timeoutMs: 5_000,
+      connections: 4,
+      idleSocketMs: 200,
+    });
+    try {
+      const started = performance.now();
+      assert.equal(await bodyOf(await client.call({ method: 'GET', path: '/', headers: {}, body: null }).response), 'ok');
+      assert.equal(closed.length, 1);
+      await closed[0];
+      // Swept once idle for 3/4 of idleSocketMs, within idleSocketMs plus one sweep's slack.
+      const idle = performance.now() - started;
+      assert.ok(idle >= 150, `closed after ${idle} ms: too early`);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+});
+
+describe('upstream client: an upstream that stalls mid-body', () => {
+  it('fails the response body with UpstreamTimeoutError (phase response body) after a gap of the timeout', async () => {
+    // Headers and half the declared body, then nothing: the body must not hang the proxy forever.
+    const server = net.createServer((socket) => socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf.')));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { timeoutMs: 150, connections: 256 });
+    try {
+      const response = await client.call({ method: 'GET', path: '/', headers: {}, body: null }).response;
+      const failed = await once(response.resume(), 'error').then(([err]) => err as unknown);
+      assert.ok(failed instanceof UpstreamTimeoutError && failed.phase === 'response body', String(failed));
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  it('a body that came whole with its headers is handed over intact', async () => {
+    const upstream = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole');
+    const client = createUpstreamClient(upstream.origin, { timeoutMs: 150, connections: 256 });
+    try {
+      const response = await client.call({ method: 'GET', path: '/', headers: { 'x-a': ['1', '2'] }, body: null }).response;
+      assert.equal(await bodyOf(response), 'whole');
+    } finally {
+      client.close();
+      upstream.close();
+    }
+  });
+});
+
 /** A raw upstream whose answer to every request is `reply` (bytes written as they are). */
 async function rawUpstream(reply: string) {
   const server = net.createServer((socket) => socket.once('data', () => socket.write(reply)));
