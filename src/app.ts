@@ -102,7 +102,10 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
   // sessions, whose only copy is the browser's) not recorded as ended.
   const liveSession = store ? (s: Session) => sessions.reload(s) : async (s: Session) => ((await revocations.isRevoked(s)) ? undefined : s);
   const routeTokens = createRouteTokens({ config, idp, log, now, store: localStore, sealer, sessions, refresher, liveSession });
-  const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf: checkCsrf(config) });
+  // Pages of these origins may call with credentials: ours, and the SPA origins the FusionAuth
+  // SDK routes serve CORS to (FUSIONAUTH_SDK_ORIGINS). Every other origin is cross-site.
+  const csrf = checkCsrf(new Set([config.publicOrigin, ...(config.fusionAuthSdk?.origins ?? [])]));
+  const api = createApiRouter({ config, cookies, log, metrics, tracing: deps.tracing, sessions, refresher, routeTokens, csrf });
   const readiness: Readiness = { draining: false };
   // FUSIONAUTH_SDK: the hosted-backend routes of FusionAuth's web SDKs (src/fusionauth).
   const fusionAuth = config.fusionAuthSdk && fusionAuthSdk(config, config.fusionAuthSdk, sessions, log, now);
@@ -135,6 +138,7 @@ export function createApp(config: Config, deps: AppDeps): BffApp {
       limiterStore,
       replayStore: localStore,
       fusionAuth,
+      csrf,
     }),
   );
   if (deps.extra) app.use(deps.extra);

@@ -14,7 +14,6 @@ import { logoutApi, logoutNavigation, logoutTo } from '../oidc/logout.js';
 import { logoutCallback } from '../oidc/logout-callback.js';
 import { TRANSACTION_TTL_MS, type Transactions } from '../oidc/transactions.js';
 import type { EventLogger } from '../observability/logger.js';
-import { checkCsrf } from '../proxy/csrf.js';
 import type { ApiRouter } from '../proxy/api-router.js';
 import { requireSession } from '../session/require-session.js';
 import { sessionEndpoint } from '../session/session-endpoint.js';
@@ -53,6 +52,8 @@ export interface RouteParts {
   replayStore: KeyValueStore;
   /** The FusionAuth web SDKs' hosted-backend routes, when FUSIONAUTH_SDK is on (src/fusionauth). */
   fusionAuth: FusionAuthSdk | undefined;
+  /** The anti-CSRF step of /api/* and the state-changing routes (src/proxy/csrf.ts), over the origins app.ts allows. */
+  csrf: Step;
 }
 
 /**
@@ -76,7 +77,7 @@ const page: Step = async (ctx, next) => {
 export function routes(p: RouteParts): Step {
   const { config, sessions, refresher } = p;
   const paths = config.paths;
-  const csrf = checkCsrf(config);
+  const csrf = p.csrf;
   const session = requireSession(sessions);
   const router = new Router<BffState>();
 

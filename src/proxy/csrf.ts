@@ -1,4 +1,3 @@
-import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
 import type { Step } from '../web/context.js';
 
@@ -8,12 +7,11 @@ export const CSRF_HEADER = 'x-csrf';
 /**
  * Refuses requests that lack `X-CSRF: 1`, or that the browser marks as cross-site
  * (`Sec-Fetch-Site: cross-site`, or an Origin other than ours): 403 `csrf`.
+ * `origins` are the only origins whose pages may call with credentials: the BFF's own, and those
+ * a feature serves CORS to (the composition root lists them; see app.ts).
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
  */
-export function checkCsrf(config: Config): Step {
-  // Our own origin, and the SPA origins the FusionAuth SDK routes serve CORS to (FUSIONAUTH_SDK_ORIGINS):
-  // no other origin can make credentialed API calls.
-  const origins = new Set([config.publicOrigin, ...(config.fusionAuthSdk?.origins ?? [])]);
+export function checkCsrf(origins: ReadonlySet<string>): Step {
   // Synchronous, and reading node's header object directly (what ctx.get reads, '' when absent):
   // this runs on every API call. A throw here becomes the pipeline's rejection (koa-compose).
   return (ctx, next) => {
