@@ -156,7 +156,10 @@ export function loadFrontends(base: Config, readFile: (path: string) => string =
     const raw = readFile(file);
     document = /\.ya?ml$/i.test(file) ? parseYaml(raw) : JSON.parse(raw);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message.split('\n')[0];
+    // JSON.parse quotes the text around the error, which may be a client secret: never repeat its message.
+    const position = err instanceof SyntaxError ? / at position \d+/.exec(err.message)?.[0] : undefined;
+    const reason =
+      (err as NodeJS.ErrnoException).code ?? (err instanceof SyntaxError ? `not valid JSON${position ?? ''}` : (err as Error).message.split('\n')[0]);
     throw new ConfigError([`BFF_CONFIG: cannot read ${file} (${reason})`]);
   }
   return frontendConfigs(base, document);

@@ -14,9 +14,10 @@ export interface ProviderUnit {
  * A frontend with several identity providers (BFF_CONFIG `providers`): one unit per provider,
  * each with its own client, session cookie, store keys and sealed values. `/login?idp=<id>`
  * starts a login at that provider; `/login` alone (or with an unknown id) shows the chooser;
- * each provider's callback, logout callback and back-channel path is its own; every other
- * request goes to the provider whose session cookie it carries (the first, in the file's
- * order, when it carries several), else to the first provider (which answers it anonymously).
+ * each provider's callback, logout callback and back-channel path is its own; the gateway
+ * introspection endpoint is the first provider's; every other request goes to the provider
+ * whose session cookie it carries (the first, in the file's order, when it carries several),
+ * else to the first provider (which answers it anonymously).
  */
 export function providerChoice(units: readonly ProviderUnit[]): Step {
   const first = units[0]!;
@@ -25,6 +26,11 @@ export function providerChoice(units: readonly ProviderUnit[]): Step {
   const byPath = new Map<string, Step>();
   for (const u of units)
     for (const path of [u.config.paths.callback, u.config.paths.logoutCallback, u.config.paths.backchannelLogout]) byPath.set(path, u.step);
+  // A gateway's handle introspection carries no user session: one unit answers it, whatever
+  // cookie names the request carries. Each unit keeps its own store keys, so a unit chosen by
+  // the caller would take a client assertion's jti (and count its rate limit) afresh.
+  const introspection = first.config.gatewayIntrospection.path;
+  if (introspection) for (const path of [introspection, `${introspection}/jwks`]) byPath.set(path, first.step);
   const sessions = units.map((u) => ({ cookie: cookieNames(u.config).session, step: u.step }));
   const views = createViews();
 

@@ -101,6 +101,34 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
     return true;
   };
 
+  /**
+   * Writes a recalled set (a grace record's) only over the set this request read: a recalled set
+   * may be older than what the store holds now, and expiry does not tell them apart (a refresh
+   * for a resource rotates the refresh token and keeps `expiresAt`), so anything else stored
+   * meanwhile is taken, never overwritten. Never over a deleted session.
+   */
+  const adoptInto = async (s: Session): Promise<void> => {
+    let expected = readAs.get(s) ?? (await store.get(s.key));
+    const held = expected === undefined ? undefined : unsealStored(s.key, expected)?.tokens;
+    for (let attempt = 0; attempt < 3 && expected !== undefined; attempt++) {
+      const value = seal(s);
+      const result = await store.replaceIf(s.key, expected, value, ttl(s.createdAt));
+      if (result === 'ok') {
+        readAs.set(s, value);
+        return;
+      }
+      if (result === 'missing') return;
+      expected = await store.get(s.key);
+      const theirs = expected === undefined ? undefined : unsealStored(s.key, expected);
+      if (!theirs) return;
+      // The set this request read, only re-sealed meanwhile: still the one to replace.
+      if (held && sameTokens(theirs.tokens, held)) continue;
+      s.tokens = theirs.tokens;
+      readAs.set(s, expected!);
+      return;
+    }
+  };
+
   const unsealStored = (key: string, sealed: string) => {
     const opened = sealer.unseal(sealed, aad(key));
     return opened ? parseSealedSession(opened.plaintext) : undefined;
@@ -191,7 +219,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       // Usually the store holds this set already (the compare-and-set finds it and writes
       // nothing); after a failed save it is how the new tokens get back before their grace
       // record expires and the replaced refresh token would be sent again.
-      await update(s).catch((err: unknown) => {
+      await adoptInto(s).catch((err: unknown) => {
         if (!(err instanceof StoreUnavailableError)) throw err;
       });
     },

@@ -84,7 +84,9 @@ export function createHandles({ config, store, sealer, phantom, liveSession, now
     if (known && known.until > now()) return known.handle;
     const tokenExpiresAt = userToken(session, route)?.expiresAt;
     const existing = await open<string>(index);
-    if (existing) return remember(index, existing, tokenExpiresAt);
+    // A token of unknown expiry: its handle lives FALLBACK_MS from when some request made it,
+    // which this instance does not know, so it is not remembered past the stored record.
+    if (existing) return tokenExpiresAt ? remember(index, existing, tokenExpiresAt) : existing;
     const expiresAt = tokenExpiresAt || now() + FALLBACK_MS;
     const ttl = Math.max(1_000, expiresAt - now());
     const handle = randomBytes(32).toString('base64url');

@@ -152,8 +152,9 @@ export function createRefresher({ config, idp, sessions, grace, store, log, now 
   /** The stored copy still holds a set another refresh replaced: it takes the new one (see Sessions.adopt). */
   const adopted = async (current: Session, recalled: TokenSet, io: CookieIo): Promise<Refreshed> => {
     current.tokens = recalled;
+    // A newer set the store holds meanwhile replaces the recalled one (adopt never writes over it).
     await sessions.adopt(current, io);
-    return { tokens: recalled, saved: true };
+    return { tokens: current.tokens, saved: true };
   };
 
   /** Across instances: take the session's lock, or wait (bounded) for the holder's result. */
