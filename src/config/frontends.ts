@@ -228,6 +228,13 @@ export function frontendConfigs(base: Config, document: unknown): Config[] {
     if (chosen.length === 0 || problems.length > before) continue;
     const identity = { id: name, host: own.match.host ?? '', pathPrefix: prefix, providers: chosen, cookieBases };
     const unitRoutes = routes?.routes ?? prefixRoutes(base, prefix);
+    // Each provider keeps its sessions (and the handles made for them) under its own keys, and the
+    // frontend's introspection endpoint answers for its first provider only: a handle of another
+    // would always be inactive there.
+    if (chosen.length > 1 && unitRoutes.some((r) => r.handle)) {
+      problems.push(`${at}: a route with handle needs a frontend of one provider (give each provider its own frontend)`);
+      continue;
+    }
     for (const p of chosen) {
       const provider = { ...providers[p]!, ...credentials.get(p)! };
       const shown = { providerId: p, providerName: provider.displayName ?? p, providerLogoUrl: provider.logoUrl };
@@ -299,6 +306,8 @@ function derive(
     paths,
     allowedReturnToOrigins: (f.allowedReturnToOrigins ?? base.allowedReturnToOrigins).map((o) => new URL(o).origin),
     forwardAuth: { ...base.forwardAuth, path: base.forwardAuth.path && prefix + base.forwardAuth.path },
+    // Under the prefix like every other route: a prefix-matched frontend is only reached there.
+    gatewayIntrospection: { ...base.gatewayIntrospection, path: base.gatewayIntrospection.path && prefix + base.gatewayIntrospection.path },
     fusionAuthSdk: sdkOf(base, f, provider, publicOrigin, prefix),
     frontend,
   });

@@ -146,6 +146,21 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
       );
   });
 
+  it("gateway handles: the introspection endpoint lies under the frontend's prefix; a handle route on a frontend of several providers is refused", () => {
+    const gateway = base({ GATEWAY_INTROSPECTION_PATH: '/gateway/introspect', GATEWAY_CLIENTS: `gw:${'g'.repeat(32)}` });
+    const handleRoutes = [{ path: '/api', upstream: 'https://gw.internal/v1', handle: 'gw' }];
+    const [shop] = frontendConfigs(gateway, { ...good, frontends: { shop: { ...good.frontends.shop, apiRoutes: handleRoutes } } });
+    assert.equal(shop?.gatewayIntrospection.path, '/shop/gateway/introspect');
+    const found = problems(
+      { providers, frontends: { both: { publicUrl: 'https://apps.example', providers: ['corp', 'partner'], apiRoutes: handleRoutes } } },
+      gateway,
+    );
+    assert.ok(
+      found.some((p) => /frontends\.both: a route with handle needs a frontend of one provider/.test(p)),
+      found.join(' | '),
+    );
+  });
+
   it('fusionAuthSdk: every bad field of the block at once, and a frontend turning it on without any redirect_uri allowlist', () => {
     const found = problems({
       ...good,
