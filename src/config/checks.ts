@@ -134,6 +134,16 @@ export function devWarnings(e: Env, store: SessionStoreKind): string[] {
         'a copied cookie stays valid on other instances after a logout (see docs/sessions-and-scaling.md).',
     );
   }
+  const noRedis = !e.REDIS_URL && e.REDIS_SENTINELS.length === 0 && e.REDIS_CLUSTER_NODES.length === 0;
+  if (noRedis && e.GATEWAY_CLIENT_KEYS.length > 0) {
+    w.push('GATEWAY_CLIENT_KEYS without Redis: a client assertion is single-use on this instance only; several instances need REDIS_URL.');
+  }
+  // The file's providers carry their own client authentication: the environment's is not used for them.
+  if (e.BFF_CONFIG && (e.OIDC_CLIENT_KEY_FILE || e.OIDC_CLIENT_CERT_FILE)) {
+    w.push(
+      'BFF_CONFIG is set: OIDC_CLIENT_KEY_FILE / OIDC_CLIENT_CERT_FILE are not used; each provider in the file names its own clientKeyFile / clientCertFile.',
+    );
+  }
   if (e.OIDC_ALLOW_HTTP) w.push('OIDC_ALLOW_HTTP=true: IdP traffic may travel unencrypted. Development and tests only.');
   if (e.PUBLIC_URL.protocol === 'http:')
     w.push('PUBLIC_URL is http://: session cookies are not Secure. Development only; put a TLS terminator in front (see docs/operations.md).');

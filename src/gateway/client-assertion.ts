@@ -63,7 +63,8 @@ export function createAssertionVerifier({ config, store, now }: AssertionDeps) {
     if (formId !== null && formId !== id) throw new AssertionRefused('client_id differs from the assertion iss');
     const alg = typeof header.alg === 'string' ? header.alg : '';
     // Only the client's own asymmetric keys, each with its algorithms: no none, no HS* (a public key used as an HMAC secret).
-    const candidates = keys.filter((k) => k.algs.includes(alg) && (header.kid === undefined || header.kid === k.kid));
+    // The header's kid picks among keys that have one; a key without (PEM) may have signed under any kid.
+    const candidates = keys.filter((k) => k.algs.includes(alg) && (header.kid === undefined || k.kid === undefined || header.kid === k.kid));
     if (candidates.length === 0)
       throw new AssertionRefused(`no key of ${id} verifies alg ${alg || '(none)'}${header.kid === undefined ? '' : ' with that kid'}`);
 

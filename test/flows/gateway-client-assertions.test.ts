@@ -135,6 +135,13 @@ describe('gateway clients with private_key_jwt (RFC 7523 client assertions) at t
     assert.deepEqual(await res2.json(), { active: false });
   });
 
+  it('a key without kid (from a PEM file) verifies an assertion whatever kid its header names (client libraries set one)', async () => {
+    const basicHandle = handleAt(s.basic);
+    const named = await assertion(s, { claims: { iss: OTHER_GW.id, sub: OTHER_GW.id }, key: rsa.privateKey, alg: 'PS256', kid: 'reports-gw-2026' });
+    const res = await introspect(s.a, basicHandle, named);
+    assert.equal(res.status, 200, `answered ${res.status}: ${String(s.a.logs.named('gateway.introspection_refused').at(-1)?.['reason'])}`);
+  });
+
   it('wrong aud: an assertion made for another server (the IdP) is refused', async () => {
     const res = await introspect(s.a, s.handle, await assertion(s, { claims: { aud: s.a.idp.issuer } }));
     await assertRefused(s, res, /aud/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { frontendConfigs, loadFrontends } from '../../../src/config/frontends.js';
@@ -374,6 +374,18 @@ describe('BFF_CONFIG: the frontends file (src/config/frontends.ts)', () => {
         problems(withCorp({ clientAuth: 'client_secret_post' })).some((p) => /providers\.corp: clientSecret is required with client_secret_post/.test(p)),
       );
     });
+  });
+
+  it("warns that the environment's client key is not used once BFF_CONFIG names the providers", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bff-env-key-'));
+    const key = writeClientKey(dir, 'env', { type: 'ec', curve: 'P-256' }, 'pem');
+    const env = { OIDC_CLIENT_AUTH: 'private_key_jwt', OIDC_CLIENT_SECRET: '', OIDC_CLIENT_KEY_FILE: key.path };
+    const warned = (more: Record<string, string>) =>
+      loadConfig({ ...FILE_ENV, ...env, ...more }, randomSecret).warnings.filter((w) => w.includes('OIDC_CLIENT_KEY_FILE'));
+    assert.equal(warned({}).length, 1);
+    const own = { BFF_CONFIG: '', PUBLIC_URL: 'https://app.example', OIDC_ISSUER: 'https://idp.example', OIDC_CLIENT_ID: 'c', API_UPSTREAM: 'https://api' };
+    assert.deepEqual(warned(own), []);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a bad file stops the service with exit 2, every problem listed', () => {

@@ -22,6 +22,14 @@ describe('GATEWAY_CLIENT_KEYS: the private_key_jwt gateway clients and their pub
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('warns that without Redis a client assertion is single-use on one instance only', () => {
+    const pem = file('w.pem', ec.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const warned = (env: Record<string, string>) =>
+      loadConfig({ ...base, GATEWAY_CLIENT_KEYS: `w-gw:${pem}`, ...env }, randomSecret).warnings.filter((w) => w.startsWith('GATEWAY_CLIENT_KEYS'));
+    assert.equal(warned({ SESSION_STORE: 'cookie', REDIS_URL: '' }).length, 1);
+    assert.deepEqual(warned({ SESSION_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379' }), []);
+  });
+
   it('reads a JWK Set of several keys (a rotation) and a PEM public key; each key keeps its kid and algorithms', () => {
     const jwks = file(
       'a.jwks.json',
