@@ -28,8 +28,22 @@ export function streamResponse(body: Readable, res: ServerResponse, writeIdleMs:
     // The whole body is here already (most API answers come in the packet of their headers):
     // handed over with the end of the response, one write, none of a pipe's listeners and timers.
     if ((body as Readable & { complete?: boolean }).complete === true) {
-      res.on('close', () => resolve(res.writableFinished ? { ok: true } : { ok: false, clientGone: true, slowReader: false, error: undefined }));
+      let cut: NodeJS.Timeout | undefined;
+      res.on('close', () => {
+        clearTimeout(cut);
+        resolve(res.writableFinished ? { ok: true } : { ok: false, clientGone: true, slowReader: false, error: undefined });
+      });
       res.end(readAll(body));
+      // Not taken by the socket at once (the client reads nothing, or earlier answers pipelined on
+      // its connection wait for it): the write-idle bound holds here too, or the call keeps its
+      // concurrency slots for as long as the client cares to keep the connection open.
+      if (res.writableLength > 0) {
+        cut = setTimeout(() => {
+          if (res.writableFinished) return;
+          resolve({ ok: false, clientGone: true, slowReader: true, error: undefined });
+          res.destroy();
+        }, writeIdleMs);
+      }
       return;
     }
     let settled = false;
