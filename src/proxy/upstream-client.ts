@@ -134,6 +134,11 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         if (typeof value === 'string') headers.push(name, value);
         else for (const item of value) headers.push(name, item);
       }
+      // A body of unknown length (the client's Transfer-Encoding is hop-by-hop, so not among the
+      // headers) is framed as chunked: Node does so by itself only for methods other than GET,
+      // HEAD, DELETE and OPTIONS, and sends theirs bare, for the upstream to read as the next
+      // request on the pooled connection (request smuggling past every rule of the BFF).
+      if (r.body !== null && !('content-length' in r.headers) && !('transfer-encoding' in r.headers)) headers.push('transfer-encoding', 'chunked');
       const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: headers as unknown as http.OutgoingHttpHeaders }, (response) => {
         settled = true;
         clearTimeout(timer);
