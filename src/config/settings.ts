@@ -177,7 +177,7 @@ export const SETTINGS = [
       name: 'API_TIMEOUT',
       default: '30',
       parse: seconds(1),
-      doc: 'Seconds the upstream may take to send response headers (time spent waiting for a free pool connection included), and between body chunks.',
+      doc: 'Seconds the upstream may take to send response headers (time spent waiting for a free pool connection included), to take more of a request body it stopped reading, and between response body chunks.',
     },
     {
       name: 'API_UPSTREAM_CONNECTIONS',

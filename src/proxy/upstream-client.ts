@@ -3,11 +3,11 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
-/** The upstream took too long: to free a pooled connection, to accept one, to answer, or between body chunks. */
+/** The upstream took too long: to free a pooled connection, to accept one, to take the upload, to answer, or between body chunks. */
 export class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
   constructor(
-    readonly phase: 'connection pool' | 'connect' | 'response headers' | 'response body',
+    readonly phase: 'connection pool' | 'connect' | 'request body' | 'response headers' | 'response body',
     readonly timeoutMs: number,
   ) {
     super(`upstream ${phase} took longer than ${timeoutMs} ms`);
@@ -63,7 +63,8 @@ type PooledSocket = Socket & { [IDLE_SINCE]?: number };
  * what undici's Pool.request does per call (bench: the bare node:http hop vs the undici hop).
  * Timeouts are the upstream's alone: one budget of `timeoutMs` from the call to the response
  * headers — waiting for a free pooled connection, connecting (at most 10 s) and waiting once
- * the request is fully sent all spend it, the client's upload does not — and the gaps between
+ * the request is fully sent all spend it, the client's upload does not — a gap of `timeoutMs`
+ * in which the upstream takes none of an upload it was offered, and the gaps between response
  * body chunks while the client is reading. A slow client upload or a client that stops
  * reading is not blamed on the upstream.
  */
@@ -122,10 +123,21 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         }
       };
       let timer: NodeJS.Timeout | undefined = setTimeout(expire, timeoutMs);
+      // While the upstream takes none of the upload (the pipe holds the body paused exactly then),
+      // the wait is the upstream's: the client's idle timer stops meanwhile, so this one runs.
+      let uploadTimer: NodeJS.Timeout | undefined;
+      const uploadStuck = () => {
+        if (!settled) uploadTimer ??= setTimeout(() => req.destroy(new UpstreamTimeoutError('request body', timeoutMs)), timeoutMs);
+      };
+      const uploadMoving = () => {
+        clearTimeout(uploadTimer);
+        uploadTimer = undefined;
+      };
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        uploadMoving();
         reject(err);
       };
       const headers: string[] = ['host', hostHeader];
@@ -142,6 +154,7 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
       const req = send({ agent, hostname, port, method: r.method, path: r.path, headers: headers as unknown as http.OutgoingHttpHeaders }, (response) => {
         settled = true;
         clearTimeout(timer);
+        uploadMoving();
         timeBody(response, timeoutMs);
         resolve(response);
       });
@@ -156,6 +169,8 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         if (r.body !== null) {
           clearTimeout(timer);
           timer = undefined;
+          r.body.on('pause', uploadStuck).on('resume', uploadMoving);
+          if (r.body.isPaused()) uploadStuck();
           req.once('finish', () => {
             // What the wait for a pooled connection spent is gone from the budget.
             if (!settled) timer = setTimeout(expire, Math.max(1, timeoutMs - waitedMs));
@@ -184,6 +199,8 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
       });
       // 'close' follows every exchange; only one that ends before the response is a failure.
       req.on('close', () => {
+        uploadMoving();
+        r.body?.off('pause', uploadStuck).off('resume', uploadMoving);
         if (!settled) fail(new UpstreamNoResponseError('the upstream closed the connection without a response'));
       });
       if (r.body === null) {

@@ -215,3 +215,48 @@ describe('upstream client: a slow client is not blamed on the upstream', () => {
     }
   });
 });
+
+describe('upstream client: an upstream that stops reading an upload', () => {
+  it('attack: an upstream that takes no more of the request body fails with UpstreamTimeoutError (phase request body), the call does not hang', async () => {
+    // Accepts the connection and never reads: the upload fills the socket buffers and the pipe
+    // holds the client's body paused, so the client's own idle timer (API_BODY_IDLE_TIMEOUT)
+    // rightly stops, and the call held its slots for as long as the upstream kept the connection.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.pause();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { timeoutMs: 200, connections: 2 });
+    const size = 64 * 1024 * 1024;
+    const body = new PassThrough();
+    // The client keeps sending as fast as it is taken.
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    let sent = 0;
+    const pump = () => {
+      while (sent < size && body.write(chunk)) sent += chunk.length;
+      if (sent < size) body.once('drain', pump);
+      else body.end();
+    };
+    pump();
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      const outcome = await Promise.race([
+        client.call({ method: 'PUT', path: '/upload', headers: { 'content-length': String(size) }, body }).response.then(
+          () => 'a response',
+          (err: unknown) => err,
+        ),
+        new Promise((resolve) => (deadline = setTimeout(() => resolve('still waiting after 5 s'), 5_000))),
+      ]);
+      assert.ok(outcome instanceof UpstreamTimeoutError, `got ${String(outcome)}`);
+      assert.equal(outcome.phase, 'request body');
+    } finally {
+      clearTimeout(deadline);
+      body.destroy();
+      client.close();
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+});
