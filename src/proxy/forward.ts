@@ -254,10 +254,15 @@ function upstreamError(err: unknown): BffError {
   return new BffError('upstream_unreachable', { event: 'proxy.upstream_unreachable', detail: typeof code === 'string' ? code : 'request failed', cause: err });
 }
 
-/** Reads and discards a response body (so that its connection can serve the next request). */
+/**
+ * Reads and discards a response body (so that its connection can serve the next request). Also a
+ * complete one (HEAD, 204, 304): Node gives the connection back to the pool only at the
+ * response's 'end', which an unread response never emits, so each held a pooled connection
+ * until the upstream closed it.
+ */
 function drain(response: IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
-    if (response.complete) return resolve();
+    if (response.destroyed || response.readableEnded) return resolve();
     response
       .once('end', resolve)
       .once('error', () => resolve())
