@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import type { ApiRoute } from '../config/api-routes.js';
 import type { Config } from '../config/load.js';
 import { BffError } from '../errors/bff-error.js';
@@ -89,7 +90,10 @@ export function createPhantomTokens({ config, idp, store, sealer, sessions, refr
       log.event('phantom.failed', { route: route.path, reason: `the introspection answer carries no JWT (OIDC_INTROSPECTION_DIALECT=${dialect})` });
       throw new BffError('idp_error', { detail: `introspection for ${route.path} gave no JWT` });
     }
-    const expiresAt = answer.exp !== undefined ? answer.exp * 1000 : tokenExpiresAt || now() + FALLBACK_MS;
+    const tokenEnds = answer.exp !== undefined ? answer.exp * 1000 : tokenExpiresAt || now() + FALLBACK_MS;
+    // An IdP may mint the JWT with a shorter life than the token it stands for: never past either.
+    const jwtEnds = jwtExpiry(answer.jwt);
+    const expiresAt = jwtEnds === undefined ? tokenEnds : Math.min(tokenEnds, jwtEnds);
     return { active: true, phantom: { jwt: answer.jwt, useUntil: expiresAt - skew } };
   };
 
@@ -168,5 +172,15 @@ declare module '../web/context.js' {
   interface BffState {
     /** Set by a `phantom` route's token step: until when (epoch ms) its JWT may be used; bounds a forward-auth answer's max-age. */
     phantomUseUntil?: number;
+  }
+}
+
+/** The JWT's own `exp` (epoch ms), read without verifying: the upstream verifies it; this only bounds how long it is reused. */
+function jwtExpiry(jwt: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(jwt);
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }

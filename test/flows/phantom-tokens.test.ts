@@ -231,6 +231,41 @@ describe('phantom route: expiry and revocation', () => {
   });
 });
 
+describe('phantom route: a JWT shorter-lived than its token is not reused past its own exp', () => {
+  let s: Setup;
+  const clock = testClock();
+  const DAY_S = 86_400;
+  before(async () => {
+    // The JSON dialect, so that a rule can say the token lives a day (its JWT still expires in 300 s).
+    s = await start({ clock, dialect: 'json-jwt' });
+  });
+  after(() => stop(s));
+
+  it("the JWT is asked for anew within the skew of its own exp, whatever the introspection answer's exp says", async () => {
+    s.faults.set((url, init) => {
+      const path = new URL(url).pathname;
+      if (!path.endsWith('/introspection') && !path.endsWith('/token')) return undefined;
+      return fetch(url, init as RequestInit).then(async (res) => {
+        const body = (await res.json()) as Record<string, unknown>;
+        if (path.endsWith('/token')) body['expires_in'] = DAY_S;
+        else if (body['active'] === true) body['exp'] = Math.floor(Date.now() / 1000) + DAY_S;
+        return Response.json(body, { status: res.status });
+      });
+    });
+    try {
+      const ua = s.h.browser();
+      await s.h.login(ua);
+      assert.equal((await s.h.api(ua, '/orders/1')).status, 200);
+      const first = s.h.idp.counts.introspection;
+      clock.advance(280_000); // inside the 30 s skew of the JWT's 300 s
+      assert.equal((await s.h.api(ua, '/orders/2')).status, 200);
+      assert.equal(s.h.idp.counts.introspection, first + 1, 'the cached JWT was used past its own exp minus the skew');
+    } finally {
+      s.faults.clear();
+    }
+  });
+});
+
 describe('phantom route: an IdP failure is a 502, and the opaque token never goes upstream', () => {
   let s: Setup;
   before(async () => {
