@@ -30,7 +30,7 @@ import { ConfigError, loadConfig } from '../src/config/load.js';
 import { freePort } from '../test/support/free-port.js';
 import { UserAgent } from '../test/support/user-agent.js';
 import { buildServers, describeRunner, type Runner } from './lib/build.js';
-import { clkTck, cpuMicros, machineCpu, machineLoad, memory, startChild, stopAll, type Child } from './lib/children.js';
+import { clkTck, cpuMicros, cpuSplitMicros, machineCpu, machineLoad, memory, startChild, stopAll, type Child } from './lib/children.js';
 import { BENCH_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
@@ -139,7 +139,8 @@ interface Cost {
    */
   served: number;
   seconds: number;
-  cpuUs: { proxy: number; upstream: number; redis: number; idp: number };
+  /** proxyKernel: the part of `proxy` spent in the kernel (system calls). */
+  cpuUs: { proxy: number; proxyKernel: number; upstream: number; redis: number; idp: number };
   redisCommands: { total: number; byCommand: Record<string, number> };
   upstream: { valid: number; invalid: number; total: number };
   /** Whole machine during the run: share of CPU time busy, and stolen by the hypervisor. */
@@ -198,6 +199,8 @@ interface TargetSummary {
   errors: number;
   validShare: number;
   cpuUsPerReq: number;
+  /** The part of cpuUsPerReq spent in the kernel. */
+  kernelUsPerReq: number;
   upstreamCpuUsPerReq: number;
   redisCpuUsPerReq: number;
   redisCmdsPerReq: number;
@@ -467,7 +470,7 @@ async function main(): Promise<void> {
       });
       log(
         `round ${round + 1}/${S.rounds} [${t.shape}] ${t.label}: ${fmtInt(m.result.rps)} req/s, p99 ${fmt(m.result.latencyMs.p99, 2)} ms, errors ${m.result.errors.total}, ` +
-          `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req; machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}, load ${fmt(os.loadavg()[0]!, 2)}`,
+          `CPU ${fmt(m.cost.cpuUs.proxy / Math.max(1, m.cost.served))} µs/req (kernel ${fmt(m.cost.cpuUs.proxyKernel / Math.max(1, m.cost.served))}); machine busy ${pct(m.cost.machine.busy, 0)}, steal ${pct(m.cost.machine.steal, 1)}, load ${fmt(os.loadavg()[0]!, 2)}`,
       );
     }
   }
@@ -798,7 +801,7 @@ function costMeter(upstream: Child, idp: Child, r: BenchRedis) {
   const snap = async (proxy: Child) => ({
     t: performance.now(),
     machine: machineCpu(),
-    proxy: cpuMicros(proxy.pid),
+    proxy: cpuSplitMicros(proxy.pid),
     upstream: cpuMicros(upstream.pid),
     redis: cpuMicros(r.pid),
     idp: cpuMicros(idp.pid),
@@ -817,7 +820,13 @@ function costMeter(upstream: Child, idp: Child, r: BenchRedis) {
           requests: result.requests,
           served: Math.max(result.requests, b.up.total - a.up.total),
           seconds: (b.t - a.t) / 1000,
-          cpuUs: { proxy: b.proxy - a.proxy, upstream: b.upstream - a.upstream, redis: b.redis - a.redis, idp: b.idp - a.idp },
+          cpuUs: {
+            proxy: b.proxy.user + b.proxy.kernel - a.proxy.user - a.proxy.kernel,
+            proxyKernel: b.proxy.kernel - a.proxy.kernel,
+            upstream: b.upstream - a.upstream,
+            redis: b.redis - a.redis,
+            idp: b.idp - a.idp,
+          },
           redisCommands: commandDelta(a.calls, b.calls),
           upstream: { valid: b.up.valid - a.up.valid, invalid: b.up.invalid - a.up.invalid, total: b.up.total - a.up.total },
           machine: machineLoad(a.machine, b.machine),
@@ -876,6 +885,7 @@ function summarize(targets: Target[]): TargetSummary[] {
       errors: t.rounds.reduce((s, x) => s + x.wrk.errors.total, 0),
       validShare: sum((c) => c.upstream.valid) / served,
       cpuUsPerReq: sum((c) => c.cpuUs.proxy) / served,
+      kernelUsPerReq: sum((c) => c.cpuUs.proxyKernel) / served,
       upstreamCpuUsPerReq: sum((c) => c.cpuUs.upstream) / served,
       redisCpuUsPerReq: sum((c) => c.cpuUs.redis) / served,
       redisCmdsPerReq: sum((c) => c.redisCommands.total) / served,
@@ -1151,13 +1161,14 @@ function markdown(
     stamp(`, load average (1 min) ${load(rows.flatMap((t) => t.load1Rounds))}`);
     out.push(
       `wrk -t${shape === 'one' ? 1 : r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; LOG_LEVEL=warn. ` +
-        "The headline is **CPU ÷ bare hop**: the proxy process's CPU per request divided by the bare node:http hop's in the same round, per round and median. req/s ratio: medians; p50/p99: medians over rounds; RSS: last round.",
+        "The headline is **CPU ÷ bare hop**: the proxy process's CPU per request divided by the bare node:http hop's in the same round, per round and median; the kernel's part of it (the process's system calls: socket reads and writes) is shown apart. req/s ratio: medians; p50/p99: medians over rounds; RSS: last round.",
       '',
     );
     row([
       'target',
       '**CPU ÷ bare hop** (median; per round)',
       'CPU µs/req (median; per round)',
+      'of which kernel µs/req',
       'req/s (median; per round)',
       '× bare hop req/s',
       '× undici hop req/s',
@@ -1169,12 +1180,13 @@ function markdown(
       'Redis cmds/req',
       'RSS MB',
     ]);
-    row(Array(13).fill('---'));
+    row(Array(14).fill('---'));
     for (const t of rows) {
       row([
         t.label,
         `**${fmt(t.cpuRatio, 2)}** (${t.cpuRatioRounds.map((x) => fmt(x, 2)).join(' / ')})`,
         `${fmt(t.cpuUsPerReq)} (${t.cpuUsRounds.map((x) => fmt(x)).join(' / ')})`,
+        fmt(t.kernelUsPerReq),
         `${fmtInt(t.rpsMedian)} (${t.rpsRounds.map(fmtInt).join(' / ')})`,
         fmt(t.ratioHttp, 2),
         fmt(t.ratioUndici, 2),

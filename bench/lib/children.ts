@@ -148,11 +148,16 @@ export function clkTck(): number {
 
 /** User + system CPU time of the whole process (all threads), in microseconds. */
 export function cpuMicros(pid: number): number {
+  const { user, kernel } = cpuSplitMicros(pid);
+  return user + kernel;
+}
+
+/** CPU time of a process in user space and in the kernel (its system calls: socket reads and writes), in µs. */
+export function cpuSplitMicros(pid: number): { user: number; kernel: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after "pid (comm) ": state is field 3, utime 14, stime 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]);
-  return (ticks * 1e6) / clkTck();
+  return { user: (Number(rest[11]) * 1e6) / clkTck(), kernel: (Number(rest[12]) * 1e6) / clkTck() };
 }
 
 /** Resident set size now and at its peak (VmHWM), in MB. */
