@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import { ALLOWED_METHODS } from '../proxy/method-guard.js';
+import { requestHandler } from './request-handler.js';
 
 /** Limits of the public listener: 431 above 16 KB of headers, and slow clients are cut off. */
 export const SERVER_LIMITS = {
@@ -24,7 +25,7 @@ export interface Listening {
 export type ClientErrorHook = (status: number) => void;
 
 export async function listen(app: Koa<never> | Koa, host: string, port: number, onClientError?: ClientErrorHook): Promise<Listening> {
-  const handle = app.callback();
+  const handle = requestHandler(app as Koa);
   // Requests reach Koa through this gate, so that a drain can answer one without running it.
   const server = http.createServer({ maxHeaderSize: SERVER_LIMITS.maxHeaderSize }, (req, res) => {
     if (draining && served.has(req.socket)) {
