@@ -36,6 +36,17 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
   // The hash in braces is a Redis Cluster hash tag: the session and its lock share one slot.
   // One-shot hash (no Hash object per call): this runs on every API call.
   const storeKey = (id: string) => `s:{${hash('sha256', id, 'base64url')}}`;
+  // A browser sends the same id on every call: its key is remembered (for as long as the
+  // session cache keeps an entry) instead of hashed on each one.
+  const keys = new RecentMap<string>(config.session.cache?.maxEntries ?? 0, config.session.touchEveryMs);
+  const keyOf = (id: string) => {
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = storeKey(id);
+      keys.set(id, key);
+    }
+    return key;
+  };
   // Sealing binds the value to its key, so a value copied under another key does not unseal.
   const aad = (key: string) => `session ${key}`;
   const digest = (v: string) => createHash('sha256').update(v).digest('base64url');
@@ -190,7 +201,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
       try {
         const id = readCookie(io.header, cookies.session);
         if (id === undefined || !SESSION_ID.test(id)) return NONE;
-        const key = storeKey(id);
+        const key = keyOf(id);
         const cached = store.cachedValue?.(key);
         return cached !== undefined ? open(key, cached) : store.getAndTouch(key, idleTimeoutMs).then((sealed) => open(key, sealed));
       } catch (err) {
