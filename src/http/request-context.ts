@@ -13,13 +13,13 @@ const CLIENT_CLOSED = 499;
  * First step of every request: the client's address (ctx.ip, as TRUST_PROXY allows; see
  * client-address.ts), a request id (the trusted proxy's X-Request-Id when the request came
  * through one and it is well-formed, otherwise a fresh one), echoed in the response; when the
- * response ends, one access-log line and the request metrics. `trust` overrides TRUST_PROXY
+ * pipeline is done, one access-log line and the request metrics. `trust` overrides TRUST_PROXY
  * (the admin listener believes no forwarding header).
  */
 export function requestContext(config: Config, log: EventLogger, metrics?: Metrics, trust: ProxyTrust = config.server.trustProxy): Step {
   const resolveClient = clientAddressResolver(trust);
   const routeOf = routeLabeller(config);
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const client = resolveClient(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for') || undefined);
     // Every later ctx.ip (rate limits, the per-client gates, X-Forwarded-For upstream) reads this.
     ctx.request.ip = client.address;
@@ -27,11 +27,12 @@ export function requestContext(config: Config, log: EventLogger, metrics?: Metri
     const incoming = client.viaProxy ? ctx.get('x-request-id') : '';
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
     const started = performance.now();
-    try {
-      await next();
-    } finally {
+    const completed = () => {
+      // Echoed in the response: here, before Koa sends what the steps left, not up front. A
+      // header set up front would make node:http copy every header of a proxied answer through
+      // setHeader one by one; the /api/* forwarder writes its own (see forward.ts).
+      if (!ctx.headerSent) ctx.set('X-Request-Id', requestId);
       const ms = performance.now() - started;
       // 499 (nginx's "client closed request") for a client that left before its answer: Koa would
       // report 404, as if nothing had handled the request.
@@ -47,6 +48,11 @@ export function requestContext(config: Config, log: EventLogger, metrics?: Metri
           duration_ms: Math.round(ms * 10) / 10,
         });
       }
-    }
+    };
+    // Not an async function: the hot path pays for no frame of its own around the pipeline.
+    return Promise.resolve(next()).then(completed, (err: unknown) => {
+      completed();
+      throw err;
+    });
   };
 }

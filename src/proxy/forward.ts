@@ -191,6 +191,8 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
       beforeResponse?.(ctx);
       const out = withOwnCookies(clientResponseHeaders(response.headers, cookies.isOwn), res.getHeader('set-cookie'));
       if (statusCode === 204) delete out['content-length']; // RFC 9110 8.6: never on a 204
+      // The id this request was logged under, never the upstream's (request-context.ts leaves it to us).
+      out['x-request-id'] = ctx.state.requestId;
       res.writeHead(statusCode, out);
     } catch (err) {
       response.destroy(); // the upstream connection must not wait for its timeout

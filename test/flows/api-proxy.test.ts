@@ -55,6 +55,14 @@ describe('ANY /api/* forwards to API_UPSTREAM with the bearer token', () => {
     assert.equal(got.headers['x-request-id'], res.headers.get('x-request-id'));
   });
 
+  it('answers with the request id the BFF logged and sent upstream, not one the upstream names', async () => {
+    const res = await h.api(ua, '/own-request-id');
+    const got = h.upstream.received.at(-1)!;
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(got.headers['x-request-id'], res.headers.get('x-request-id'));
+  });
+
   it('passes upstream statuses and end-to-end headers through, bodyless ones too', async () => {
     const res = await h.api(ua, '/status/418');
     assert.equal(res.status, 418);
@@ -117,7 +125,10 @@ describe('ANY /api/* when the upstream is down', () => {
       const res = await h.api(ua, '/things');
       assert.equal(res.status, 502);
       assert.equal(res.json<{ error: string }>().error, 'upstream_unreachable');
-      assert.equal(h.logs.named('proxy.upstream_unreachable').length, 1);
+      const logged = h.logs.named('proxy.upstream_unreachable');
+      assert.equal(logged.length, 1);
+      // The answer names the request its log line is under.
+      assert.equal(res.headers.get('x-request-id'), logged[0]!['request_id']);
     } finally {
       await h.close().catch(() => undefined);
     }

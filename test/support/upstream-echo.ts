@@ -74,6 +74,8 @@ function respond(r: Received, res: http.ServerResponse, cookieNames: string[]): 
   if (path.endsWith('/set-cookie')) {
     res.setHeader('set-cookie', [...cookieNames.map((n) => `${n}=evil; Path=/`), 'upstream-pref=dark; Path=/']);
   }
+  // An upstream that names its own request id: the client must get the BFF's.
+  if (path.endsWith('/own-request-id')) res.setHeader('x-request-id', 'chosen-by-the-upstream');
   const status = /\/status\/(\d{3})$/.exec(path);
   res.writeHead(status ? Number(status[1]) : 200, { 'content-type': 'application/json', 'x-upstream': 'echo', connection: 'keep-alive' });
   res.end(status && ['204', '304'].includes(status[1]!) ? undefined : JSON.stringify(r));
