@@ -102,7 +102,14 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
   // (validated, lower-cased, stored) before serialising them all again. `host` is ours to set then.
   const hostHeader = origin.host;
 
-  const attempt = (r: UpstreamRequest, mayRetry: boolean, state: { current?: http.ClientRequest; aborted: boolean }): Promise<http.IncomingMessage> =>
+  // `budgetMs`: what is left of the call's timeout: all of it, or for the one replay what the
+  // first attempt left (the SPEC's one budget from the call to the response headers).
+  const attempt = (
+    r: UpstreamRequest,
+    mayRetry: boolean,
+    state: { current?: http.ClientRequest; aborted: boolean },
+    budgetMs: number,
+  ): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       let settled = false;
       // Until the Agent hands out a connection, the call waits for the pool: Node starts no
@@ -122,7 +129,7 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
           req.destroy(new UpstreamTimeoutError('response headers', timeoutMs));
         }
       };
-      let timer: NodeJS.Timeout | undefined = setTimeout(expire, timeoutMs);
+      let timer: NodeJS.Timeout | undefined = setTimeout(expire, budgetMs);
       // While the upstream takes none of the upload (the pipe holds the body paused exactly then),
       // the wait is the upstream's: the client's idle timer stops meanwhile, so this one runs.
       let uploadTimer: NodeJS.Timeout | undefined;
@@ -173,11 +180,11 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
           if (r.body.isPaused()) uploadStuck();
           req.once('finish', () => {
             // What the wait for a pooled connection spent is gone from the budget.
-            if (!settled) timer = setTimeout(expire, Math.max(1, timeoutMs - waitedMs));
+            if (!settled) timer = setTimeout(expire, Math.max(1, budgetMs - waitedMs));
           });
         }
         if (!socket.connecting) return;
-        const left = Math.max(1, Math.min(connectMs, timeoutMs - waitedMs));
+        const left = Math.max(1, Math.min(connectMs, budgetMs - waitedMs));
         const connectTimer = setTimeout(() => req.destroy(new UpstreamTimeoutError('connect', connectMs)), left);
         socket.once('connect', () => clearTimeout(connectTimer)).once('close', () => clearTimeout(connectTimer));
       });
@@ -187,7 +194,7 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
         if (replay && !settled) {
           settled = true;
           clearTimeout(timer);
-          attempt(r, false, state).then(resolve, reject);
+          attempt(r, false, state, Math.max(1, budgetMs - (performance.now() - queued))).then(resolve, reject);
         } else {
           fail(err);
         }
@@ -214,7 +221,7 @@ export function createUpstreamClient(origin: URL, { timeoutMs, connections, idle
   return {
     call(request) {
       const state: { current?: http.ClientRequest; aborted: boolean } = { aborted: false };
-      const response = attempt(request, true, state);
+      const response = attempt(request, true, state, timeoutMs);
       return {
         response,
         abort: () => {
@@ -255,11 +262,17 @@ function watchBody(response: http.IncomingMessage, timeoutMs: number): void {
     clearTimeout(timer);
     timer = undefined;
   };
+  // Bytes still arrive after the reader paused the body (until its buffer is full): they must not
+  // start the gap timer then, or a client that reads slowly for longer than the upstream's timeout
+  // is cut as the upstream's fault, before API_WRITE_IDLE_TIMEOUT judges it as a slow reader.
+  const progress = () => {
+    if (!response.isPaused()) arm();
+  };
   const done = () => {
     stop();
-    socket.off('data', arm);
+    socket.off('data', progress);
   };
-  socket.on('data', arm);
+  socket.on('data', progress);
   response.on('pause', stop);
   response.on('resume', arm);
   response.once('end', done).once('close', done);

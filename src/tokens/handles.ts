@@ -41,6 +41,8 @@ const FALLBACK_MS = 300_000;
 const REMEMBER_MS = 30_000;
 /** Most remembered handles (tokens × routes in use on this instance); the least recently used goes first. */
 const REMEMBER_MAX = 10_000;
+/** How often a request that lost the claim of a handle's index, and then found no winner, claims again. */
+const CLAIMS = 2;
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
 /** Keys are hashes: the store holds no usable handle or token. */
 const recordKey = (handle: string) => `hd:${hash(handle)}`;
@@ -94,12 +96,20 @@ export function createHandles({ config, store, sealer, phantom, liveSession, now
     const { refreshToken: _r, idToken: _i, dpopKey: _k, ...tokens } = session.tokens;
     const record: HandleRecord = { route: route.path, client: route.handle!, expiresAt, session: { ...session, tokens } };
     await store.set(recordKey(handle), sealer.seal(JSON.stringify(record), recordKey(handle)), ttl);
-    // Concurrent first requests agree on one handle: the first index written wins.
-    if (await store.setIfAbsent(index, sealer.seal(JSON.stringify(handle), index), ttl)) return remember(index, handle, expiresAt);
-    await store.delete(recordKey(handle));
-    const winner = await open<string>(index);
-    // Not remembered when the index vanished meanwhile: the next request makes a handle again.
-    return winner ? remember(index, winner, expiresAt) : handle;
+    // Concurrent first requests agree on one handle: the first index written wins. The loser
+    // drops its own record only once it has read the winner's handle: when the winner's index
+    // vanished before that read (expired, evicted, a failover), it claims again, and if that
+    // keeps failing it sends its own handle, whose record it kept, unshared and not remembered.
+    const sealedHandle = sealer.seal(JSON.stringify(handle), index);
+    for (let claim = 0; claim < CLAIMS; claim++) {
+      if (await store.setIfAbsent(index, sealedHandle, ttl)) return remember(index, handle, expiresAt);
+      const winner = await open<string>(index);
+      if (winner) {
+        await store.delete(recordKey(handle));
+        return remember(index, winner, expiresAt);
+      }
+    }
+    return handle;
   };
 
   /** Replaces the token the route's policy chose by its handle. */

@@ -80,6 +80,13 @@ describe('a dead refresh token ends the session; a struggling IdP does not (refr
       error: 'idp_error',
       kept: true,
     },
+    {
+      answer: '400 server_error (the IdP says itself that the fault is its own)',
+      rule: () => tokenEndpointAnswers(400, { error: 'server_error' }),
+      status: 502,
+      error: 'idp_error',
+      kept: true,
+    },
     { answer: '500 with an HTML page', rule: html(500, 'Internal Server Error'), status: 502, error: 'idp_error', kept: true },
     {
       answer: '503 temporarily_unavailable',

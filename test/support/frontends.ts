@@ -65,6 +65,8 @@ export async function startFrontends(
     /** Ids written to the first file (default all): a reload adds the others. */ initially?: string[];
     /** More options of IdP `a` (mTLS endpoint aliases). */
     idpA?: Partial<IdpOptions>;
+    /** More options of IdP `b`. */
+    idpB?: Partial<IdpOptions>;
     /** Replaces fetch for every IdP call of every frontend (to record them). */
     idpFetch?: CustomFetch;
   } = {},
@@ -110,88 +112,107 @@ export async function startFrontends(
     }
     return [...clients.values()];
   };
-  const idps = { a: await startIdp({ ...options.idpA, clients: clientsOf('a') }), b: await startIdp({ clients: clientsOf('b') }) };
-  const upstreams: Record<string, EchoUpstream> = {};
-  for (const id of Object.keys(specs)) upstreams[id] = await startEchoUpstream();
+  // What has been started, closed in reverse when a later step throws (a BFF_CONFIG that does
+  // not load, an IdP not ready): left running, it would keep the run alive instead of failing it.
+  const started: Array<() => Promise<void>> = [];
+  const closeStarted = async () => {
+    for (const close of started.splice(0).reverse()) await close().catch(() => undefined);
+  };
+  try {
+    return await startAll();
+  } catch (err) {
+    await closeStarted();
+    throw err;
+  }
 
-  const document = {
-    defaults: { sameSite: 'lax' },
-    providers: Object.fromEntries(
-      Object.keys(specs).flatMap((id) =>
-        providersOf(id).map(([pid, idp]) => [
-          pid,
-          { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}`, ...specs[id]!.provider?.fields },
+  async function startAll(): Promise<Frontends> {
+    const a = await startIdp({ ...options.idpA, clients: clientsOf('a') });
+    started.push(() => a.close());
+    const b = await startIdp({ ...options.idpB, clients: clientsOf('b') });
+    started.push(() => b.close());
+    const idps = { a, b };
+    const upstreams: Record<string, EchoUpstream> = {};
+    for (const id of Object.keys(specs)) {
+      const upstream = await startEchoUpstream();
+      started.push(() => upstream.close());
+      upstreams[id] = upstream;
+    }
+
+    const document = {
+      defaults: { sameSite: 'lax' },
+      providers: Object.fromEntries(
+        Object.keys(specs).flatMap((id) =>
+          providersOf(id).map(([pid, idp]) => [
+            pid,
+            { issuer: idps[idp].issuer, clientId: clientOf(id), clientSecret: CLIENT_SECRET, displayName: `IdP ${idp}`, ...specs[id]!.provider?.fields },
+          ]),
+        ),
+      ),
+      frontends: Object.fromEntries(
+        Object.entries(specs).map(([id, s]) => [
+          id,
+          {
+            publicUrl: origin(s),
+            ...(s.idp === 'both' ? { providers: providersOf(id).map(([pid]) => pid) } : { provider: `idp_${clientOf(id)}` }),
+            match: s.pathPrefix ? { pathPrefix: s.pathPrefix } : {},
+            apiRoutes: [{ path: '/api', upstream: `${upstreams[id]!.url}/v1` }],
+            ...s.fields,
+          },
         ]),
       ),
-    ),
-    frontends: Object.fromEntries(
-      Object.entries(specs).map(([id, s]) => [
-        id,
-        {
-          publicUrl: origin(s),
-          ...(s.idp === 'both' ? { providers: providersOf(id).map(([pid]) => pid) } : { provider: `idp_${clientOf(id)}` }),
-          match: s.pathPrefix ? { pathPrefix: s.pathPrefix } : {},
-          apiRoutes: [{ path: '/api', upstream: `${upstreams[id]!.url}/v1` }],
-          ...s.fields,
-        },
-      ]),
-    ),
-  };
-  const file = join(mkdtempSync(join(tmpdir(), 'bff-frontends-')), 'frontends.json');
-  const first = options.initially
-    ? { ...document, frontends: Object.fromEntries(Object.entries(document.frontends).filter(([id]) => options.initially!.includes(id))) }
-    : document;
-  writeFileSync(file, JSON.stringify(first, null, 2));
-  const env: Record<string, string> = {
-    BFF_CONFIG: file,
-    OIDC_ALLOW_HTTP: 'true',
-    SESSION_STORE: options.redis ? 'redis' : 'memory',
-    SESSION_SECRETS: SECRET,
-    LOG_LEVEL: 'debug',
-    ...(options.redis ? { REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: options.redis.prefix } : {}),
-    ...options.env,
-  };
-  const base = loadConfig(env, () => randomBytes(32).toString('base64url'));
-  const list = loadFrontends(base);
-  const logs = captureLogs();
-  const service = createFrontendsApp(base, list, {
-    log: logs.log,
-    discoveryRetry: { initialMs: 20, maxMs: 200 },
-    ...(options.idpFetch ? { idpFetch: options.idpFetch } : {}),
-  });
-  const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
-  for (const { bff } of service.units) await bff.idp.whenReady();
-  // Logged by each unit's store; units added by a reload log theirs later.
-  if (options.redis) await logs.waitFor('store.ready', service.units.length);
+    };
+    const file = join(mkdtempSync(join(tmpdir(), 'bff-frontends-')), 'frontends.json');
+    const first = options.initially
+      ? { ...document, frontends: Object.fromEntries(Object.entries(document.frontends).filter(([id]) => options.initially!.includes(id))) }
+      : document;
+    writeFileSync(file, JSON.stringify(first, null, 2));
+    const env: Record<string, string> = {
+      BFF_CONFIG: file,
+      OIDC_ALLOW_HTTP: 'true',
+      SESSION_STORE: options.redis ? 'redis' : 'memory',
+      SESSION_SECRETS: SECRET,
+      LOG_LEVEL: 'debug',
+      ...(options.redis ? { REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: options.redis.prefix } : {}),
+      ...options.env,
+    };
+    const base = loadConfig(env, () => randomBytes(32).toString('base64url'));
+    const list = loadFrontends(base);
+    const logs = captureLogs();
+    const service = createFrontendsApp(base, list, {
+      log: logs.log,
+      discoveryRetry: { initialMs: 20, maxMs: 200 },
+      ...(options.idpFetch ? { idpFetch: options.idpFetch } : {}),
+    });
+    started.push(() => service.close());
+    const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
+    started.push(() => listening.drain(0));
+    for (const { bff } of service.units) await bff.idp.whenReady();
+    // Logged by each unit's store; units added by a reload log theirs later.
+    if (options.redis) await logs.waitFor('store.ready', service.units.length);
 
-  return {
-    port,
-    url,
-    idps,
-    upstreams,
-    service,
-    configs: Object.fromEntries(list.map((c) => [c.frontend!.id, c])),
-    logs,
-    listening,
-    document,
-    file,
-    base,
-    idpOf: (id) => idps[providersOf(id)[0]![1]],
-    async login(ua, id, query = '') {
-      const { callback } = await ua.login(`${url[id]}/login${query}`, { stopAtOrigin: new URL(url[id]!).origin });
-      return callback;
-    },
-    api(ua, id, path, init = {}) {
-      return ua.request(init.method ?? 'GET', `${url[id]}/api${path}`, { headers: { 'x-csrf': '1' } });
-    },
-    async close() {
-      await listening.drain(0);
-      await service.close();
-      await idps.a.close();
-      await idps.b.close();
-      for (const u of Object.values(upstreams)) await u.close();
-    },
-  };
+    return {
+      port,
+      url,
+      idps,
+      upstreams,
+      service,
+      configs: Object.fromEntries(list.map((c) => [c.frontend!.id, c])),
+      logs,
+      listening,
+      document,
+      file,
+      base,
+      idpOf: (id) => idps[providersOf(id)[0]![1]],
+      async login(ua, id, query = '') {
+        const { callback } = await ua.login(`${url[id]}/login${query}`, { stopAtOrigin: new URL(url[id]!).origin });
+        return callback;
+      },
+      api(ua, id, path, init = {}) {
+        return ua.request(init.method ?? 'GET', `${url[id]}/api${path}`, { headers: { 'x-csrf': '1' } });
+      },
+      close: closeStarted,
+    };
+  }
 }
 
 /** A GET with a Host header of the test's choosing (fetch does not let one set Host). */

@@ -260,3 +260,72 @@ describe('upstream client: an upstream that stops reading an upload', () => {
     }
   });
 });
+
+describe('upstream client: body bytes that arrive while the client reads slowly', () => {
+  it('an upstream that trickles bytes while the reader is paused is not cut as an upstream timeout: the slow reader is the write-idle bound’s to judge', async () => {
+    // Headers and a first part at once; a second part when the test says, the end later still.
+    const parts: net.Socket[] = [];
+    const server = net.createServer((socket) =>
+      socket.once('data', () => {
+        parts.push(socket);
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\npart1');
+      }),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const timeoutMs = 100;
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { timeoutMs, connections: 256 });
+    try {
+      const response = await client.call({ method: 'GET', path: '/', headers: {}, body: null }).response;
+      const failed = new Promise<unknown>((resolve) => response.on('error', resolve));
+      // The client stops reading (backpressure pauses the body), and then the upstream sends more.
+      response.pause();
+      const arrived = once(response.socket, 'data');
+      parts[0]!.write('part2');
+      await arrived;
+      // The reader stays away for three of the upstream's timeouts, then reads on.
+      const away = await Promise.race([failed, new Promise((resolve) => setTimeout(resolve, 3 * timeoutMs, 'still paused').unref())]);
+      assert.equal(away, 'still paused', `the paused body was cut as the upstream's fault: ${String(away)}`);
+      parts[0]!.write('part3');
+      assert.equal(await bodyOf(response), 'part1part2part3');
+    } finally {
+      client.close();
+      for (const socket of parts) socket.destroy();
+      server.close();
+    }
+  });
+});
+
+describe('upstream client: the one replay on a pooled connection the upstream reset', () => {
+  it('gets what is left of the call’s API_TIMEOUT, not a whole new one: a reset late in the call does not nearly double it', async () => {
+    const timeoutMs = 500;
+    const sockets = new Set<net.Socket>();
+    let connections = 0;
+    // Connection 1 answers its first request and resets the next one after most of the timeout;
+    // the replay's connection never answers.
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      if (++connections > 1) return;
+      let served = 0;
+      socket.on('data', () => {
+        if (served++ === 0) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+        else setTimeout(() => socket.destroy(), 0.8 * timeoutMs).unref();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = createUpstreamClient(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { timeoutMs, connections: 256 });
+    try {
+      assert.equal(await bodyOf(await client.call({ method: 'GET', path: '/a', headers: {}, body: null }).response), 'ok');
+      const started = performance.now();
+      await assert.rejects(client.call({ method: 'GET', path: '/b', headers: {}, body: null }).response, (err) => err instanceof UpstreamTimeoutError);
+      const took = performance.now() - started;
+      assert.equal(connections, 2, 'the call was not replayed on a fresh connection: the test drives nothing');
+      assert.ok(took < 1.4 * timeoutMs, `the call took ${Math.round(took)} ms against a timeout of ${timeoutMs} ms`);
+    } finally {
+      client.close();
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+});
