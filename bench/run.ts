@@ -31,7 +31,7 @@ import { freePort } from '../test/support/free-port.js';
 import { UserAgent } from '../test/support/user-agent.js';
 import { buildServers, describeRunner, type Runner } from './lib/build.js';
 import { clkTck, cpuMicros, cpuSplitMicros, machineCpu, machineLoad, memory, startChild, stopAll, type Child } from './lib/children.js';
-import { BENCH_DIR } from './lib/paths.js';
+import { BENCH_DIR, ROOT_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
 import { fmt, fmtInt, median, pct, percentile } from './lib/stats.js';
@@ -285,6 +285,8 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'oidc-bff-bench-'));
 
 let redis: BenchRedis | undefined;
 let runner: Runner = { mode: 'tsx', reason: 'not built yet' };
+/** Servers built from other git revisions (`<store>@<rev>`), one build each. */
+const revisionRunners = new Map<string, Promise<Runner>>();
 let cleaning: Promise<void> | undefined;
 let interrupted = false;
 const cleanup = () => {
@@ -625,20 +627,37 @@ async function main(): Promise<void> {
 
 /** `cookie+redis`: SESSION_STORE=cookie with REDIS_URL set (revocation list, jti replay records, rate limits in Redis). */
 function storeLabel(store: string): string {
-  const [mode, side] = store.replace(TWO_FRONTENDS, '').split('+');
+  const rev = revisionOf(store);
+  const plain = plainStore(store);
+  const [mode, side] = plain.replace(TWO_FRONTENDS, '').split('+');
   const label = side ? `oidc-bff, ${mode} store with ${side}` : `oidc-bff, ${mode} store`;
-  return twoFrontends(store) ? `${label}, 2 frontends (BFF_CONFIG)` : label;
+  const labelled = twoFrontends(plain) ? `${label}, 2 frontends (BFF_CONFIG)` : label;
+  return rev ? `${labelled} at ${rev}` : labelled;
+}
+
+/**
+ * `<store>@<git revision>`: the same store served by oidc-bff as it was at that revision
+ * (its src/, dev/, views/ and bench/servers/ taken from git, the current node_modules), so that a
+ * change is measured against its baseline in the same run, round by round.
+ */
+function revisionOf(store: string): string | undefined {
+  const at = store.indexOf('@');
+  return at === -1 ? undefined : store.slice(at + 1);
+}
+function plainStore(store: string): string {
+  const at = store.indexOf('@');
+  return at === -1 ? store : store.slice(0, at);
 }
 
 /** `<store>+2fe`: the store behind a BFF_CONFIG of two frontends (TWO_FRONTENDS). */
 function twoFrontends(store: string): boolean {
-  return store.endsWith(TWO_FRONTENDS);
+  return plainStore(store).endsWith(TWO_FRONTENDS);
 }
 function sessionStore(store: string): string {
-  return store.split('+')[0]!;
+  return plainStore(store).split('+')[0]!;
 }
 function withRedis(store: string): boolean {
-  return sessionStore(store) === 'redis' || store.includes('+redis');
+  return sessionStore(store) === 'redis' || plainStore(store).includes('+redis');
 }
 
 /**
@@ -700,7 +719,13 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
 async function startBff(store: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Child> {
   // BENCH_BFF_NODE_ARGS: extra node flags for the BFF processes (e.g. V8 heap sizing), to try them out.
   const extra = (process.env['BENCH_BFF_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
-  const child = await startChild(`bff-${store}`, 'bff', { runner, logDir, env, nodeArgs: [...extra, ...nodeArgs] });
+  const rev = revisionOf(store);
+  const child = await startChild(`bff-${store.replace(/[/@]/g, '-')}`, 'bff', {
+    runner: rev ? await revisionRunner(rev) : runner,
+    logDir,
+    env,
+    nodeArgs: [...extra, ...nodeArgs],
+  });
   const url = `http://127.0.0.1:${child.port}/readyz`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -712,6 +737,25 @@ async function startBff(store: string, env: Record<string, string>, nodeArgs: st
     if (Date.now() > deadline) throw new Error(`bff-${store} never became ready (/readyz ${status}); see ${child.logFile}`);
     await sleep(100);
   }
+}
+
+/** The servers as they were at git revision `rev`, built once per run (see revisionOf). */
+function revisionRunner(rev: string): Promise<Runner> {
+  let built = revisionRunners.get(rev);
+  if (!built) {
+    const root = join(tmp, `rev-${rev.replace(/\W/g, '-')}`);
+    mkdirSync(root, { recursive: true });
+    execFileSync('sh', ['-c', `git -C "$ROOT" archive "$REV" src dev views bench/servers tsconfig.json | tar -x -C "$OUT"`], {
+      env: { ...process.env, ROOT: ROOT_DIR, REV: rev, OUT: root },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    built = buildServers(root, root).then((r) => {
+      if (r.mode !== 'js') throw new Error(`the servers at ${rev} did not build: ${r.reason}`);
+      return r;
+    });
+    revisionRunners.set(rev, built);
+  }
+  return built;
 }
 
 function retarget(targets: Target[], store: string, child: Child): void {

@@ -20,28 +20,29 @@ function tsFiles(dir: string): string[] {
   return out;
 }
 
-export async function buildServers(tmp: string): Promise<Runner> {
-  if (process.env['BENCH_TSX'] === '1') return { mode: 'tsx', reason: 'BENCH_TSX=1' };
+/** `sources`: where src/, dev/, views/ and bench/servers/ come from (another revision's, see run.ts revisionOf); node_modules is always this checkout's. */
+export async function buildServers(tmp: string, sources = ROOT_DIR): Promise<Runner> {
+  if (process.env['BENCH_TSX'] === '1' && sources === ROOT_DIR) return { mode: 'tsx', reason: 'BENCH_TSX=1' };
   const dir = join(tmp, 'build');
   try {
     const esbuild = await import('esbuild');
     mkdirSync(dir, { recursive: true });
     // dev/: the bench IdP shares dev/idp.ts's pieces.
-    const entryPoints = [...tsFiles(join(ROOT_DIR, 'src')), ...tsFiles(join(ROOT_DIR, 'dev')), ...tsFiles(join(ROOT_DIR, 'bench', 'servers'))];
+    const entryPoints = [...tsFiles(join(sources, 'src')), ...tsFiles(join(sources, 'dev')), ...tsFiles(join(sources, 'bench', 'servers'))];
     await esbuild.build({
       entryPoints,
       outdir: dir,
-      outbase: ROOT_DIR,
+      outbase: sources,
       bundle: false,
       format: 'esm',
       platform: 'node',
       target: 'node20',
-      tsconfig: join(ROOT_DIR, 'tsconfig.json'),
+      tsconfig: join(sources, 'tsconfig.json'),
       logLevel: 'silent',
     });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
     symlinkSync(join(ROOT_DIR, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    symlinkSync(join(ROOT_DIR, 'views'), join(dir, 'views'), 'dir');
+    symlinkSync(join(sources, 'views'), join(dir, 'views'), 'dir');
     return { mode: 'js', dir };
   } catch (err) {
     const reason = `transpile failed: ${String((err as Error)?.message ?? err).split('\n')[0]}`;
