@@ -185,7 +185,6 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
     span?.end(statusCode);
 
     ctx.status = statusCode;
-    ctx.respond = false;
     const res = ctx.res;
     try {
       beforeResponse?.(ctx);
@@ -196,8 +195,11 @@ export function createForwarder(route: ApiRoute, { config, cookies, log, gate, r
       res.writeHead(statusCode, out);
     } catch (err) {
       response.destroy(); // the upstream connection must not wait for its timeout
+      // Nothing went out: Koa still sends the error's answer (with respond off the client would wait for nothing).
       throw err;
     }
+    // The answer is ours to write from here on: Koa must not send one of its own.
+    ctx.respond = false;
     if (ctx.method === 'HEAD' || BODYLESS_STATUS.has(statusCode)) {
       res.end();
       await drain(response);
