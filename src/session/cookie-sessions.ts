@@ -32,6 +32,8 @@ const AAD = 'cookie session v1';
 export const cookieSessionHandle = (s: Pick<Session, 'key'>): string => s.key.slice(2, 14);
 /** Sealed cookies remembered with what they opened to (a few KB each). */
 const RECENT_COOKIES = 1000;
+/** Base64url characters at the end of a sealed value that hold its 16-byte GCM tag (and then some). */
+const TAIL_CHARS = 32;
 
 /**
  * Sessions that travel in the browser: the whole session sealed (AES-256-GCM) into the
@@ -70,15 +72,18 @@ export function createCookieSessions({ config, sealer, cookies, revocations, log
   // A browser sends the same sealed cookie until it is re-issued (at most every minute): what it
   // opened to is remembered, so the hot path does not decrypt and parse it on every call. Only
   // values that unsealed go in; every timestamp check below still runs on each request.
-  const recent = new RecentMap<{ stored: SealedSession; key: string; stale: boolean }>(RECENT_COOKIES, touchEveryMs);
+  // Looked up by the sealed value's last characters (its AEAD tag), not the whole value: a Map
+  // hashes a new key string in full, a few KB on every call. The whole value must still match.
+  const recent = new RecentMap<{ sealed: string; stored: SealedSession; key: string; stale: boolean }>(RECENT_COOKIES, touchEveryMs);
+  const tail = (sealed: string) => sealed.slice(-TAIL_CHARS);
   const open = (sealed: string) => {
-    const known = recent.get(sealed);
-    if (known) return known;
+    const known = recent.get(tail(sealed));
+    if (known?.sealed === sealed) return known;
     const plain = sealer.unseal(sealed, AAD);
     const stored = plain && parseSealedSession(plain.plaintext);
     if (!stored) return undefined;
-    const result = { stored: deepFreeze(stored), key: keyOf(stored.sid), stale: plain.stale };
-    recent.set(sealed, result);
+    const result = { sealed, stored: deepFreeze(stored), key: keyOf(stored.sid), stale: plain.stale };
+    recent.set(tail(sealed), result);
     return result;
   };
 

@@ -26,14 +26,26 @@ export interface Revocations extends SessionDirectory {
 }
 
 const HANDLE = /^[A-Za-z0-9_-]{12}$/;
+/** Users (and IdP sessions) whose record keys are remembered; see createRevocations. */
+const DIGESTS = 4096;
 
 /**
  * @param scope the deployment (issuer, client, public origin): a `sub` is unique only per issuer,
  *   so records of one deployment never end sessions of another that shares the store.
  */
 export function createRevocations(store: KeyValueStore, scope: string, maxAgeMs: number, now: () => number, handleOf: (s: Session) => string): Revocations {
-  // One-shot hash (no Hash object per call): two of these run on every cookie-session API call.
-  const digest = (v: string) => hash('sha256', `${scope}\n${v}`, 'base64url');
+  // Two of these run on every cookie-session API call, for the same few users over and over:
+  // each digest is remembered (at most DIGESTS of them; all forgotten at once when full).
+  const digests = new Map<string, string>();
+  const digest = (v: string) => {
+    let d = digests.get(v);
+    if (d === undefined) {
+      d = hash('sha256', `${scope}\n${v}`, 'base64url');
+      if (digests.size >= DIGESTS) digests.clear();
+      digests.set(v, d);
+    }
+    return d;
+  };
   const sessionKey = (handle: string) => `r:ses:${handle}`;
   const subKey = (sub: string) => `r:sub:${digest(sub)}`;
   const sidKey = (sid: string) => `r:sid:${digest(sid)}`;

@@ -115,6 +115,19 @@ describe('SESSION_STORE=cookie: the whole session sealed in the browser', () => 
     assert.equal((await h.api(ua, '/x')).status, 200, 'the untampered cookies still work');
   });
 
+  it('a cookie altered anywhere but its end is anonymous even right after the real one was used (the opened-cookie memo matches whole values)', async () => {
+    await h.login(ua);
+    assert.equal((await h.api(ua, '/first')).status, 200); // the real cookie is now remembered as opened
+    const host = new URL(h.url).host;
+    const real = ua.cookie(host, 'bff-session')!;
+    const at = Math.floor(real.length / 2);
+    const altered = `${real.slice(0, at)}${real[at] === 'A' ? 'B' : 'A'}${real.slice(at + 1)}`;
+    const b = h.browser();
+    b.setCookie(host, 'bff-session', altered);
+    assert.equal((await h.api(b, '/x')).status, 401);
+    assert.equal((await h.api(ua, '/x')).status, 200, 'the real cookie still works');
+  });
+
   it('a cookie session idle for SESSION_IDLE_TIMEOUT is anonymous, and the log says it expired (session.expired)', async () => {
     await h.login(ua);
     clock.advance(h.config.session.idleTimeoutMs);
