@@ -1247,6 +1247,14 @@ function markdown(
       .filter((t) => t.cpuRatioRounds.length > 1)
       .map((t) => `${t.label}: ${fmt(Math.min(...t.cpuRatioRounds), 2)}–${fmt(Math.max(...t.cpuRatioRounds), 2)}×`);
     if (spread.length) out.push('', `Spread of CPU ÷ bare hop over the rounds: ${spread.join('; ')}.`);
+    // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision, round by round.
+    const versus = rows.flatMap((t) => {
+      const base = t.store && revisionOf(t.store) ? undefined : rows.find((b) => b.store && revisionOf(b.store) && plainStore(b.store) === t.store);
+      if (!base) return [];
+      const perRound = t.cpuUsRounds.map((x, i) => x / base.cpuUsRounds[i]!);
+      return [`${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')})`];
+    });
+    if (versus.length) out.push('', `CPU per request against the baseline revision, same rounds (median; per round): ${versus.join('; ')}.`);
     out.push('');
   }
   for (const s of r.skipped) row([storeLabel(s.store), `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
