@@ -56,7 +56,9 @@ export function errorHandler(config: Config, log: EventLogger, metrics?: Metrics
   return (ctx, next) =>
     Promise.resolve(next()).then(
       () => {
-        if (ctx.status === 404 && ctx.body === undefined) answer(ctx, new BffError('not_found'));
+        // Nothing answered the request. Not a proxied answer (an upstream's own 404 went out as
+        // it came) nor a client that left before its answer (logged as 499).
+        if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false && !ctx.state.clientClosed) answer(ctx, new BffError('not_found'));
       },
       (err: unknown) => answer(ctx, err),
     );

@@ -12,6 +12,8 @@ import compose from 'koa-compose';
  * its watch included).
  */
 export function requestHandler<S>(app: Koa<S>): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  // Koa's asyncLocalStorage option (app.currentContext) is carried by app.callback() only.
+  if ((app as { ctxStorage?: unknown }).ctxStorage) throw new Error('requestHandler does not carry Koa asyncLocalStorage: use app.callback()');
   // What app.callback() sets up: without a listener, ctx.onerror's 'error' event would throw.
   if (!app.listenerCount('error')) app.on('error', app.onerror.bind(app));
   const run = compose(app.middleware);

@@ -104,6 +104,8 @@ export function createHandles({ config, store, sealer, phantom, liveSession, now
     for (let claim = 0; claim < CLAIMS; claim++) {
       if (await store.setIfAbsent(index, sealedHandle, ttl)) return remember(index, handle, expiresAt);
       const winner = await open<string>(index);
+      // Our own claim, reported as taken (a write applied whose answer was lost): ours is the winner.
+      if (winner === handle) return remember(index, handle, expiresAt);
       if (winner) {
         await store.delete(recordKey(handle));
         return remember(index, winner, expiresAt);

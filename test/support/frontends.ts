@@ -115,13 +115,16 @@ export async function startFrontends(
   // What has been started, closed in reverse when a later step throws (a BFF_CONFIG that does
   // not load, an IdP not ready): left running, it would keep the run alive instead of failing it.
   const started: Array<() => Promise<void>> = [];
-  const closeStarted = async () => {
-    for (const close of started.splice(0).reverse()) await close().catch(() => undefined);
+  // After a failed start every piece is closed whatever fails; a normal close reports its first failure.
+  const closeStarted = async (afterFailure: boolean) => {
+    let failure: unknown;
+    for (const close of started.splice(0).reverse()) await close().catch((err: unknown) => (failure ??= err));
+    if (failure !== undefined && !afterFailure) throw failure;
   };
   try {
     return await startAll();
   } catch (err) {
-    await closeStarted();
+    await closeStarted(true);
     throw err;
   }
 
@@ -186,9 +189,11 @@ export async function startFrontends(
     started.push(() => service.close());
     const listening = await listen(service.app, '127.0.0.1', port, (status) => service.rejected(`http_${status}`));
     started.push(() => listening.drain(0));
-    for (const { bff } of service.units) await bff.idp.whenReady();
+    // Bounded: these waits never fail by themselves, and an IdP or store that never becomes ready
+    // must fail the start (and close what it started), not hold the run until mocha's timeout.
+    for (const { bff } of service.units) await within(READY_WITHIN_MS, bff.idp.whenReady(), 'an IdP never became ready');
     // Logged by each unit's store; units added by a reload log theirs later.
-    if (options.redis) await logs.waitFor('store.ready', service.units.length);
+    if (options.redis) await within(READY_WITHIN_MS, logs.waitFor('store.ready', service.units.length), 'a store never became ready');
 
     return {
       port,
@@ -210,7 +215,7 @@ export async function startFrontends(
       api(ua, id, path, init = {}) {
         return ua.request(init.method ?? 'GET', `${url[id]}/api${path}`, { headers: { 'x-csrf': '1' } });
       },
-      close: closeStarted,
+      close: () => closeStarted(false),
     };
   }
 }
@@ -226,4 +231,14 @@ export function rawGet(port: number, path: string, headers: Record<string, strin
     });
     req.on('error', reject);
   });
+}
+
+/** How long startFrontends waits for the IdPs and stores it started. */
+const READY_WITHIN_MS = 15_000;
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import { requestHandler } from '../../../src/http/request-handler.js';
 
@@ -70,4 +71,68 @@ describe("request handler: Koa's answers as app.callback() sends them, nothing a
     const [ours, koas] = finishListeners;
     assert.ok(koas! > ours!, `app.callback() watches the response (${koas} 'finish' listeners), requestHandler does not (${ours})`);
   });
+
+  it('sends byte for byte what app.callback() sends, whatever the answer (HEAD, empty statuses, redirects, streams, errors)', async () => {
+    const app = new Koa();
+    app.silent = true;
+    app.use((ctx) => {
+      switch (ctx.path) {
+        case '/json':
+          ctx.body = { a: 1 };
+          return;
+        case '/empty':
+          ctx.status = 204;
+          ctx.body = 'ignored';
+          return;
+        case '/not-modified':
+          ctx.status = 304;
+          return;
+        case '/redirect':
+          ctx.redirect('/json');
+          return;
+        case '/stream':
+          ctx.type = 'text';
+          ctx.body = Readable.from(['one ', 'two']);
+          return;
+        case '/status-only':
+          ctx.status = 418;
+          return;
+        case '/throws':
+          throw Object.assign(new Error('no'), { status: 400, expose: true });
+        default:
+          return;
+      }
+    });
+    const ours = await serve(app);
+    close = ours.close;
+    const koas = http.createServer(app.callback());
+    await new Promise<void>((resolve) => koas.listen(0, '127.0.0.1', resolve));
+    const koaUrl = `http://127.0.0.1:${(koas.address() as AddressInfo).port}`;
+    try {
+      for (const method of ['GET', 'HEAD']) {
+        for (const path of ['/json', '/empty', '/not-modified', '/redirect', '/stream', '/status-only', '/throws', '/nothing']) {
+          const [mine, theirs] = await Promise.all([raw(ours.url, method, path), raw(koaUrl, method, path)]);
+          assert.equal(mine, theirs, `${method} ${path}`);
+        }
+      }
+    } finally {
+      await new Promise<void>((resolve) => koas.close(() => resolve()));
+    }
+  });
+
+  it('refuses an app whose Koa asyncLocalStorage it would not carry', () => {
+    assert.throws(() => requestHandler(new Koa({ asyncLocalStorage: true })), /asyncLocalStorage/);
+  });
 });
+
+/** The raw bytes of one answer on a connection that closes after it (Date header left out). */
+async function raw(url: string, method: string, path: string): Promise<string> {
+  const { port } = new URL(url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  socket.end(`${method} ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('latin1')
+    .replace(/\r\nDate: [^\r]*/i, '');
+}
