@@ -1,5 +1,6 @@
 // Helpers for the bench's child processes: tell the parent we are ready, answer its queries over
 // the IPC channel, and never outlive it.
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type Handlers = Record<string, (arg: unknown) => unknown>;
 
@@ -15,9 +16,19 @@ export function ready(info: Record<string, unknown>): void {
   process.send?.({ type: 'ready', ...info });
 }
 
-/** Answers the driver's queries (`counts`, `stats`, …, and always `memory`) over IPC. */
+/**
+ * Answers the driver's queries (`counts`, `stats`, …, and always `memory`, `heapSpaces` and
+ * `heapSnapshot`) over IPC. A heap snapshot runs a full GC first and stops the process for
+ * seconds: the driver asks for one only between sections, with BENCH_HEAP_SNAPSHOTS=1.
+ */
 export function answer(own: Handlers = {}): void {
-  const handlers: Handlers = { memory: () => process.memoryUsage(), ...own };
+  const handlers: Handlers = {
+    memory: () => process.memoryUsage(),
+    heapSpaces: () =>
+      Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size, physical: s.physical_space_size }])),
+    heapSnapshot: (path) => writeHeapSnapshot(String(path)),
+    ...own,
+  };
   process.on('message', (m: unknown) => {
     const q = m as Partial<Query>;
     if (q?.type !== 'query' || typeof q.id !== 'number' || typeof q.name !== 'string') return;
