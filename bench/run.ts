@@ -90,6 +90,8 @@ const S = {
   profile: argv.includes('--profile') || process.env['BENCH_PROFILE'] === '1',
   /** Heap snapshots of the memory section's processes at each stage, into the logs directory (each stops the process for seconds). */
   heapSnapshots: process.env['BENCH_HEAP_SNAPSHOTS'] === '1',
+  /** Sampling allocation profile of the memory section's requests (garbage included), into the logs directory. */
+  allocationProfile: process.env['BENCH_ALLOCATION_PROFILE'] === '1' || process.env['BENCH_ALLOCATION_PROFILE'] === 'old',
   profileS: num('BENCH_PROFILE_DURATION', QUICK ? 3 : 10, 3),
 };
 
@@ -550,6 +552,7 @@ async function main(): Promise<void> {
     );
     const upBefore = await upstream.query<{ total: number }>('stats');
     log(`bff ${store}: ${fmtInt(S.memoryRequests)} requests over ${fmtInt(many.cookies.length)} sessions …`);
+    if (S.allocationProfile) await child.query('allocationsStart', process.env['BENCH_ALLOCATION_PROFILE']);
     const mem = await cost.measure(child, () =>
       runWrk({
         wrk,
@@ -561,6 +564,7 @@ async function main(): Promise<void> {
         stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
       }),
     );
+    if (S.allocationProfile) log(`allocation profile: ${await child.query<string>('allocationsStop', join(logDir, `bff-${store}-requests.heapprofile`))}`);
     const m = memory(child.pid);
     const memoryUsage = await child.query<MemoryUsage>('memory').catch(() => undefined);
     stages.push(await memoryStage(child, `after ${fmtInt(mem.result.requests)} requests`));

@@ -1,5 +1,7 @@
 // Helpers for the bench's child processes: tell the parent we are ready, answer its queries over
 // the IPC channel, and never outlive it.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type Handlers = Record<string, (arg: unknown) => unknown>;
@@ -27,6 +29,20 @@ export function answer(own: Handlers = {}): void {
     heapSpaces: () =>
       Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size, physical: s.physical_space_size }])),
     heapSnapshot: (path) => writeHeapSnapshot(String(path)),
+    // Sampling heap profiler that also keeps what GC collected: which code allocates the garbage
+    // that outlives the young generation (collected by a major GC), and what dies young.
+    // `old`: only what outlived the young generation (live, or collected by a major GC).
+    allocationsStart: (which) =>
+      inspect('HeapProfiler.startSampling', {
+        samplingInterval: 32768,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: which !== 'old',
+      }),
+    allocationsStop: async (path) => {
+      const { profile } = (await inspect('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(String(path), JSON.stringify(profile));
+      return String(path);
+    },
     ...own,
   };
   process.on('message', (m: unknown) => {
@@ -73,4 +89,14 @@ export function requiredEnv(name: string): string {
     process.exit(2);
   }
   return v;
+}
+
+let inspector: Session | undefined;
+function inspect(method: string, params?: object): Promise<unknown> {
+  if (!inspector) {
+    inspector = new Session();
+    inspector.connect();
+  }
+  const session = inspector;
+  return new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
 }
