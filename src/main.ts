@@ -4,6 +4,7 @@ import { loadFrontends } from './config/frontends.js';
 import { ConfigError, loadConfig, type Config } from './config/load.js';
 import { createFrontendsApp, reloadFrontendsFile } from './frontends-app.js';
 import { listen } from './http/server.js';
+import { applyHeapGrowth } from './observability/heap-growth.js';
 import { createLogger, errorFields } from './observability/logger.js';
 import { startTracing } from './observability/otel.js';
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  applyHeapGrowth(config.memory.heapGrowthPercent);
   const log = createLogger(config.logLevel);
   for (const warning of config.warnings) log.event('service.warning', { reason: warning });
 

@@ -167,6 +167,23 @@ export function memory(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
+/**
+ * Resident memory by kind of mapping (/proc/<pid>/smaps), in MB: `file` (the node binary and
+ * shared libraries), `brk` (the [heap] segment: glibc's main malloc arena), `anon` (every other
+ * anonymous mapping: V8's heap pages, the other threads' malloc arenas, stacks).
+ */
+export function residentByKind(pid: number): { file: number; brk: number; anon: number } {
+  const out = { file: 0, brk: 0, anon: 0 };
+  let kind: keyof typeof out = 'anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const path = line.split(/\s+/)[5] ?? '';
+      kind = path === '[heap]' ? 'brk' : path.startsWith('/') ? 'file' : 'anon';
+    } else if (line.startsWith('Rss:')) out[kind] += Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
+  }
+  return out;
+}
+
 /** Machine-wide CPU counters (/proc/stat, all CPUs), in clock ticks. */
 export interface MachineCpu {
   total: number;

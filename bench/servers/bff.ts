@@ -8,6 +8,7 @@ import { loadFrontends } from '../../src/config/frontends.js';
 import { ConfigError, loadConfig, type Config } from '../../src/config/load.js';
 import { createFrontendsApp } from '../../src/frontends-app.js';
 import { listen } from '../../src/http/server.js';
+import { applyHeapGrowth } from '../../src/observability/heap-growth.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { answer, exitWith, ready } from './child.js';
 
@@ -23,6 +24,7 @@ try {
   }
   throw err;
 }
+applyHeapGrowth(config.memory.heapGrowthPercent);
 const log = createLogger(config.logLevel);
 for (const warning of config.warnings) log.event('service.warning', { reason: warning });
 

@@ -1,5 +1,8 @@
 // Helpers for the bench's child processes: tell the parent we are ready, answer its queries over
 // the IPC channel, and never outlive it.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type Handlers = Record<string, (arg: unknown) => unknown>;
 
@@ -15,9 +18,33 @@ export function ready(info: Record<string, unknown>): void {
   process.send?.({ type: 'ready', ...info });
 }
 
-/** Answers the driver's queries (`counts`, `stats`, …, and always `memory`) over IPC. */
+/**
+ * Answers the driver's queries (`counts`, `stats`, …, and always `memory`, `heapSpaces` and
+ * `heapSnapshot`) over IPC. A heap snapshot runs a full GC first and stops the process for
+ * seconds: the driver asks for one only between sections, with BENCH_HEAP_SNAPSHOTS=1.
+ */
 export function answer(own: Handlers = {}): void {
-  const handlers: Handlers = { memory: () => process.memoryUsage(), ...own };
+  const handlers: Handlers = {
+    memory: () => process.memoryUsage(),
+    heapSpaces: () =>
+      Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size, physical: s.physical_space_size }])),
+    heapSnapshot: (path) => writeHeapSnapshot(String(path)),
+    // Sampling heap profiler that also keeps what GC collected: which code allocates the garbage
+    // that outlives the young generation (collected by a major GC), and what dies young.
+    // `old`: only what outlived the young generation (live, or collected by a major GC).
+    allocationsStart: (which) =>
+      inspect('HeapProfiler.startSampling', {
+        samplingInterval: 32768,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: which !== 'old',
+      }),
+    allocationsStop: async (path) => {
+      const { profile } = (await inspect('HeapProfiler.stopSampling')) as { profile: unknown };
+      writeFileSync(String(path), JSON.stringify(profile));
+      return String(path);
+    },
+    ...own,
+  };
   process.on('message', (m: unknown) => {
     const q = m as Partial<Query>;
     if (q?.type !== 'query' || typeof q.id !== 'number' || typeof q.name !== 'string') return;
@@ -62,4 +89,14 @@ export function requiredEnv(name: string): string {
     process.exit(2);
   }
   return v;
+}
+
+let inspector: Session | undefined;
+function inspect(method: string, params?: object): Promise<unknown> {
+  if (!inspector) {
+    inspector = new Session();
+    inspector.connect();
+  }
+  const session = inspector;
+  return new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
 }

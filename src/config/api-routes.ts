@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { parse as YamlParse } from 'yaml';
 import { z } from 'zod';
 import type { Env } from './settings.js';
+import { parseYaml } from './yaml.js';
 
 /**
  * Which token a route's upstream receives:
@@ -118,15 +117,6 @@ export function configuredRoutes(e: RouteSettings): { routes: ApiRoute[]; proble
   }
   if (!problems.length && routes.length === 0) problems.push(`API_ROUTES: ${e.API_ROUTES} lists no route`);
   return { routes: routes.sort((a, b) => b.path.length - a.path.length), problems };
-}
-
-/**
- * The YAML parser, loaded only for a YAML routes file: most deployments have none, and the
- * module costs every process several MB of memory (issue 21: load only what the process uses).
- */
-function parseYaml(text: string): unknown {
-  const { parse } = createRequire(import.meta.url)('yaml') as { parse: typeof YamlParse };
-  return parse(text);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseRouteEntries } from './api-routes.js';
+import { parseYaml } from './yaml.js';
 import { providerCredentials, type ProviderCredentials } from './provider-credentials.js';
 import { authParams, sdkCookieName } from './parsers.js';
 import { deepFreeze, PLACEHOLDER, ConfigError, type Config, type FrontendIdentity, type FusionAuthSdkConfig } from './load.js';

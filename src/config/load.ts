@@ -117,6 +117,11 @@ export interface Config {
     readonly shutdownTimeoutMs: number;
   };
   readonly adminToken: string | undefined;
+  /** V8 heap policy of the process, applied once at start (src/observability/heap-growth.ts). */
+  readonly memory: {
+    /** --heap-growing-percent: old-generation growth past the last full GC's survivors; 0 = V8's own (up to 300 %). */
+    readonly heapGrowthPercent: number;
+  };
   /** The gateway forward-auth endpoint (src/gateway); path undefined = off. */
   readonly forwardAuth: {
     readonly path: string | undefined;
@@ -319,6 +324,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
     },
     adminToken: e.ADMIN_TOKEN || undefined,
+    memory: { heapGrowthPercent: e.HEAP_GROWTH_PERCENT },
     forwardAuth: {
       path: e.FORWARD_AUTH_PATH || undefined,
       trustedIps: e.FORWARD_AUTH_TRUSTED_IPS,

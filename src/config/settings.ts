@@ -469,6 +469,14 @@ export const SETTINGS = [
     },
     { name: 'SHUTDOWN_TIMEOUT', default: '10', parse: seconds(), doc: 'Seconds in-flight requests get to finish after SIGTERM.' },
   ]),
+  ...section('Memory', [
+    {
+      name: 'HEAP_GROWTH_PERCENT',
+      default: '50',
+      parse: count(0),
+      doc: "How far V8 lets the old generation grow past what its last full garbage collection kept, in per cent, before the next one. Left to itself (0), V8 grows it up to 4× on a machine with much memory, so under load the process holds several times its live data as garbage (see docs/operations.md, Memory). Lower: RSS nearer the live data, full collections more often (20: the memory-tight profile of docs/operations.md); 0: V8's own policy.",
+    },
+  ]),
   ...section('Observability', [
     {
       name: 'LOG_LEVEL',

@@ -196,6 +196,7 @@ describe('settings: one row per variable (src/config/settings.ts)', () => {
         ADMIN_TOKEN: { to: 'a'.repeat(40) },
         TRUST_PROXY: { to: 'true' },
         SHUTDOWN_TIMEOUT: { to: '5' },
+        HEAP_GROWTH_PERCENT: { to: '20' },
         LOG_LEVEL: { to: 'debug' },
         OTEL_EXPORTER_OTLP_ENDPOINT: { to: 'http://collector:4318' },
         OTEL_SERVICE_NAME: { to: 'other' },
