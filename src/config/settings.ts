@@ -472,9 +472,9 @@ export const SETTINGS = [
   ...section('Memory', [
     {
       name: 'HEAP_GROWTH_PERCENT',
-      default: '50',
+      default: '0',
       parse: count(0),
-      doc: "How far V8 lets the old generation grow past what its last full garbage collection kept, in per cent, before the next one. Left to itself (0), V8 grows it up to 4× on a machine with much memory, so under load the process holds several times its live data as garbage (see docs/operations.md, Memory). Lower: RSS nearer the live data, full collections more often (20: the memory-tight profile of docs/operations.md); 0: V8's own policy.",
+      doc: "How far V8 lets the old generation grow past what its last full garbage collection kept, in per cent, before the next one. Left to itself (0), V8 grows it up to 4× on a machine with much memory, so under load the process holds several times its live data as garbage (see docs/operations.md, Memory). Set (e.g. 50, or 20 in the memory-tight profile of docs/operations.md): RSS nearer the live data, full collections more often, so more CPU per request; 0 (default): V8's own policy.",
     },
   ]),
   ...section('Observability', [

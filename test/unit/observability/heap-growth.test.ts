@@ -37,7 +37,7 @@ async function oldSpaceMax(env: Record<string, string>): Promise<number> {
  * Issue 21 (memory): V8's own heap policy lets the old generation grow up to 4× what the last
  * full collection kept on a machine with much memory; under load the BFF held ~120 MB of old
  * space for ~35 MB of live data (bench/RESULTS.md, "Memory: where it goes"). HEAP_GROWTH_PERCENT
- * (default 50) bounds that growth for the life of the process.
+ * bounds that growth for the life of the process (off by default: it costs CPU, see docs/operations.md).
  */
 describe('HEAP_GROWTH_PERCENT: the old generation stays near the live data', function () {
   this.timeout(60_000);
@@ -51,16 +51,17 @@ describe('HEAP_GROWTH_PERCENT: the old generation stays near the live data', fun
       OIDC_ALLOW_HTTP: 'true',
       API_UPSTREAM: 'http://127.0.0.1:9',
     };
-    assert.equal(loadConfig(env, () => 'x'.repeat(43)).memory.heapGrowthPercent, 50);
-    assert.equal(loadConfig({ ...env, HEAP_GROWTH_PERCENT: '0' }, () => 'x'.repeat(43)).memory.heapGrowthPercent, 0);
+    assert.equal(loadConfig(env, () => 'x'.repeat(43)).memory.heapGrowthPercent, 0);
+    assert.equal(loadConfig({ ...env, HEAP_GROWTH_PERCENT: '20' }, () => 'x'.repeat(43)).memory.heapGrowthPercent, 20);
   });
 
-  it("a process churning garbage through the old generation keeps it well below what V8's own policy (0) lets it reach, by default", async () => {
-    const bounded = await oldSpaceMax({});
-    const unbounded = await oldSpaceMax({ HEAP_GROWTH_PERCENT: '0' });
-    const figures = `default: ${(bounded / MB).toFixed(1)} MB, V8's own policy: ${(unbounded / MB).toFixed(1)} MB`;
+  it("with HEAP_GROWTH_PERCENT=20, a process churning garbage through the old generation keeps it well below what V8's own policy (0, the default) lets it reach", async () => {
+    const bounded = await oldSpaceMax({ HEAP_GROWTH_PERCENT: '20' });
+    const unbounded = await oldSpaceMax({});
+    const figures = `HEAP_GROWTH_PERCENT=20: ${(bounded / MB).toFixed(1)} MB, V8's own policy: ${(unbounded / MB).toFixed(1)} MB`;
     // Relative, not absolute: a busy machine slows the concurrent marking and lets the mutator
-    // overshoot either limit (seen: 65–112 MB bounded, 102–222 MB unbounded, each pair about 1:2).
-    assert.ok(bounded < unbounded * 0.7, figures);
+    // overshoot either limit (seen on an idle machine: 118–131 MB bounded, 201–220 MB unbounded;
+    // with the setting made a no-op the two are the same process).
+    assert.ok(bounded < unbounded * 0.8, figures);
   });
 });
