@@ -35,13 +35,16 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
       res.end();
       return;
     }
-    // Tracked until the handler is done (its access-log line written), not only the connection.
-    const handling = handle(req, res);
-    inHandlers.add(handling);
-    const done = () => inHandlers.delete(handling);
-    handling.then(done, done);
+    // Counted until the handler is done (its access-log line written), not only the connection.
+    inHandlers++;
+    handle(req, res).then(handlerDone, handlerDone);
   });
-  const inHandlers = new Set<Promise<void>>();
+  // A count and one shared callback, not a Set entry and a closure per request (the hot path).
+  let inHandlers = 0;
+  let allHandlersDone: (() => void) | undefined;
+  function handlerDone() {
+    if (--inHandlers === 0) allHandlersDone?.();
+  }
   // Responses in progress, so that a drain can tell each of them to close its connection.
   const active = new Set<http.ServerResponse>();
   // One listener for every response (called with the response as `this`), not a closure each.
@@ -65,6 +68,8 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
   const closeSilent = () => {
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
   };
+  // Connections that have had a request (a mark in a WeakSet: a property on the socket would give
+  // node's sockets a second shape on its own hot paths).
   const served = new WeakSet<Socket>();
   server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) {
@@ -130,10 +135,11 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
           // A response can be out and its connection closed a moment before its handler has
           // finished (and logged): wait for the handlers too, within what is left of the grace.
           const cap = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 100);
-          void Promise.allSettled([...inHandlers]).then(() => {
+          allHandlersDone = () => {
             clearTimeout(cap);
             resolve();
-          });
+          };
+          if (inHandlers === 0) allHandlersDone();
         });
         server.closeIdleConnections();
         closeSilent();
