@@ -778,10 +778,12 @@ async function startBff(store: string, env: Record<string, string>, nodeArgs: st
 function revisionRunner(rev: string): Promise<Runner> {
   let built = revisionRunners.get(rev);
   if (!built) {
-    const root = join(tmp, `rev-${rev.replace(/\W/g, '-')}`);
+    // Named by the commit the revision resolves to: `main~2` and `main^2` must not share a directory.
+    const commit = execFileSync('git', ['-C', ROOT_DIR, 'rev-parse', '--verify', `${rev}^{commit}`], { encoding: 'utf8' }).trim();
+    const root = join(tmp, `rev-${commit}`);
     mkdirSync(root, { recursive: true });
     execFileSync('sh', ['-c', `git -C "$ROOT" archive "$REV" src dev views bench/servers tsconfig.json | tar -x -C "$OUT"`], {
-      env: { ...process.env, ROOT: ROOT_DIR, REV: rev, OUT: root },
+      env: { ...process.env, ROOT: ROOT_DIR, REV: commit, OUT: root },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     built = buildServers(root, root).then((r) => {
@@ -1347,9 +1349,10 @@ function markdown(
       .map((t) => `${t.label}: ${fmt(Math.min(...t.cpuRatioRounds), 2)}–${fmt(Math.max(...t.cpuRatioRounds), 2)}×`);
     if (spread.length) out.push('', `Spread of CPU ÷ bare hop over the rounds: ${spread.join('; ')}.`);
     // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision, round by round.
-    const versus = rows.flatMap((t) => {
-      const base = t.store && revisionOf(t.store) ? undefined : rows.find((b) => b.store && revisionOf(b.store) && plainStore(b.store) === t.store);
-      if (!base) return [];
+    // Every baseline of a store gets its figure (BENCH_STORES=redis,redis@A,redis@B: two).
+    const versus = rows.flatMap((base) => {
+      const t = base.store && revisionOf(base.store) ? rows.find((x) => x.store === plainStore(base.store!)) : undefined;
+      if (!t) return [];
       const perRound = t.cpuUsRounds.map((x, i) => x / base.cpuUsRounds[i]!);
       return [`${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')})`];
     });

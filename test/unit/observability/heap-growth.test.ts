@@ -42,7 +42,7 @@ async function oldSpaceMax(env: Record<string, string>): Promise<number> {
 describe('HEAP_GROWTH_PERCENT: the old generation stays near the live data', function () {
   this.timeout(60_000);
 
-  it('defaults to 50 % and accepts 0 (V8 own policy)', () => {
+  it('defaults to 0 (V8’s own policy) and accepts a percentage', () => {
     const env = {
       PUBLIC_URL: 'http://127.0.0.1:3000',
       OIDC_ISSUER: 'http://127.0.0.1:9',
