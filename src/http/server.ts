@@ -21,6 +21,16 @@ export interface Listening {
   drain(graceMs: number): Promise<void>;
 }
 
+/**
+ * The response being written on a connection, if any: node:http keeps it on the socket while
+ * it is assigned (a pipelined request's response waits for its turn and is not assigned yet;
+ * the response before it closes the connection, which ends it too).
+ */
+function inProgress(socket: Socket): http.ServerResponse | undefined {
+  const current = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+  return current instanceof http.ServerResponse ? current : undefined;
+}
+
 /** What the HTTP parser refused before any middleware ran (oversized headers, slow or garbled requests). */
 export type ClientErrorHook = (status: number) => void;
 
@@ -45,12 +55,6 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
   function handlerDone() {
     if (--inHandlers === 0) allHandlersDone?.();
   }
-  // Responses in progress, so that a drain can tell each of them to close its connection.
-  const active = new Set<http.ServerResponse>();
-  // One listener for every response (called with the response as `this`), not a closure each.
-  function forget(this: http.ServerResponse) {
-    active.delete(this);
-  }
   let draining = false;
   const closeAfter = (res: http.ServerResponse) => {
     res.shouldKeepAlive = false;
@@ -59,6 +63,13 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     // further request is served on it.
     else res.once('finish', () => (res.socket as (Socket & { destroySoon?: () => void }) | null)?.destroySoon?.());
   };
+  // Connections, so that a drain finds the responses in progress on them. Not a set of the
+  // responses themselves: an entry added and deleted per request makes V8 rebuild the set's
+  // table every few dozen requests, and each table it leaves behind still points at the
+  // responses it held. Once a full GC has moved a table to the old generation, those pointers
+  // keep every later request's objects alive through the young-generation collections until
+  // the next full GC, which comes sooner for it: a third of all the young objects survived and
+  // full GCs ran every second under load (bench/RESULTS.md).
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -78,8 +89,6 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
       return;
     }
     served.add(req.socket);
-    active.add(res);
-    res.on('close', forget); // a response closes once
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -122,7 +131,10 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
         // every response from now on says Connection: close, and idle ones are swept.
         draining = true;
         const deadline = Date.now() + graceMs;
-        for (const res of active) closeAfter(res);
+        for (const socket of sockets) {
+          const res = inProgress(socket);
+          if (res) closeAfter(res);
+        }
         const sweep = setInterval(() => {
           server.closeIdleConnections();
           closeSilent();

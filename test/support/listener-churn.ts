@@ -1,0 +1,45 @@
+// Run by test/ops/listener-gc.test.ts in a process of its own (node --expose-gc): the public
+// listener serves requests that each span a few event-loop turns, 50 at a time on kept-alive
+// connections, after a full GC; prints how much the old generation grew meanwhile.
+import http from 'node:http';
+import { setImmediate as turn } from 'node:timers/promises';
+import v8 from 'node:v8';
+import Koa from 'koa';
+import { listen } from '../../src/http/server.js';
+
+const CONNECTIONS = 50;
+const app = new Koa();
+app.use(async (ctx) => {
+  await turn(); // as a proxied call waits for its upstream
+  await turn();
+  ctx.body = 'ok';
+});
+const listening = await listen(app, '127.0.0.1', 0);
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+
+const one = () =>
+  new Promise<void>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: listening.port, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('error', reject);
+  });
+const serve = async (requests: number) => {
+  let left = requests;
+  const loop = async () => {
+    while (left-- > 0) await one();
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, loop));
+};
+const oldSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
+
+await serve(2_000); // connections open, code optimised
+(globalThis as unknown as { gc: () => void }).gc(); // what the listener holds is old from here on
+const before = oldSpace();
+await serve(Number(process.argv[2] ?? 20_000));
+const grewBytes = oldSpace() - before;
+agent.destroy();
+await listening.drain(1_000);
+process.stdout.write(`${JSON.stringify({ grewBytes })}\n`);
