@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import { ALLOWED_METHODS } from '../proxy/method-guard.js';
+import { OpenConnections } from './open-connections.js';
 import { requestHandler } from './request-handler.js';
 
 /** Limits of the public listener: 431 above 16 KB of headers, and slow clients are cut off. */
@@ -63,18 +64,12 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     // further request is served on it.
     else res.once('finish', () => (res.socket as (Socket & { destroySoon?: () => void }) | null)?.destroySoon?.());
   };
-  // Connections, so that a drain finds the responses in progress on them. Not a set of the
-  // responses themselves: an entry added and deleted per request makes V8 rebuild the set's
-  // table every few dozen requests, and each table it leaves behind still points at the
-  // responses it held. Once a full GC has moved a table to the old generation, those pointers
-  // keep every later request's objects alive through the young-generation collections until
-  // the next full GC, which comes sooner for it: a third of all the young objects survived and
-  // full GCs ran every second under load (bench/RESULTS.md).
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  // Connections, so that a drain finds the responses in progress on them. Not a Set of the
+  // responses: an entry added and deleted per request kept every later request's objects alive
+  // into V8's old generation once a full GC had run under load (see open-connections.ts): a
+  // third of what a call allocated survived, and full GCs ran every second (bench/RESULTS.md).
+  const sockets = new OpenConnections();
+  server.on('connection', (socket: Socket) => sockets.add(socket));
   // A connection that has not sent a single byte (a browser's preconnect) holds nothing to finish.
   const closeSilent = () => {
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();

@@ -1,6 +1,7 @@
 // Run by test/ops/listener-gc.test.ts in a process of its own (node --expose-gc): the public
-// listener serves requests that each span a few event-loop turns, 50 at a time on kept-alive
-// connections, after a full GC; prints how much the old generation grew meanwhile.
+// listener serves requests that each span a few event-loop turns, 50 at a time, after a full GC;
+// prints how much the old generation grew meanwhile. Arguments: the number of requests, and
+// `keep-alive` (50 connections that each carry many requests) or `close` (a connection each).
 import http from 'node:http';
 import { setImmediate as turn } from 'node:timers/promises';
 import v8 from 'node:v8';
@@ -15,7 +16,7 @@ app.use(async (ctx) => {
   ctx.body = 'ok';
 });
 const listening = await listen(app, '127.0.0.1', 0);
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+const agent = new http.Agent({ keepAlive: process.argv[3] !== 'close', maxSockets: CONNECTIONS });
 
 const one = () =>
   new Promise<void>((resolve, reject) => {
