@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 
 interface Link {
-  readonly socket: Socket;
+  socket: Socket | undefined;
   prev: Link | undefined;
   next: Link | undefined;
 }
@@ -9,11 +9,11 @@ interface Link {
 /**
  * The listener's open connections, for a drain to walk. A linked list whose links are cut
  * when a connection closes, not a Set: a Set that gains and loses an entry per connection (a
- * client without keep-alive: per request) makes V8 rebuild its table again and again, and the
- * tables it leaves behind keep pointing at what they held. Once one of them is in the old
- * generation, everything it points at outlives the young-generation collections until the next
- * full GC, and so do the tables after it (test/ops/listener-gc.test.ts). A removed link points
- * at nothing, so it holds nothing up whatever generation it is in.
+ * client without keep-alive: per request) makes V8 rebuild its table again and again, and each
+ * table it leaves behind keeps pointing at what it held and at the table that replaced it. Once
+ * one of them is in the old generation, what they point at outlives the young-generation
+ * collections until the next full GC (test/ops/listener-gc.test.ts). A removed link is emptied,
+ * so it holds nothing up whatever generation it is in.
  */
 export class OpenConnections {
   private head: Link | undefined;
@@ -26,11 +26,11 @@ export class OpenConnections {
     socket.once('close', () => this.remove(link));
   }
 
-  /** Every open connection, newest first; safe against one closing while it is walked. */
+  /** Every open connection, newest first (walk a copy to close them: a close cuts links). */
   *[Symbol.iterator](): IterableIterator<Socket> {
     for (let link = this.head; link;) {
       const next = link.next;
-      yield link.socket;
+      if (link.socket) yield link.socket;
       link = next;
     }
   }
@@ -41,5 +41,6 @@ export class OpenConnections {
     if (link.next) link.next.prev = link.prev;
     link.prev = undefined;
     link.next = undefined;
+    link.socket = undefined;
   }
 }

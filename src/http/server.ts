@@ -57,22 +57,32 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     if (--inHandlers === 0) allHandlersDone?.();
   }
   let draining = false;
-  const closeAfter = (res: http.ServerResponse) => {
+  // A response still to send its headers says Connection: close. One that announced keep-alive
+  // already ends its connection once it is out; Node has detached it from the socket by then
+  // (hence the socket passed along) and may have attached a pipelined response, which is told
+  // the same in turn.
+  const closeAfter = (res: http.ServerResponse, socket: Socket | null = res.socket) => {
     res.shouldKeepAlive = false;
-    if (!res.headersSent) res.setHeader('Connection', 'close');
-    // Already announced keep-alive: end the connection once this response is out, so no
-    // further request is served on it.
-    else res.once('finish', () => (res.socket as (Socket & { destroySoon?: () => void }) | null)?.destroySoon?.());
+    if (!res.headersSent) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    res.once('finish', () => {
+      if (!socket || socket.destroyed) return;
+      const next = inProgress(socket);
+      if (next) closeAfter(next, socket);
+      else (socket as Socket & { destroySoon(): void }).destroySoon();
+    });
   };
   // Connections, so that a drain finds the responses in progress on them. Not a Set of the
-  // responses: an entry added and deleted per request kept every later request's objects alive
-  // into V8's old generation once a full GC had run under load (see open-connections.ts): a
-  // third of what a call allocated survived, and full GCs ran every second (bench/RESULTS.md).
+  // responses: with an entry added and deleted per request, what requests allocated outlived
+  // V8's young generation once a full GC had run under load (see open-connections.ts and
+  // bench/RESULTS.md, "The listener's Set").
   const sockets = new OpenConnections();
   server.on('connection', (socket: Socket) => sockets.add(socket));
   // A connection that has not sent a single byte (a browser's preconnect) holds nothing to finish.
   const closeSilent = () => {
-    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    for (const socket of [...sockets]) if (socket.bytesRead === 0) socket.destroy();
   };
   // Connections that have had a request (a mark in a WeakSet: a property on the socket would give
   // node's sockets a second shape on its own hot paths).
@@ -102,10 +112,12 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   // CONNECT asks for a tunnel, which this server never opens (Node would just drop the socket):
-  // an explicit 405, as /api/* answers TRACE.
+  // an explicit 405, as /api/* answers TRACE. Then the socket is closed for good: Node hands it
+  // over with no timeout and half open, so a client that never closes its side would hold it
+  // (and a drain) for as long as it likes.
   server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
     onClientError?.(405);
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   });
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.requestTimeout = SERVER_LIMITS.requestTimeout;
@@ -126,15 +138,19 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
         // every response from now on says Connection: close, and idle ones are swept.
         draining = true;
         const deadline = Date.now() + graceMs;
-        for (const socket of sockets) {
+        for (const socket of [...sockets]) {
           const res = inProgress(socket);
-          if (res) closeAfter(res);
+          if (res) closeAfter(res, socket);
         }
         const sweep = setInterval(() => {
           server.closeIdleConnections();
           closeSilent();
         }, 50);
-        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        // Past the grace, every connection goes: also one Node no longer counts as its own.
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          for (const socket of [...sockets]) socket.destroy();
+        }, graceMs);
         force.unref();
         server.close(() => {
           clearTimeout(force);

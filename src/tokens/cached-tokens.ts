@@ -22,7 +22,11 @@ export interface TokenCacheOptions {
  * second instance fetches its own copy once, which the IdP sees as one more token, not a storm.
  */
 export class TokenCache {
-  private readonly entries = new Map<string, { token: CachedToken; renewAt: number }>();
+  // A hit marks its entry used instead of moving it to the end of the map: a delete and a set per
+  // call made V8 rebuild this (up to 10 000-entry) map's table again and again (docs/development.md,
+  // "Code on the hot path"). The least recently used entry is looked for only when one must go,
+  // on a miss, which costs an IdP call anyway.
+  private readonly entries = new Map<string, { token: CachedToken; renewAt: number; usedAt: number }>();
   private readonly pending = new Map<string, Promise<CachedToken>>();
 
   constructor(private readonly options: TokenCacheOptions) {}
@@ -30,18 +34,16 @@ export class TokenCache {
   async get(key: string, fetch: () => Promise<CachedToken>): Promise<CachedToken> {
     const { now } = this.options;
     const hit = this.entries.get(key);
-    if (hit && hit.renewAt > now()) {
-      // Map order is insertion order: re-inserting marks it recently used.
-      this.entries.delete(key);
-      this.entries.set(key, hit);
+    const t = now();
+    if (hit && hit.renewAt > t) {
+      hit.usedAt = t;
       return hit.token;
     }
     const inFlight = this.pending.get(key);
     if (inFlight) return inFlight;
-    const started = now();
     const p = fetch()
       .then((token) => {
-        this.store(key, token, started);
+        this.store(key, token, t);
         return token;
       })
       .finally(() => this.pending.delete(key));
@@ -50,11 +52,22 @@ export class TokenCache {
   }
 
   private store(key: string, token: CachedToken, fetchedAt: number): void {
-    const { skewMs, fallbackMs, maxEntries } = this.options;
+    const { skewMs, fallbackMs, maxEntries, now } = this.options;
     const lifetime = token.expiresAt ? token.expiresAt - fetchedAt : fallbackMs;
     const renewAt = (token.expiresAt || fetchedAt + fallbackMs) - Math.min(skewMs, lifetime / 2);
-    this.entries.delete(key);
-    this.entries.set(key, { token, renewAt });
-    if (this.entries.size > maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { token, renewAt, usedAt: now() });
+    if (this.entries.size > maxEntries) this.evictLeastRecentlyUsed(key);
+  }
+
+  private evictLeastRecentlyUsed(keep: string): void {
+    let oldest: string | undefined;
+    let oldestAt = Infinity;
+    for (const [key, entry] of this.entries) {
+      if (key !== keep && entry.usedAt < oldestAt) {
+        oldest = key;
+        oldestAt = entry.usedAt;
+      }
+    }
+    if (oldest !== undefined) this.entries.delete(oldest);
   }
 }

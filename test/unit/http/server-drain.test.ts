@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import Koa from 'koa';
-import { listen } from '../../../src/http/server.js';
+import { listen, type Listening } from '../../../src/http/server.js';
+
+/** Everything a raw connection receives until the server closes it. */
+async function readUntilClosed(socket: net.Socket): Promise<string> {
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  await once(socket, 'close');
+  return text;
+}
 
 /**
  * A drain (SIGTERM) tells the responses in progress to close their connections, so a kept-alive
@@ -37,4 +49,76 @@ describe('draining the public listener (src/http/server.ts)', () => {
       agent.destroy();
     }
   });
+
+  it('a response that announced keep-alive before the drain ends its connection once it is out, and the pipelined response Node sends next on it says Connection: close', async () => {
+    const stream = new PassThrough();
+    let firstResponse!: http.ServerResponse;
+    let secondArrived!: () => void;
+    const secondInHandler = new Promise<void>((resolve) => (secondArrived = resolve));
+    let releaseSecond!: () => void;
+    const secondHeld = new Promise<void>((resolve) => (releaseSecond = resolve));
+    const app = new Koa();
+    let calls = 0;
+    app.use(async (ctx) => {
+      if (++calls === 1) {
+        firstResponse = ctx.res;
+        ctx.body = stream; // headers go out with the first chunk, the end when the test says so
+        return;
+      }
+      secondArrived();
+      await secondHeld;
+      ctx.body = 'second';
+    });
+    const listening = await listen(app, '127.0.0.1', 0);
+    const socket = net.connect(listening.port, '127.0.0.1');
+    const received = readUntilClosed(socket);
+    const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    socket.write(request + request); // pipelined: the second response waits behind the first
+    stream.write('first ');
+    await Promise.all([waitFor(socket, 'first '), secondInHandler]);
+    const drained = listening.drain(5_000);
+    stream.end('done');
+    await once(firstResponse, 'finish');
+    releaseSecond();
+    const text = await received;
+    await drained;
+    const heads = text.split('HTTP/1.1 ').slice(1);
+    assert.equal(heads.length, 2, text);
+    assert.match(heads[0]!, /^200 .*\r\nconnection: keep-alive\r\n/is);
+    assert.match(heads[1]!, /^200 .*\r\nconnection: close\r\n.*second$/is);
+  });
+
+  it('a CONNECT client that keeps its side open holds neither its socket nor the drain', async () => {
+    const listening: Listening = await listen(new Koa(), '127.0.0.1', 0);
+    // allowHalfOpen: the client does not close its side when the server has said its last.
+    const socket = net.connect({ port: listening.port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await once(socket, 'end');
+    assert.match(text, /^HTTP\/1\.1 405 /);
+    // Nothing is left for the drain to wait for: it settles long before its grace is up.
+    const outcome = await Promise.race([
+      listening.drain(10_000).then(() => 'drained'),
+      new Promise<string>((resolve) => setTimeout(resolve, 2_000, 'still draining')),
+    ]);
+    socket.destroy();
+    assert.equal(outcome, 'drained');
+  });
 });
+
+/** Resolves once the connection has received `text`. */
+function waitFor(socket: net.Socket, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const onData = (chunk: Buffer | string) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+}
