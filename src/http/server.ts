@@ -116,6 +116,9 @@ export async function listen(app: Koa<never> | Koa, host: string, port: number, 
   // over with no timeout and half open, so a client that never closes its side would hold it
   // (and a drain) for as long as it likes.
   server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
+    // Node took its own error listener off the socket: a client resetting it now would make the
+    // write below an uncaught error, and end the process.
+    socket.on('error', () => socket.destroy());
     onClientError?.(405);
     socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   });

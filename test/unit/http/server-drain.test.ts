@@ -6,11 +6,12 @@ import { PassThrough } from 'node:stream';
 import Koa from 'koa';
 import { listen, type Listening } from '../../../src/http/server.js';
 
-/** Everything a raw connection receives until the server closes it. */
+/** Everything a raw connection receives until the server closes it (a reset included). */
 async function readUntilClosed(socket: net.Socket): Promise<string> {
   let text = '';
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined); // a request written into a connection the server closed
   await once(socket, 'close');
   return text;
 }
@@ -86,6 +87,46 @@ describe('draining the public listener (src/http/server.ts)', () => {
     assert.equal(heads.length, 2, text);
     assert.match(heads[0]!, /^200 .*\r\nconnection: keep-alive\r\n/is);
     assert.match(heads[1]!, /^200 .*\r\nconnection: close\r\n.*second$/is);
+  });
+
+  it('a response that announced keep-alive before the drain ends its connection once it is out: the next request on it finds the connection closed, not a 503', async () => {
+    const stream = new PassThrough();
+    const app = new Koa();
+    app.use((ctx) => {
+      ctx.body = stream;
+    });
+    const listening = await listen(app, '127.0.0.1', 0);
+    const socket = net.connect(listening.port, '127.0.0.1');
+    const received = readUntilClosed(socket);
+    const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    socket.write(request);
+    stream.write('first ');
+    await waitFor(socket, 'first ');
+    const drained = listening.drain(5_000);
+    stream.end('done');
+    await waitFor(socket, '0\r\n\r\n'); // the end of the chunked body
+    if (!socket.destroyed) socket.write(request); // at once, as a kept-alive client would
+    const text = await received;
+    await drained;
+    assert.equal(text.split('HTTP/1.1 ').length - 1, 1, text);
+    assert.doesNotMatch(text, /HTTP\/1\.1 503/);
+  });
+
+  it('a CONNECT client that resets its connection at once does not take the process down', async () => {
+    let refused!: () => void;
+    const connectRefused = new Promise<void>((resolve) => (refused = resolve));
+    const listening = await listen(new Koa(), '127.0.0.1', 0, (status) => {
+      if (status === 405) refused();
+    });
+    const socket = net.connect(listening.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    socket.resetAndDestroy();
+    await connectRefused;
+    // Settles once the server's side of the connection is closed: an unhandled error on it would
+    // have failed this test as an uncaught exception first.
+    await listening.drain(5_000);
   });
 
   it('a CONNECT client that keeps its side open holds neither its socket nor the drain', async () => {

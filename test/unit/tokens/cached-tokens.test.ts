@@ -40,4 +40,26 @@ describe('the cache of tokens the BFF obtains for routes (src/tokens/cached-toke
     await c.get('b', fetch('b'));
     assert.deepEqual(fetched, ['a', 'b', 'c', 'b']);
   });
+
+  it('a full cache makes room in one batch: tokens due for renewal first, then the least recently used, the new one kept', async () => {
+    const c = cache(32); // batches of 32 / 16 = 2
+    const fetched: string[] = [];
+    const fetch =
+      (key: string, lifetime = 3_600_000) =>
+      async () => {
+        fetched.push(key);
+        return token(key, t + lifetime);
+      };
+    await c.get('short', fetch('short', 20_000)); // due for renewal 10 s before its expiry
+    for (let i = 0; i < 31; i++) {
+      t += 1;
+      await c.get(`k${i}`, fetch(`k${i}`));
+    }
+    t += 15_000; // 'short' is due now
+    await c.get('k0', fetch('k0')); // a hit: k0 is the most recently used
+    await c.get('new', fetch('new')); // 33 entries: 'short' (due) and k1 (least recently used) go
+    fetched.length = 0;
+    for (const key of ['new', 'k0', 'k2', 'k30', 'k1']) await c.get(key, fetch(key));
+    assert.deepEqual(fetched, ['k1']);
+  });
 });
