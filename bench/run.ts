@@ -16,11 +16,11 @@
 //   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
 //
 // Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
-// BENCH_STORES (redis,redis+2fe,cookie,cookie+redis; also memory), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
+// BENCH_STORES (redis,redis+2fe,cookie,cookie+redis; also memory; `<store>[+2fe][@<rev>][%NAME=value…]`), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
 // BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE,
 // BENCH_SHAPES (many,one), BENCH_PROFILE_SHAPE (many | one).
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,8 @@ const S = {
   /**
    * Session stores to benchmark, each only when loadConfig accepts it: redis, cookie, memory, or
    * cookie+redis (SESSION_STORE=cookie with REDIS_URL set); `+2fe` after a store: the same store
-   * behind a two-frontend BFF_CONFIG file (issue 18: choosing the frontend must cost nothing).
+   * behind a two-frontend BFF_CONFIG file (issue 18: choosing the frontend must cost nothing);
+   * then `@<git revision>` (revisionOf), then `%NAME=value`, repeatable (settingsOf).
    */
   stores: (process.env['BENCH_STORES'] || 'redis,redis+2fe,cookie,cookie+redis')
     .split(',')
@@ -428,7 +429,7 @@ async function main(): Promise<void> {
     const sizes = logins.cookies.map((c) => Buffer.byteLength(c)).sort((x, y) => x - y);
     cookieHeaders.push({ store, medianBytes: sizes[sizes.length >> 1]!, maxBytes: sizes.at(-1)!, cookies: logins.cookies[0]!.split(';').length });
     const file = writeRequests(
-      join(tmp, `bff-${store}.txt`),
+      join(tmp, `bff-${slug(store)}.txt`),
       logins.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })),
     );
     await expectOk(`${url}${API_PATH}`, { cookie: logins.cookies[0]!, 'x-csrf': '1' }, `BFF (${store}) /api`);
@@ -453,7 +454,7 @@ async function main(): Promise<void> {
       });
     if (S.shapes.includes('one')) {
       // Issue 21's independent shape: the first session's cookie on all connections.
-      const one = writeRequests(join(tmp, `bff-${store}-one.txt`), [{ cookie: logins.cookies[0]!, 'x-csrf': '1' }]);
+      const one = writeRequests(join(tmp, `bff-${slug(store)}-one.txt`), [{ cookie: logins.cookies[0]!, 'x-csrf': '1' }]);
       targets.push({
         id: `one:bff-${store}`,
         label: storeLabel(store),
@@ -552,7 +553,7 @@ async function main(): Promise<void> {
     stages.push(await memoryStage(child, `after ${fmtInt(many.cookies.length)} logins`));
 
     const file = writeRequests(
-      join(tmp, `bff-${store}-many.txt`),
+      join(tmp, `bff-${slug(store)}-many.txt`),
       many.cookies.map((c) => ({ cookie: c, 'x-csrf': '1' })),
     );
     const upBefore = await upstream.query<{ total: number }>('stats');
@@ -569,7 +570,8 @@ async function main(): Promise<void> {
         stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
       }),
     );
-    if (S.allocationProfile) log(`allocation profile: ${await child.query<string>('allocationsStop', join(logDir, `bff-${store}-requests.heapprofile`))}`);
+    if (S.allocationProfile)
+      log(`allocation profile: ${await child.query<string>('allocationsStop', join(logDir, `bff-${slug(store)}-requests.heapprofile`))}`);
     const m = memory(child.pid);
     const memoryUsage = await child.query<MemoryUsage>('memory').catch(() => undefined);
     stages.push(await memoryStage(child, `after ${fmtInt(mem.result.requests)} requests`));
@@ -664,10 +666,12 @@ async function main(): Promise<void> {
 function storeLabel(store: string): string {
   const rev = revisionOf(store);
   const plain = plainStore(store);
+  const settings = settingsOf(store).map((kv) => kv.join('='));
   const [mode, side] = plain.replace(TWO_FRONTENDS, '').split('+');
   const label = side ? `oidc-bff, ${mode} store with ${side}` : `oidc-bff, ${mode} store`;
   const labelled = twoFrontends(plain) ? `${label}, 2 frontends (BFF_CONFIG)` : label;
-  return rev ? `${labelled} at ${rev}` : labelled;
+  const revised = rev ? `${labelled} at ${rev}` : labelled;
+  return settings.length ? `${revised} (${settings.join(', ')})` : revised;
 }
 
 /**
@@ -676,12 +680,50 @@ function storeLabel(store: string): string {
  * change is measured against its baseline in the same run, round by round.
  */
 function revisionOf(store: string): string | undefined {
-  const at = store.indexOf('@');
-  return at === -1 ? undefined : store.slice(at + 1);
+  const name = withoutSettings(store);
+  const at = name.indexOf('@');
+  return at === -1 ? undefined : name.slice(at + 1);
 }
+/** The store alone, without revision and settings: what the store kind is read from. */
 function plainStore(store: string): string {
-  const at = store.indexOf('@');
+  const name = withoutSettings(store);
+  const at = name.indexOf('@');
+  return at === -1 ? name : name.slice(0, at);
+}
+/** The same target in this checkout: `redis%A=1` for `redis@abc123%A=1`. */
+function withoutRevision(store: string): string {
+  return plainStore(store) + store.slice(withoutSettings(store).length);
+}
+
+/**
+ * `<target>%NAME=value`, repeatable, last in the name (after `+2fe` and `@<rev>`, so a revision
+ * never takes them in): added to that BFF's environment after BENCH_BFF_ENV, so that a setting is
+ * measured against the default in the same rounds. A value may hold `=`; not `%` or `,` (the separators).
+ */
+function settingsOf(store: string): Array<[string, string]> {
+  return store
+    .split('%')
+    .slice(1)
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      const name = eq === -1 ? '' : kv.slice(0, eq);
+      if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`BENCH_STORES: "${store}": a setting after % is NAME=value, got "${kv}"`);
+      return [name, kv.slice(eq + 1)];
+    });
+}
+function withoutSettings(store: string): string {
+  const at = store.indexOf('%');
   return at === -1 ? store : store.slice(0, at);
+}
+
+/**
+ * A target's name in file names and REDIS_KEY_PREFIX: the name itself when every character is
+ * safe there, else the others replaced and a hash of the name appended, so that no two targets
+ * share a log file or a key prefix (`redis@main~2` and `redis@main^2`; `%A=x/y` and `%A=x-y`).
+ */
+function slug(store: string): string {
+  const safe = store.replace(/[^\w+@%=.-]/g, '-');
+  return safe === store ? safe : `${safe}-${createHash('sha256').update(store).digest('hex').slice(0, 8)}`;
 }
 
 /** `<store>+2fe`: the store behind a BFF_CONFIG of two frontends (TWO_FRONTENDS). */
@@ -701,7 +743,7 @@ function withRedis(store: string): boolean {
  * the bench's frontend is not simply the first entry looked at.
  */
 function writeFrontendsFile(store: string, origin: string, issuer: string): string {
-  const file = join(tmp, `frontends-${store.replace(/\W/g, '-')}.json`);
+  const file = join(tmp, `frontends-${slug(store)}.json`);
   const document = {
     providers: {
       bench: { issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
@@ -732,7 +774,7 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
     SESSION_STORE: sessionStore(store),
     SESSION_SECRETS: SESSION_SECRET,
     ...(twoFrontends(store) ? { BFF_CONFIG: writeFrontendsFile(store, `http://127.0.0.1:${port}`, issuer) } : {}),
-    ...(withRedis(store) ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `bench-${store.replace(/\W/g, '-')}:` } : {}),
+    ...(withRedis(store) ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `bench-${slug(store)}:` } : {}),
     LOG_LEVEL: 'warn',
     // Every bench login comes from 127.0.0.1: the per-address limit on /login and /callback
     // (300 a minute by default) would stop the 10 000 logins of the memory section.
@@ -748,6 +790,8 @@ function bffEnv(store: string, port: number, issuer: string, upstreamOrigin: str
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     ),
+    // `%NAME=value` in the target's name: this target only, over BENCH_BFF_ENV (settingsOf).
+    ...Object.fromEntries(settingsOf(store)),
   };
 }
 
@@ -755,7 +799,7 @@ async function startBff(store: string, env: Record<string, string>, nodeArgs: st
   // BENCH_BFF_NODE_ARGS: extra node flags for the BFF processes (e.g. V8 heap sizing), to try them out.
   const extra = (process.env['BENCH_BFF_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
   const rev = revisionOf(store);
-  const child = await startChild(`bff-${store.replace(/[/@]/g, '-')}`, 'bff', {
+  const child = await startChild(`bff-${slug(store)}`, 'bff', {
     runner: rev ? await revisionRunner(rev) : runner,
     logDir,
     env,
@@ -1348,15 +1392,20 @@ function markdown(
       .filter((t) => t.cpuRatioRounds.length > 1)
       .map((t) => `${t.label}: ${fmt(Math.min(...t.cpuRatioRounds), 2)}–${fmt(Math.max(...t.cpuRatioRounds), 2)}×`);
     if (spread.length) out.push('', `Spread of CPU ÷ bare hop over the rounds: ${spread.join('; ')}.`);
-    // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision, round by round.
-    // Every baseline of a store gets its figure (BENCH_STORES=redis,redis@A,redis@B: two).
-    const versus = rows.flatMap((base) => {
-      const t = base.store && revisionOf(base.store) ? rows.find((x) => x.store === plainStore(base.store!)) : undefined;
-      if (!t) return [];
+    // CPU per request of t ÷ base, round by round: both ran in the same rounds.
+    const named = (store: string) => rows.find((x) => x.store === store);
+    const against = (t: TargetSummary | undefined, base: TargetSummary | undefined): string[] => {
+      if (!t || !base) return [];
       const perRound = t.cpuUsRounds.map((x, i) => x / base.cpuUsRounds[i]!);
       return [`${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')})`];
-    });
+    };
+    // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision.
+    // Every baseline of a store gets its figure (BENCH_STORES=redis,redis@A,redis@B: two).
+    const versus = rows.flatMap((base) => (base.store && revisionOf(base.store) ? against(named(withoutRevision(base.store)), base) : []));
     if (versus.length) out.push('', `CPU per request against the baseline revision, same rounds (median; per round): ${versus.join('; ')}.`);
+    // `<target>%NAME=value` targets: against the same target without its settings, when it ran too.
+    const settings = rows.flatMap((t) => (t.store && settingsOf(t.store).length ? against(t, named(withoutSettings(t.store))) : []));
+    if (settings.length) out.push('', `CPU per request against the same store without the settings, same rounds (median; per round): ${settings.join('; ')}.`);
     out.push('');
   }
   for (const s of r.skipped) row([storeLabel(s.store), `skipped: ${s.reason}`, '', '', '', '', '', '', '', '', '', '', '']);
