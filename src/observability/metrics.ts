@@ -62,22 +62,37 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
   if (options.sessionCache) sessionCacheMetrics(registry, options.sessionCache);
-  // Label sets resolved once per key, not hashed from an object on every request. Every label
-  // set is bounded (routes by name, Node's known methods, statuses).
+  // Label sets resolved once, found again through nested maps keyed by the strings callers pass
+  // (route names, Node's interned method names, operation names) and the status number: no key
+  // string is built and hashed per request. Every label set is bounded (routes by name, Node's
+  // known methods, statuses, the dependencies' operations).
   type RequestSeries = { count: { n: number }; time: ReturnType<FoldedHistogram['seriesFor']> };
-  const requestSeries = new Map<string, RequestSeries>();
+  const requestSeries = new Map<string, Map<string, Map<number, RequestSeries>>>();
+  const newRequestSeries = (route: string, method: string, status: number): RequestSeries => {
+    const byMethod = lookup(requestSeries, route, () => new Map<string, Map<number, RequestSeries>>());
+    const s: RequestSeries = {
+      count: requests.seriesFor(`${route} ${method} ${status}`, () => ({ route, method, status: String(status) })),
+      time: duration.seriesFor(route, () => ({ route })),
+    };
+    lookup(byMethod, method, () => new Map<number, RequestSeries>()).set(status, s);
+    return s;
+  };
+  type Series = ReturnType<FoldedHistogram['seriesFor']>;
+  type ByOutcome = { ok?: Series; error?: Series };
+  const dependencySeries = new Map<string, Map<string, ByOutcome>>();
+  const dependencySeriesFor = (kind: string, operation: string, ok: boolean): Series => {
+    const byOutcome = lookup(
+      lookup(dependencySeries, kind, () => new Map<string, ByOutcome>()),
+      operation,
+      (): ByOutcome => ({}),
+    );
+    const outcome = ok ? 'ok' : 'error';
+    return (byOutcome[outcome] ??= dependency.seriesFor(`${kind} ${operation} ${outcome}`, () => ({ dependency: kind, operation, outcome })));
+  };
   return {
     registry,
     request(route, method, status, seconds) {
-      const key = `${route} ${method} ${status}`;
-      let s = requestSeries.get(key);
-      if (!s) {
-        s = {
-          count: requests.seriesFor(key, () => ({ route, method, status: String(status) })),
-          time: duration.seriesFor(route, () => ({ route })),
-        };
-        requestSeries.set(key, s);
-      }
+      const s = requestSeries.get(route)?.get(method)?.get(status) ?? newRequestSeries(route, method, status);
       s.count.n++;
       duration.observe(s.time, seconds);
     },
@@ -85,16 +100,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       events.inc({ event: name });
     },
     dependency(kind, operation, seconds, ok) {
-      const outcome = ok ? 'ok' : 'error';
-      dependency.observe(
-        dependency.seriesFor(`${kind} ${operation} ${outcome}`, () => ({ dependency: kind, operation, outcome })),
-        seconds,
-      );
+      const known = dependencySeries.get(kind)?.get(operation);
+      dependency.observe((ok ? known?.ok : known?.error) ?? dependencySeriesFor(kind, operation, ok), seconds);
     },
     rejected(code) {
       rejected.inc({ code });
     },
   };
+}
+
+/** The value under `key`, made and stored on first use. */
+function lookup<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /** Hit rate, size and state of the session cache: what SESSION_CACHE_ENTRIES is tuned by. */

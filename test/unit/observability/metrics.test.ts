@@ -47,4 +47,22 @@ describe('metrics: what the hot path records is what a scrape reports', () => {
     assert.equal(sample(text, 'bff_http_requests_total', 'route="api",method="GET",status="200"'), 2);
     assert.equal(sample(text, 'bff_http_request_duration_seconds_count', 'route="api"'), 2);
   });
+
+  it('keeps label sets apart that share a route, a method or an operation', async () => {
+    const m = createMetrics();
+    m.request('api', 'GET', 200, 0.001);
+    m.request('api', 'GET', 404, 0.001);
+    m.request('api', 'GET', 404, 0.001);
+    m.request('session', 'GET', 404, 0.001);
+    m.dependency('redis', 'get', 0.001, true);
+    m.dependency('idp', 'get', 0.001, true);
+    m.dependency('idp', 'get', 0.001, true);
+    const text = await m.registry.metrics();
+    const requests = (route: string, status: number) => sample(text, 'bff_http_requests_total', `route="${route}",method="GET",status="${status}"`);
+    assert.deepEqual([requests('api', 200), requests('api', 404), requests('session', 404)], [1, 2, 1]);
+    const waits = (kind: string) => sample(text, 'bff_dependency_duration_seconds_count', `dependency="${kind}",operation="get",outcome="ok"`);
+    assert.deepEqual([waits('redis'), waits('idp')], [1, 2]);
+    // An outcome that never happened has no series.
+    assert.equal(sample(text, 'bff_dependency_duration_seconds_count', 'dependency="idp",operation="get",outcome="error"'), undefined);
+  });
 });
