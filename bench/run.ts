@@ -34,7 +34,7 @@ import { clkTck, cpuMicros, cpuSplitMicros, machineCpu, machineLoad, memory, res
 import { BENCH_DIR, ROOT_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
-import { fmt, fmtInt, median, pct, percentile } from './lib/stats.js';
+import { fmt, fmtInt, median, pct, percentile, signTest } from './lib/stats.js';
 import { ensureWrk, killWrk, runWrk, wrkVersion, writeRequests, type RequestVariants, type WrkResult } from './lib/wrk.js';
 
 // ---- settings ------------------------------------------------------------------------------
@@ -1397,7 +1397,12 @@ function markdown(
     const against = (t: TargetSummary | undefined, base: TargetSummary | undefined): string[] => {
       if (!t || !base) return [];
       const perRound = t.cpuUsRounds.map((x, i) => x / base.cpuUsRounds[i]!);
-      return [`${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')})`];
+      // Each round's sign too: a median alone read 1.12× in one run and 1.00× in the next for the same two builds.
+      const { lower, higher, p } = signTest(perRound);
+      const verdict = p < 0.05 ? `sign test p = ${fmt(p, 3)}` : `sign test p = ${fmt(p, 2)}: not resolved by this run`;
+      return [
+        `${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')}; lower in ${lower}, higher in ${higher} of ${perRound.length} rounds, ${verdict})`,
+      ];
     };
     // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision.
     // Every baseline of a store gets its figure (BENCH_STORES=redis,redis@A,redis@B: two).

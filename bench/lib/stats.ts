@@ -18,3 +18,25 @@ export function percentile(xs: readonly number[], p: number): number {
 export const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 export const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 export const pct = (x: number, digits = 1): string => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)} %` : 'n/a');
+
+/**
+ * Two-sided sign test of per-round ratios against 1: in how many rounds the ratio was below and
+ * above 1 (ties left out), and the probability of a split at least that uneven if neither side
+ * were faster. On a noisy VM one run's median ratio can read 1.12 and the next 1.00 for the same
+ * two builds; the rounds' signs say whether a run resolved the difference at all.
+ */
+export function signTest(ratios: readonly number[]): { lower: number; higher: number; p: number } {
+  const lower = ratios.filter((x) => x < 1).length;
+  const higher = ratios.filter((x) => x > 1).length;
+  const n = lower + higher;
+  const k = Math.min(lower, higher);
+  let tail = 0;
+  for (let i = 0; i <= k; i++) tail += binomial(n, i) / 2 ** n;
+  return { lower, higher, p: n === 0 ? 1 : Math.min(1, 2 * tail) };
+}
+
+function binomial(n: number, k: number): number {
+  let c = 1;
+  for (let i = 1; i <= k; i++) c = (c * (n - i + 1)) / i;
+  return c;
+}
