@@ -64,14 +64,16 @@ export const seconds =
         return value;
       });
 
-export const count = (min: number) => (name: string) =>
+/** A whole number from `min`, up to `max` when given; `why` explains that bound to whoever set more. */
+export const count = (min: number, max?: number, why?: string) => (name: string) =>
   z
     .string()
     .trim()
     .transform((raw, ctx) => {
       const n = Number(raw);
-      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number >= ${min}, got "${raw}"` });
+      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+        const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}${why ? ` (${why})` : ''}`;
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number ${range}, got "${raw}"` });
         return z.NEVER;
       }
       return n;

@@ -37,6 +37,18 @@ describe('configuration: parsed once, every problem reported at once', () => {
     assert.ok(problemsOf({ ...VALID, OIDC_CLOCK_TOLERANCE: '-5' }).some((p) => p.includes('OIDC_CLOCK_TOLERANCE')));
   });
 
+  it('takes HEAP_GROWTH_PERCENT from 0 to 300 (V8 grows the old generation 4× at most on its own) and names it when refusing more or less', () => {
+    assert.equal(loadConfig({ ...VALID, HEAP_GROWTH_PERCENT: '300' }, random).memory.heapGrowthPercent, 300);
+    for (const bad of ['301', '-1']) {
+      assert.ok(
+        problemsOf({ ...VALID, HEAP_GROWTH_PERCENT: bad }).some(
+          (p) => p.includes('HEAP_GROWTH_PERCENT must be a whole number from 0 to 300') && p.includes(`"${bad}"`),
+        ),
+        bad,
+      );
+    }
+  });
+
   it('is frozen all the way down', () => {
     const c = loadConfig(VALID, random);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.session) && Object.isFrozen(c.session.secrets));
