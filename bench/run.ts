@@ -20,7 +20,7 @@
 // BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE,
 // BENCH_SHAPES (many,one), BENCH_PROFILE_SHAPE (many | one).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,20 @@ import { clkTck, cpuMicros, cpuSplitMicros, machineCpu, machineLoad, memory, res
 import { BENCH_DIR, ROOT_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
-import { fmt, fmtInt, median, pct, percentile, signTest } from './lib/stats.js';
+import { roundOrder } from './lib/rounds.js';
+import { fmt, fmtInt, median, pct, percentile, SIGN_TEST_MIN_ROUNDS, signTest } from './lib/stats.js';
+import {
+  revisionOf,
+  sessionStore,
+  settingsOf,
+  slug,
+  storeLabel,
+  twoFrontends,
+  TWO_FRONTENDS,
+  withoutRevision,
+  withoutSettings,
+  withRedis,
+} from './lib/targets.js';
 import { ensureWrk, killWrk, runWrk, wrkVersion, writeRequests, type RequestVariants, type WrkResult } from './lib/wrk.js';
 
 // ---- settings ------------------------------------------------------------------------------
@@ -74,7 +87,12 @@ const S = {
   stores: (process.env['BENCH_STORES'] || 'redis,redis+2fe,cookie,cookie+redis')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean),
+    .filter(Boolean)
+    // A malformed or refused `%` setting stops the run here, before anything is built or started.
+    .map((s) => {
+      settingsOf(s);
+      return s;
+    }),
   /** Stores that also get the login/memory and soak sections: `all`, or a list (default: the first store, to keep the run short). */
   memoryStores: (process.env['BENCH_MEMORY_STORES'] || '')
     .split(',')
@@ -103,8 +121,6 @@ const SECOND_CLIENT_ID = 'bench-bff-second';
 const SECOND_CLIENT_SECRET = randomBytes(24).toString('base64url');
 /** Path prefix of that second frontend; the bench's requests go to the first, at the root of the same host. */
 const SECOND_PREFIX = '/second';
-/** `<store>+2fe`: the store behind a BFF_CONFIG of two frontends; the bench's requests go to one of them. */
-const TWO_FRONTENDS = '+2fe';
 const DIRECT_CLIENT_ID = 'bench-direct';
 const DIRECT_CLIENT_SECRET = randomBytes(24).toString('base64url');
 const SESSION_SECRET = randomBytes(32).toString('base64url');
@@ -205,6 +221,8 @@ interface TargetSummary {
   /** req/s ÷ the bare node:http hop's, per round. */
   rpsRatioRounds: number[];
   cpuUsRounds: number[];
+  /** Where in each round's order the target ran (0 = first). */
+  positionRounds: number[];
   p99Rounds: number[];
   load1Rounds: number[];
   rpsMedian: number;
@@ -479,8 +497,7 @@ async function main(): Promise<void> {
       t.warmup = await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: t.threads, connections: S.connections, durationS: S.warmupS });
   }
   for (let round = 0; round < S.rounds; round++) {
-    const shift = round % targets.length;
-    const order = [...targets.slice(shift), ...targets.slice(0, shift)];
+    const order = roundOrder(targets, round);
     for (const [position, t] of order.entries()) {
       await sleep(500);
       const m = await cost.measure(t.child, () =>
@@ -661,81 +678,6 @@ async function main(): Promise<void> {
 }
 
 // ---- pieces --------------------------------------------------------------------------------
-
-/** `cookie+redis`: SESSION_STORE=cookie with REDIS_URL set (revocation list, jti replay records, rate limits in Redis). */
-function storeLabel(store: string): string {
-  const rev = revisionOf(store);
-  const plain = plainStore(store);
-  const settings = settingsOf(store).map((kv) => kv.join('='));
-  const [mode, side] = plain.replace(TWO_FRONTENDS, '').split('+');
-  const label = side ? `oidc-bff, ${mode} store with ${side}` : `oidc-bff, ${mode} store`;
-  const labelled = twoFrontends(plain) ? `${label}, 2 frontends (BFF_CONFIG)` : label;
-  const revised = rev ? `${labelled} at ${rev}` : labelled;
-  return settings.length ? `${revised} (${settings.join(', ')})` : revised;
-}
-
-/**
- * `<store>@<git revision>`: the same store served by oidc-bff as it was at that revision
- * (its src/, dev/, views/ and bench/servers/ taken from git, the current node_modules), so that a
- * change is measured against its baseline in the same run, round by round.
- */
-function revisionOf(store: string): string | undefined {
-  const name = withoutSettings(store);
-  const at = name.indexOf('@');
-  return at === -1 ? undefined : name.slice(at + 1);
-}
-/** The store alone, without revision and settings: what the store kind is read from. */
-function plainStore(store: string): string {
-  const name = withoutSettings(store);
-  const at = name.indexOf('@');
-  return at === -1 ? name : name.slice(0, at);
-}
-/** The same target in this checkout: `redis%A=1` for `redis@abc123%A=1`. */
-function withoutRevision(store: string): string {
-  return plainStore(store) + store.slice(withoutSettings(store).length);
-}
-
-/**
- * `<target>%NAME=value`, repeatable, last in the name (after `+2fe` and `@<rev>`, so a revision
- * never takes them in): added to that BFF's environment after BENCH_BFF_ENV, so that a setting is
- * measured against the default in the same rounds. A value may hold `=`; not `%` or `,` (the separators).
- */
-function settingsOf(store: string): Array<[string, string]> {
-  return store
-    .split('%')
-    .slice(1)
-    .map((kv) => {
-      const eq = kv.indexOf('=');
-      const name = eq === -1 ? '' : kv.slice(0, eq);
-      if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`BENCH_STORES: "${store}": a setting after % is NAME=value, got "${kv}"`);
-      return [name, kv.slice(eq + 1)];
-    });
-}
-function withoutSettings(store: string): string {
-  const at = store.indexOf('%');
-  return at === -1 ? store : store.slice(0, at);
-}
-
-/**
- * A target's name in file names and REDIS_KEY_PREFIX: the name itself when every character is
- * safe there, else the others replaced and a hash of the name appended, so that no two targets
- * share a log file or a key prefix (`redis@main~2` and `redis@main^2`; `%A=x/y` and `%A=x-y`).
- */
-function slug(store: string): string {
-  const safe = store.replace(/[^\w+@%=.-]/g, '-');
-  return safe === store ? safe : `${safe}-${createHash('sha256').update(store).digest('hex').slice(0, 8)}`;
-}
-
-/** `<store>+2fe`: the store behind a BFF_CONFIG of two frontends (TWO_FRONTENDS). */
-function twoFrontends(store: string): boolean {
-  return plainStore(store).endsWith(TWO_FRONTENDS);
-}
-function sessionStore(store: string): string {
-  return plainStore(store).split('+')[0]!;
-}
-function withRedis(store: string): boolean {
-  return sessionStore(store) === 'redis' || plainStore(store).includes('+redis');
-}
 
 /**
  * The two-frontend file: `bench` at the root of the BFF's origin (the bench's requests), and
@@ -1053,6 +995,7 @@ function summarize(targets: Target[]): TargetSummary[] {
       cpuRatio: median(cpuRatioRounds),
       rpsRatioRounds: t.rounds.map((x, i) => (bareRounds[i] ? x.wrk.rps / bareRounds[i].wrk.rps : NaN)),
       cpuUsRounds: t.rounds.map(cpuOfRound),
+      positionRounds: t.rounds.map((x) => x.position),
       p99Rounds: t.rounds.map((x) => x.wrk.latencyMs.p99),
       load1Rounds: t.rounds.map((x) => x.load1),
       rpsMedian: rps,
@@ -1397,11 +1340,17 @@ function markdown(
     const against = (t: TargetSummary | undefined, base: TargetSummary | undefined): string[] => {
       if (!t || !base) return [];
       const perRound = t.cpuUsRounds.map((x, i) => x / base.cpuUsRounds[i]!);
-      // Each round's sign too: a median alone read 1.12× in one run and 1.00× in the next for the same two builds.
+      // Each round's sign too: a median alone read 1.12× in one run and 1.00× in another for the same two builds.
       const { lower, higher, p } = signTest(perRound);
-      const verdict = p < 0.05 ? `sign test p = ${fmt(p, 3)}` : `sign test p = ${fmt(p, 2)}: not resolved by this run`;
+      const first = t.positionRounds.filter((x, i) => x < base.positionRounds[i]!).length;
+      const verdict =
+        perRound.length < SIGN_TEST_MIN_ROUNDS
+          ? `too few rounds for a sign test (it needs ${SIGN_TEST_MIN_ROUNDS}: BENCH_ROUNDS)`
+          : p < 0.05
+            ? `sign test p = ${fmt(p, 3)}`
+            : `sign test p = ${fmt(p, 2)}: not resolved by this run`;
       return [
-        `${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')}; lower in ${lower}, higher in ${higher} of ${perRound.length} rounds, ${verdict})`,
+        `${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')}; lower in ${lower}, higher in ${higher} of ${perRound.length} rounds, ran first in ${first}; ${verdict})`,
       ];
     };
     // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision.

@@ -19,6 +19,9 @@ export const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.to
 export const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 export const pct = (x: number, digits = 1): string => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)} %` : 'n/a');
 
+/** Below 6 rounds a two-sided sign test cannot reach p < 0.05 (6 of 6: p = 2 / 64), whatever the builds do. */
+export const SIGN_TEST_MIN_ROUNDS = 6;
+
 /**
  * Two-sided sign test of per-round ratios against 1: in how many rounds the ratio was below and
  * above 1 (ties left out), and the probability of a split at least that uneven if neither side

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { signTest } from '../../../bench/lib/stats.js';
+import { SIGN_TEST_MIN_ROUNDS, signTest } from '../../../bench/lib/stats.js';
 
 describe('bench: an A/B of two builds says whether its rounds resolved the difference', () => {
   it('resolves a build that was lower in every one of 8 rounds (p = 2 / 2^8)', () => {
@@ -15,5 +15,10 @@ describe('bench: an A/B of two builds says whether its rounds resolved the diffe
   it('leaves tied rounds out and caps p at 1', () => {
     assert.deepEqual(signTest([1, 1, 0.9, 1.1]), { lower: 1, higher: 1, p: 1 });
     assert.deepEqual(signTest([]), { lower: 0, higher: 0, p: 1 });
+  });
+
+  it(`needs ${SIGN_TEST_MIN_ROUNDS} rounds before any result can reach p < 0.05`, () => {
+    assert.ok(signTest(Array(SIGN_TEST_MIN_ROUNDS - 1).fill(0.9)).p >= 0.05);
+    assert.ok(signTest(Array(SIGN_TEST_MIN_ROUNDS).fill(0.9)).p < 0.05);
   });
 });
