@@ -62,10 +62,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
   if (options.sessionCache) sessionCacheMetrics(registry, options.sessionCache);
-  // Label sets resolved once, found again through nested maps keyed by the strings callers pass
-  // (route names, Node's interned method names, operation names) and the status number: no key
-  // string is built and hashed per request. Every label set is bounded (routes by name, Node's
-  // known methods, statuses, the dependencies' operations).
+  // Label sets resolved once, found again through nested maps keyed by the values callers pass
+  // (route names, Node's own method strings, operation names, the status number): a proxied call
+  // builds no key string of its own for its request and upstream series. Every label set is
+  // bounded (routes by name, Node's known methods, statuses, the dependencies' operations).
   type RequestSeries = { count: { n: number }; time: ReturnType<FoldedHistogram['seriesFor']> };
   const requestSeries = new Map<string, Map<string, Map<number, RequestSeries>>>();
   const newRequestSeries = (route: string, method: string, status: number): RequestSeries => {

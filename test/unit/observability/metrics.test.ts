@@ -53,16 +53,21 @@ describe('metrics: what the hot path records is what a scrape reports', () => {
     m.request('api', 'GET', 200, 0.001);
     m.request('api', 'GET', 404, 0.001);
     m.request('api', 'GET', 404, 0.001);
+    m.request('api', 'POST', 200, 0.001);
     m.request('session', 'GET', 404, 0.001);
     m.dependency('redis', 'get', 0.001, true);
     m.dependency('idp', 'get', 0.001, true);
     m.dependency('idp', 'get', 0.001, true);
+    m.dependency('idp', 'token', 0.001, false);
     const text = await m.registry.metrics();
-    const requests = (route: string, status: number) => sample(text, 'bff_http_requests_total', `route="${route}",method="GET",status="${status}"`);
-    assert.deepEqual([requests('api', 200), requests('api', 404), requests('session', 404)], [1, 2, 1]);
-    const waits = (kind: string) => sample(text, 'bff_dependency_duration_seconds_count', `dependency="${kind}",operation="get",outcome="ok"`);
-    assert.deepEqual([waits('redis'), waits('idp')], [1, 2]);
+    const requests = (route: string, method: string, status: number) =>
+      sample(text, 'bff_http_requests_total', `route="${route}",method="${method}",status="${status}"`);
+    assert.deepEqual([requests('api', 'GET', 200), requests('api', 'GET', 404), requests('api', 'POST', 200), requests('session', 'GET', 404)], [1, 2, 1, 1]);
+    const waits = (kind: string, operation: string, outcome: string) =>
+      sample(text, 'bff_dependency_duration_seconds_count', `dependency="${kind}",operation="${operation}",outcome="${outcome}"`);
+    assert.deepEqual([waits('redis', 'get', 'ok'), waits('idp', 'get', 'ok'), waits('idp', 'token', 'error')], [1, 2, 1]);
     // An outcome that never happened has no series.
-    assert.equal(sample(text, 'bff_dependency_duration_seconds_count', 'dependency="idp",operation="get",outcome="error"'), undefined);
+    assert.equal(waits('idp', 'get', 'error'), undefined);
+    assert.equal(waits('idp', 'token', 'ok'), undefined);
   });
 });
