@@ -473,8 +473,8 @@ export const SETTINGS = [
     {
       name: 'HEAP_GROWTH_PERCENT',
       default: '0',
-      parse: count(0, 300, 'V8 on its own grows the old generation by at most 300 %, i.e. 4×; 0 leaves it to V8'),
-      doc: "How far V8 lets the old generation grow past what its last full garbage collection kept, in per cent, before the next one. Left to itself (0), V8 grows it up to 4× on a machine with much memory, so under load the process holds several times its live data as garbage (see docs/operations.md, Memory). Set (e.g. 50, or 20 in the memory-tight profile of docs/operations.md): RSS nearer the live data, full collections more often, so more CPU per request; 0 (default): V8's own policy. Range 0 to 300 (300 % is V8's own 4×; more would only keep more garbage).",
+      parse: count(0, 300, 'V8 on its own grows the old generation by at most 300 %, i.e. 4×: more is most likely a typo; 0 leaves it to V8'),
+      doc: "How far V8 lets the old generation grow past what its last full garbage collection kept, in per cent, before the next one. Left to itself (0), V8 grows it up to 4× on a machine with much memory, so under load the process holds several times its live data as garbage (see docs/operations.md, Memory). Set (e.g. 50, or 20 in the memory-tight profile of docs/operations.md): RSS nearer the live data, full collections more often, so more CPU per request; 0 (default): V8's own policy. Range 0 to 300 (300 % is V8's own largest growth, 4×: a larger value is most likely a typo).",
     },
   ]),
   ...section('Observability', [
