@@ -70,6 +70,8 @@ export function exitWith(stop: () => Promise<void> | void): void {
   const run = (why: string) => {
     if (stopping) return;
     stopping = true;
+    // In the server's log: a server that left mid-run says why.
+    process.stderr.write(`stopping on ${why}\n`);
     const force = setTimeout(() => process.exit(0), 5000);
     force.unref();
     Promise.resolve()
