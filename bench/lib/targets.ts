@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 export const TWO_FRONTENDS = '+2fe';
 
 /**
- * What the driver sets for each BFF itself (its address, IdP client, store and key prefix): a
+ * What the driver sets for each BFF itself (its address, IdP client, store and key prefix, the
+ * login limits; not LOG_LEVEL, which a target may change): a
  * target's `%NAME=value` may not replace them, or two targets could share a Redis key prefix or a
  * target labelled `redis` run another store.
  */
@@ -27,6 +28,9 @@ export const DRIVER_SETTINGS = new Set([
   'BFF_CONFIG',
   'REDIS_URL',
   'REDIS_KEY_PREFIX',
+  // Off for the bench: every bench login comes from 127.0.0.1, and the memory stage makes 10 000.
+  'RATE_LIMIT_PER_MINUTE',
+  'LOGIN_MAX_PENDING_PER_CLIENT',
 ]);
 
 /** `cookie+redis`: SESSION_STORE=cookie with REDIS_URL set (revocation list, jti replay records, rate limits in Redis). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { roundOrder } from '../../../bench/lib/rounds.js';
 
 describe('bench: the rounds give an A/B pair no order of its own', () => {
-  for (const n of [2, 4, 8, 10]) {
+  for (const n of [2, 3, 4, 5, 8, 10]) {
     it(`runs any two of ${n} targets in one order in a round and in the other in the next (rounds 2k, 2k + 1)`, () => {
       const targets = Array.from({ length: n }, (_, i) => i);
       for (let k = 0; k < n; k++) {
