@@ -35,7 +35,7 @@ import { BENCH_DIR, ROOT_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
 import { roundOrder } from './lib/rounds.js';
-import { fmt, fmtInt, median, pct, percentile, SIGN_TEST_MIN_ROUNDS, signTest } from './lib/stats.js';
+import { fmt, fmtInt, median, medianInterval, pct, percentile, SIGN_TEST_MIN_ROUNDS, signTest } from './lib/stats.js';
 import {
   revisionOf,
   sessionStore,
@@ -1349,8 +1349,10 @@ function markdown(
           : p < 0.05
             ? `sign test p = ${fmt(p, 3)}`
             : `sign test p = ${fmt(p, 2)}: not resolved by this run`;
+      const interval = medianInterval(perRound);
+      const ci = interval ? `, 95 % interval of the median ${fmt(interval[0], 2)}–${fmt(interval[1], 2)}` : '';
       return [
-        `${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×** (${perRound.map((x) => fmt(x, 2)).join(' / ')}; lower in ${lower}, higher in ${higher} of ${perRound.length} rounds, ran first in ${first}; ${verdict})`,
+        `${t.label} ÷ ${base.label}: **${fmt(median(perRound), 2)}×**${ci} (${perRound.map((x) => fmt(x, 2)).join(' / ')}; lower in ${lower}, higher in ${higher} of ${perRound.length} rounds, ran first in ${first}; ${verdict})`,
       ];
     };
     // `<store>@<rev>` targets: this checkout's CPU per request against the same store at that revision.

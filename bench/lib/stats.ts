@@ -43,3 +43,22 @@ function binomial(n: number, k: number): number {
   for (let i = 1; i <= k; i++) c = (c * (n - i + 1)) / i;
   return c;
 }
+
+/**
+ * A distribution-free 95 % confidence interval of the median of `xs` (the sign test's own order
+ * statistics): [x(k), x(n + 1 − k)] for the largest k that still covers the median 95 % of the
+ * time. Undefined below 6 values, where even the whole range covers it less often than that.
+ */
+export function medianInterval(xs: readonly number[]): [number, number] | undefined {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  let k = 0;
+  let below = 0; // P(Bin(n, 1/2) <= k - 1) as k grows
+  for (let j = 1; j <= n / 2; j++) {
+    const next = below + binomial(n, j - 1) / 2 ** n;
+    if (1 - 2 * next < 0.95) break;
+    below = next;
+    k = j;
+  }
+  return k === 0 ? undefined : [s[k - 1]!, s[n - k]!];
+}

@@ -80,6 +80,8 @@ export function settingsOf(store: string): Array<[string, string]> {
       const name = eq === -1 ? '' : kv.slice(0, eq);
       if (!/^[A-Za-z_]\w*$/.test(name)) throw new Error(`BENCH_STORES: "${store}": a setting after % is NAME=value, got "${kv}"`);
       if (DRIVER_SETTINGS.has(name)) throw new Error(`BENCH_STORES: "${store}": ${name} is set by the bench for each BFF; a target may not replace it`);
+      // The label goes into the report's Markdown tables.
+      if (kv.includes('|')) throw new Error(`BENCH_STORES: "${store}": a setting's value may not hold "|"`);
       return [name, kv.slice(eq + 1)];
     });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SIGN_TEST_MIN_ROUNDS, signTest } from '../../../bench/lib/stats.js';
+import { medianInterval, SIGN_TEST_MIN_ROUNDS, signTest } from '../../../bench/lib/stats.js';
 
 describe('bench: an A/B of two builds says whether its rounds resolved the difference', () => {
   it('resolves a build that was lower in every one of 8 rounds (p = 2 / 2^8)', () => {
@@ -20,5 +20,13 @@ describe('bench: an A/B of two builds says whether its rounds resolved the diffe
   it(`needs ${SIGN_TEST_MIN_ROUNDS} rounds before any result can reach p < 0.05`, () => {
     assert.ok(signTest(Array(SIGN_TEST_MIN_ROUNDS - 1).fill(0.9)).p >= 0.05);
     assert.ok(signTest(Array(SIGN_TEST_MIN_ROUNDS).fill(0.9)).p < 0.05);
+  });
+
+  it('gives the median an interval from its order statistics: the whole range at 6 rounds, narrower with more', () => {
+    assert.equal(medianInterval([1, 2, 3, 4, 5]), undefined);
+    assert.deepEqual(medianInterval([6, 1, 5, 2, 4, 3]), [1, 6]);
+    // 20 rounds: k = 6 (P(Bin(20, 1/2) <= 5) = 0.0207, twice that 0.041 <= 0.05; k = 7 would cover 88.5 %).
+    const twenty = Array.from({ length: 20 }, (_, i) => i + 1);
+    assert.deepEqual(medianInterval(twenty), [6, 15]);
   });
 });

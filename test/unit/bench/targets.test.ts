@@ -54,6 +54,7 @@ describe('bench: a target name says one store, revision and set of settings, whi
 
   it('refuses a malformed setting, and one that would replace what the bench sets for each BFF', () => {
     for (const bad of ['redis%', 'redis%A', 'redis%=1', 'redis%1A=2']) assert.throws(() => settingsOf(bad), /a setting after % is NAME=value/, bad);
+    assert.throws(() => settingsOf('redis%A=x|y'), /may not hold "\|"/);
     for (const own of ['REDIS_KEY_PREFIX', 'SESSION_STORE', 'PORT']) assert.throws(() => settingsOf(`redis%${own}=x`), /set by the bench for each BFF/, own);
   });
 
