@@ -33,7 +33,10 @@ export const DRIVER_SETTINGS = new Set([
   'LOGIN_MAX_PENDING_PER_CLIENT',
 ]);
 
-/** `cookie+redis`: SESSION_STORE=cookie with REDIS_URL set (revocation list, jti replay records, rate limits in Redis). */
+/**
+ * A target's name in the report. `cookie+redis` is SESSION_STORE=cookie with REDIS_URL set (revocation
+ * list, jti replay records, rate limits in Redis).
+ */
 export function storeLabel(store: string): string {
   const rev = revisionOf(store);
   const plain = plainStore(store);
