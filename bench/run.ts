@@ -31,6 +31,7 @@ import { freePort } from '../test/support/free-port.js';
 import { UserAgent } from '../test/support/user-agent.js';
 import { buildServers, describeRunner, type Runner } from './lib/build.js';
 import { clkTck, cpuMicros, cpuSplitMicros, machineCpu, machineLoad, memory, residentByKind, startChild, stopAll, type Child } from './lib/children.js';
+import { summarizeAllocationFile, type AllocationSummary } from './lib/allocations.js';
 import { BENCH_DIR, ROOT_DIR } from './lib/paths.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { commandDelta, startRedis, type BenchRedis } from './lib/redis.js';
@@ -294,7 +295,14 @@ interface MemoryResult {
    * A fresh bare node:http hop given the same number of requests, measured the same way right
    * after them: the like-for-like baseline of the memory goal (no logins: it has no sessions).
    */
-  bare?: { requests: number; stages: MemoryStage[] };
+  bare?: BareMemory;
+  /** BENCH_ALLOCATION_PROFILE: bytes allocated per request during the requests, and where. */
+  allocations?: AllocationSummary;
+}
+interface BareMemory {
+  requests: number;
+  stages: MemoryStage[];
+  allocations?: AllocationSummary;
 }
 interface SoakResult {
   store: string;
@@ -587,8 +595,7 @@ async function main(): Promise<void> {
         stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
       }),
     );
-    if (S.allocationProfile)
-      log(`allocation profile: ${await child.query<string>('allocationsStop', join(logDir, `bff-${slug(store)}-requests.heapprofile`))}`);
+    const allocations = S.allocationProfile ? await allocationsOf(child, `bff-${slug(store)}`, mem.result.requests) : undefined;
     const m = memory(child.pid);
     const memoryUsage = await child.query<MemoryUsage>('memory').catch(() => undefined);
     stages.push(await memoryStage(child, `after ${fmtInt(mem.result.requests)} requests`));
@@ -606,6 +613,7 @@ async function main(): Promise<void> {
       peakMb: m.peakMb,
       redisKeys: await r.dbsize(),
       cpuUsPerReq: mem.cost.cpuUs.proxy / Math.max(1, mem.cost.served),
+      ...(allocations ? { allocations } : {}),
     });
     log(`bff ${store}: RSS ${fmt(m.rssMb, 1)} MB after ${fmtInt(mem.result.requests)} requests (peak ${fmt(m.peakMb, 1)} MB)`);
 
@@ -816,18 +824,50 @@ async function memoryStage(child: Child, stage: string): Promise<MemoryStage> {
   return out;
 }
 
-async function bareHopMemory(
-  wrk: string,
-  hopEnv: Record<string, string>,
-  token: string,
-  upstream: Child,
-): Promise<{ requests: number; stages: MemoryStage[] }> {
+/**
+ * BENCH_ALLOCATION_PROFILE: bytes allocated per request in the memory stage (garbage included), each
+ * BFF against the fresh bare hop of the same stage, and the sites that allocate most.
+ */
+function allocationTables(memories: MemoryResult[], out: string[], row: (cells: Array<string | number>) => void): void {
+  const bare = memories.find((x) => x.bare?.allocations)?.bare?.allocations;
+  const profiled = memories.filter((x) => x.allocations);
+  if (profiled.length === 0) return;
+  out.push(
+    'Allocated per request in the requests above (V8 sampling heap profile, every 32 KB, garbage included; each site is the first frame outside Node core up the stack):',
+    '',
+  );
+  row(['process', 'requests', 'KB allocated per request', '× bare hop', 'largest sites (bytes per request)']);
+  row(Array(5).fill('---'));
+  const sites = (a: AllocationSummary) =>
+    a.top
+      .slice(0, 8)
+      .map((t) => `${t.site} ${fmtInt(t.bytesPerRequest)}`)
+      .join('; ');
+  const kb = (a: AllocationSummary) => fmt(a.bytesPerRequest / 1024, 1);
+  if (bare) row(['bare hop (node:http), fresh', fmtInt(bare.requests), kb(bare), '1.00', sites(bare)]);
+  for (const x of profiled) {
+    const a = x.allocations!;
+    row([`oidc-bff, ${x.store}`, fmtInt(a.requests), kb(a), bare ? fmt(a.bytesPerRequest / bare.bytesPerRequest, 2) : 'n/a', sites(a)]);
+  }
+  out.push('');
+}
+
+/** Stops the child's sampling heap profile, keeps it in the logs directory and sums it per request. */
+async function allocationsOf(child: Child, name: string, requests: number): Promise<AllocationSummary> {
+  const file = await child.query<string>('allocationsStop', join(logDir, `${name}-requests.heapprofile`));
+  const summary = summarizeAllocationFile(file, requests);
+  log(`${name}: ${fmt(summary.bytesPerRequest / 1024, 1)} KB allocated per request (profile: ${file})`);
+  return summary;
+}
+
+async function bareHopMemory(wrk: string, hopEnv: Record<string, string>, token: string, upstream: Child): Promise<BareMemory> {
   const child = await startChild('bare-hop-http-memory', 'bare-hop-http', { runner, logDir, env: hopEnv });
   try {
     const stages = [await memoryStage(child, 'idle after start')];
     const file = writeRequests(join(tmp, 'bare-http-memory.txt'), [{ authorization: `Bearer ${token}` }]);
     const upBefore = await upstream.query<{ total: number }>('stats');
     log(`bare hop (node:http), fresh process: ${fmtInt(S.memoryRequests)} requests …`);
+    if (S.allocationProfile) await child.query('allocationsStart', process.env['BENCH_ALLOCATION_PROFILE']);
     const result = await runWrk({
       wrk,
       url: `http://127.0.0.1:${child.port}${API_PATH}`,
@@ -837,8 +877,9 @@ async function bareHopMemory(
       durationS: Math.max(30, Math.ceil(S.memoryRequests / 200)),
       stopWhen: async () => (await upstream.query<{ total: number }>('stats')).total - upBefore.total >= S.memoryRequests,
     });
+    const allocations = S.allocationProfile ? await allocationsOf(child, 'bare-hop-http', result.requests) : undefined;
     stages.push(await memoryStage(child, `after ${fmtInt(result.requests)} requests`));
-    return { requests: result.requests, stages };
+    return { requests: result.requests, stages, ...(allocations ? { allocations } : {}) };
   } finally {
     await child.stop();
   }
@@ -1534,6 +1575,7 @@ function markdown(
     if (bare) stageRows('bare hop (node:http), fresh', bare.stages);
     out.push('', 'The goal compares with the fresh bare hop after the same number of requests; its RSS after the throughput rounds is in the first table.');
     out.push('');
+    allocationTables(r.memory, out, row);
   }
   if (r.soak.length) {
     out.push(`### Soak (same process, continuous load over the same sessions; RSS sampled every second)`, '');
