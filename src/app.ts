@@ -187,7 +187,7 @@ function createStore(config: Config, log: EventLogger, now: () => number): Sessi
   }
 }
 
-/** The Redis store's session cache: a cached session goes back to Redis (and slides its idle expiry) every touchEveryMs. */
+/** The Redis store's session cache: a cached session is read again (sliding its idle expiry) every touchEveryMs, in the background while it is served. */
 function sessionCache(config: Config) {
   const cache = config.session.cache;
   return cache && { ...cache, refreshEveryMs: config.session.touchEveryMs };

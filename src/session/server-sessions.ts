@@ -202,7 +202,7 @@ export function createServerSessions({ config, store, sealer, cookies, now = Dat
         const id = readCookie(io.header, cookies.session);
         if (id === undefined || !SESSION_ID.test(id)) return NONE;
         const key = keyOf(id);
-        const cached = store.cachedValue?.(key);
+        const cached = store.cachedValue?.(key, idleTimeoutMs);
         return cached !== undefined ? open(key, cached) : store.getAndTouch(key, idleTimeoutMs).then((sealed) => open(key, sealed));
       } catch (err) {
         return Promise.reject(err as Error);

@@ -23,6 +23,14 @@ export class RecentMap<V> {
     return undefined;
   }
 
+  /** Milliseconds since `key` was set, while its entry is live; else undefined. */
+  ageOf(key: string): number | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    const age = this.clock() - entry.at;
+    return age < this.ttlMs ? age : undefined;
+  }
+
   /** Stores `value` as of `at` (default now); false when the map is full of live entries. */
   set(key: string, value: V, at = this.clock()): boolean {
     if (!this.entries.has(key) && this.entries.size >= this.maxEntries) {

@@ -211,7 +211,9 @@ export function createRedisStore(options: RedisStoreOptions, log: EventLogger): 
     indexMembers: (key) => run(() => redis.indexMembers(key, Date.now())),
     delete: (key) => write(key, () => run(() => redis.del(key))).then(() => undefined),
     ping: () => run(() => redis.ping()).then(() => undefined),
-    ...(tracked ? { caughtUp: () => tracked.caughtUp(), cachedValue: (key: string) => tracked.cached(key), cacheStats: () => tracked.stats() } : {}),
+    ...(tracked
+      ? { caughtUp: () => tracked.caughtUp(), cachedValue: (key: string, ttlMs: number) => tracked.cached(key, px(ttlMs)), cacheStats: () => tracked.stats() }
+      : {}),
     async close() {
       closing = true;
       await tracked?.close();

@@ -18,10 +18,11 @@ export interface KeyValueStore {
   getAndTouch(key: string, ttlMs: number): Promise<string | undefined>;
   /**
    * The value of `key` when a session cache may serve it right now, without a round trip
-   * (see invalidation-tracking.ts); undefined means "ask getAndTouch". Stores without a cache
+   * (see invalidation-tracking.ts); undefined means "ask getAndTouch". Like getAndTouch it
+   * slides the expiry to `ttlMs` (in the background, every so often). Stores without a cache
    * leave it out.
    */
-  cachedValue?(key: string): string | undefined;
+  cachedValue?(key: string, ttlMs: number): string | undefined;
   get(key: string): Promise<string | undefined>;
   /**
    * The same answer as {@link get}, for the reads a cookie session makes on every request (the

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { TrackedReads } from '../../src/store/redis-cache/invalidation-tracking.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
@@ -99,6 +100,52 @@ describe('revocation cache: checking a session nobody revoked costs no Redis rou
     const before = await getCalls(redis);
     for (let i = 0; i < 20; i++) assert.equal(await store.trackedGet?.('j:replay'), 'seen');
     assert.equal((await getCalls(redis)) - before, 20);
+  });
+});
+
+describe('revocation cache: an answer due for its refresh is given from memory while Redis is read again in the background', () => {
+  const REFRESH_MS = 1000;
+  let redis: TestRedis;
+  let main: Redis;
+  let tracked: TrackedReads;
+  // The cache's clock runs ahead of the real one by `ahead`: an interval passes without waiting for it.
+  let ahead = 0;
+  const read = (key: string) =>
+    tracked.get(
+      key,
+      (op) => op().then((v) => v ?? undefined),
+      () => main.get(key),
+    );
+
+  before(async () => {
+    redis = await startTestRedis();
+    main = new Redis(redis.url, { keyPrefix: redis.prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    await once(main, 'ready');
+    tracked = new TrackedReads(
+      main,
+      { ...relaxed, keyPrefix: redis.prefix, refreshEveryMs: REFRESH_MS, clock: () => performance.now() + ahead },
+      captureLogs().log,
+    );
+  });
+  after(async () => {
+    await tracked?.close();
+    main?.disconnect();
+    await redis?.close();
+  });
+
+  it('a cached absence past its interval is still the answer, and one GET refreshes it', async () => {
+    await untilServedFromMemory(redis, () => read('r:ses:due'));
+    ahead += REFRESH_MS;
+    const before = { gets: await getCalls(redis), misses: tracked.stats().misses };
+    assert.equal(await read('r:ses:due'), undefined);
+    assert.equal(tracked.stats().misses, before.misses, 'the check waited on Redis');
+    for (let turn = 0; (await getCalls(redis)) === before.gets; turn++) {
+      assert.ok(turn < 5000, 'the due answer was never read again');
+      await nextTurn();
+    }
+    await tracked.caughtUp();
+    assert.equal(await read('r:ses:due'), undefined);
+    assert.equal((await getCalls(redis)) - before.gets, 1, 'the refilled answer was read again before its interval');
   });
 });
 

@@ -236,6 +236,64 @@ describe('session cache: when the invalidation channel fails, the cache turns it
   });
 });
 
+describe("session cache: a busy session's idle expiry slides without any request waiting on Redis", () => {
+  const REFRESH_MS = 1000;
+  let redis: TestRedis;
+  let main: Redis;
+  let writer: SessionStore;
+  let tracked: TrackedReads;
+  // The cache's clock runs ahead of the real one by `ahead`: an interval passes without waiting for it.
+  let ahead = 0;
+  const read = (key: string) =>
+    tracked.getAndTouch(
+      key,
+      TTL_MS,
+      (op) => op().then((v) => v ?? undefined),
+      () => main.getex(key, 'PX', TTL_MS),
+    );
+
+  before(async () => {
+    redis = await startTestRedis();
+    main = new Redis(redis.url, { keyPrefix: redis.prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    tracked = new TrackedReads(
+      main,
+      { keyPrefix: redis.prefix, maxStaleMs: 5000, maxEntries: 100, refreshEveryMs: REFRESH_MS, clock: () => performance.now() + ahead },
+      captureLogs().log,
+    );
+    writer = await readyStore(redis);
+  });
+  after(async () => {
+    await tracked?.close();
+    main?.disconnect();
+    await writer?.close();
+    await redis?.close();
+  });
+
+  it('an entry due for its refresh is served at once, and read again in the background: the read slides the expiry', async () => {
+    await writer.set('s:{busy}', 'alive', TTL_MS);
+    await untilCached(redis, () => read('s:{busy}'));
+    ahead += REFRESH_MS;
+    const before = await getexCalls(redis);
+    // A longer idle timeout than the key has left: the background read must slide it.
+    assert.equal(tracked.cached('s:{busy}', 2 * TTL_MS), 'alive', 'a request waited on Redis for an entry due for its refresh');
+    for (let turn = 0; (await redis.client.pttl(`${redis.prefix}s:{busy}`)) <= TTL_MS; turn++) {
+      assert.ok(turn < 5000, 'the background read never slid the expiry');
+      await nextTurn();
+    }
+    assert.equal((await getexCalls(redis)) - before, 1, 'one read for the due entry');
+    assert.equal(tracked.cached('s:{busy}', 2 * TTL_MS), 'alive');
+    assert.equal((await getexCalls(redis)) - before, 1, 'the refilled entry was read again before its interval');
+  });
+
+  it('an entry nobody refreshed for twice the interval is not served: that request reads Redis itself', async () => {
+    await writer.set('s:{quiet}', 'alive', TTL_MS);
+    await untilCached(redis, () => read('s:{quiet}'));
+    ahead += 2 * REFRESH_MS;
+    assert.equal(tracked.cached('s:{quiet}', TTL_MS), undefined);
+    assert.equal(await read('s:{quiet}'), 'alive');
+  });
+});
+
 describe('session cache: Redis users with restricted permissions', () => {
   let redis: TestRedis;
   const user = `limited-${process.pid}`;

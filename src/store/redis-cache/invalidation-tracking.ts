@@ -107,9 +107,39 @@ export class TrackedReads {
     this.timer.unref();
   }
 
-  /** The value of `key` if the cache may serve it now (no round trip), else undefined; counted. */
-  cached(key: string): string | undefined {
-    return this.lookup(key) ?? undefined;
+  /**
+   * The session value under `key` if the cache may serve it now (no round trip), else undefined;
+   * counted. An entry due for its refresh is served, and read again (sliding the expiry to
+   * `ttlMs` when it has run down) in the background.
+   */
+  cached(key: string, ttlMs: number): string | undefined {
+    const value = this.serve(key, ttlMs);
+    if (value === undefined) this.misses++;
+    else this.hits++;
+    return value;
+  }
+
+  private serve(key: string, ttlMs: number): string | undefined {
+    const value = this.cache.lookup(key);
+    if (value === undefined) return undefined;
+    if (this.cache.due(key)) this.refreshAhead(key, () => this.readSliding(key, ttlMs).then((v) => v ?? undefined));
+    return value ?? undefined;
+  }
+
+  /**
+   * Reads a served entry again without anyone waiting for it: its reply refills the entry under
+   * the usual race rules (see NearCache.fill). A failure is dropped here: the next request that
+   * finds the entry due tries again, a lasting outage ends the proof (and the cache) within
+   * SESSION_CACHE_MAX_STALE, and the main connection is what reports it.
+   */
+  private refreshAhead(key: string, readIt: () => Promise<string | null | undefined>): void {
+    if (!this.tracking || this.reader.status !== 'ready') return;
+    const read = this.cache.beginRead(key);
+    const readAt = this.clock();
+    readIt().then(
+      (value) => this.cache.fill(key, read, value, readAt),
+      () => this.cache.abandon(key, read),
+    );
   }
 
   /** The cached answer for `key` (null: known absent), or undefined when Redis must be read; counted. */
@@ -132,7 +162,10 @@ export class TrackedReads {
   ): Promise<string | undefined> {
     if (!key.startsWith(REVOCATIONS)) return guard(direct);
     const hit = this.lookup(key);
-    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
+    if (hit !== undefined) {
+      if (this.cache.due(key)) this.refreshAhead(key, () => this.reader.get(key));
+      return Promise.resolve(hit ?? undefined);
+    }
     if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
     const read = this.cache.beginRead(key);
     const readAt = this.clock();
@@ -163,9 +196,8 @@ export class TrackedReads {
     guard: (op: () => Promise<string | null>) => Promise<string | undefined>,
     direct: () => Promise<string | null>,
   ): Promise<string | undefined> {
-    const hit = this.cache.lookup(key);
-    // null: a revocation key known to be absent (get) — nothing to slide.
-    if (hit !== undefined) return Promise.resolve(hit ?? undefined);
+    const hit = this.serve(key, ttlMs);
+    if (hit !== undefined) return Promise.resolve(hit);
     if (!this.tracking || this.reader.status !== 'ready') return guard(direct);
     const read = this.cache.beginRead(key);
     const readAt = this.clock();

@@ -6,7 +6,10 @@ export interface NearCacheOptions {
    * the bound on how long a change made through another instance can go unseen here.
    */
   maxStaleMs: number;
-  /** An entry is served for at most this long after the read that filled it (its expiry was slid then). */
+  /**
+   * An entry is read again (its expiry slid) once this old, in the background while it is still
+   * served; it is served for at most twice this long after the read that filled it.
+   */
   refreshEveryMs: number;
   maxEntries: number;
   /** Monotonic milliseconds. */
@@ -15,6 +18,15 @@ export interface NearCacheOptions {
 
 /** A cached answer: the value, or null for "the key does not exist" (revocation checks, see TrackedReads.get). */
 export type Cached = string | null;
+
+/**
+ * An entry is served for up to this many refresh intervals after the read that filled it: one
+ * until it is due, the rest while its background read is on its way (or failed, and the next
+ * request tries again). The key's expiry in Redis was at least the session's idle timeout less
+ * one interval at that read, and an interval is at most a tenth of the idle timeout
+ * (config/load.ts): an entry never outlives the key it copies, even without a message.
+ */
+export const SERVED_FOR_REFRESHES = 2;
 
 interface PendingRead {
   readonly epoch: number;
@@ -41,12 +53,22 @@ export class NearCache {
 
   constructor(private readonly options: NearCacheOptions) {
     this.clock = options.clock ?? (() => performance.now());
-    this.entries = new RecentMap(options.maxEntries, options.refreshEveryMs, this.clock);
+    this.entries = new RecentMap(options.maxEntries, SERVED_FOR_REFRESHES * options.refreshEveryMs, this.clock);
   }
 
   /** The cached answer for `key` if it may be served now, else undefined (the caller reads Redis). */
   lookup(key: string): Cached | undefined {
     return this.isProven(this.clock()) ? this.entries.get(key) : undefined;
+  }
+
+  /**
+   * Whether the entry of `key` is due to be read again: filled `refreshEveryMs` ago or more, and
+   * no read of it on its way. The caller serves it meanwhile and reads it in the background
+   * (beginRead, fill), so that no request waits on the read that slides a busy session's expiry.
+   */
+  due(key: string): boolean {
+    const age = this.entries.ageOf(key);
+    return age !== undefined && age >= this.options.refreshEveryMs && !this.pending.has(key);
   }
 
   /** Marks a read of `key` as sent; pass the returned handle to {@link fill} with its reply. */

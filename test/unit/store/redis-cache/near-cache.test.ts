@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { NearCache } from '../../../../src/store/redis-cache/near-cache.js';
+import { loadConfig } from '../../../../src/config/load.js';
+import { NearCache, SERVED_FOR_REFRESHES } from '../../../../src/store/redis-cache/near-cache.js';
+import { randomSecret as random, VALID_ENV as VALID } from '../../config/config-fixture.js';
 
 const MAX_STALE = 1000;
 const REFRESH_EVERY = 5000;
@@ -8,6 +10,14 @@ function cacheAt(start = 10_000, maxEntries = 100) {
   let now = start;
   const cache = new NearCache({ maxStaleMs: MAX_STALE, refreshEveryMs: REFRESH_EVERY, maxEntries, clock: () => now });
   return { cache, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+/** Lets `ms` pass on a channel whose heartbeats keep coming back (every half of the bound). */
+function proven(t: ReturnType<typeof cacheAt>, ms: number) {
+  for (let left = ms; left > 0; left -= MAX_STALE / 2) {
+    t.advance(Math.min(left, MAX_STALE / 2));
+    t.cache.prove(t.now());
+  }
 }
 
 /** A read of `key` answered with `value`, on a channel proven at the moment of the read. */
@@ -102,17 +112,60 @@ describe('session cache: a change is never hidden by a read that raced it', () =
   });
 });
 
-describe("session cache: entries go back to Redis often enough to slide the session's idle expiry", () => {
-  it('serves an entry for less than the refresh interval after the read that filled it', () => {
+describe("session cache: entries go back to Redis often enough to slide the session's idle expiry, and no request waits for it", () => {
+  it('an entry is due for its read once the refresh interval has passed, and is served meanwhile', () => {
     const t = cacheAt();
     filled(t, 's:a', 'v1');
-    for (let elapsed = 0; elapsed < REFRESH_EVERY; elapsed += MAX_STALE / 2) {
+    proven(t, REFRESH_EVERY - 1);
+    assert.equal(t.cache.due('s:a'), false, 'due before the interval');
+    proven(t, 1);
+    assert.equal(t.cache.lookup('s:a'), 'v1', 'a due entry was not served');
+    assert.equal(t.cache.due('s:a'), true);
+  });
+
+  it('is not due again while its read is on its way; it is once that read failed', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    proven(t, REFRESH_EVERY);
+    const read = t.cache.beginRead('s:a');
+    assert.equal(t.cache.due('s:a'), false, 'a second read would be sent while the first is on its way');
+    t.cache.abandon('s:a', read);
+    assert.equal(t.cache.due('s:a'), true);
+  });
+
+  it("the read's reply starts the interval again, from when the read was sent", () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    proven(t, REFRESH_EVERY);
+    const read = t.cache.beginRead('s:a');
+    const sentAt = t.now();
+    proven(t, 10);
+    t.cache.fill('s:a', read, 'v2', sentAt);
+    assert.equal(t.cache.lookup('s:a'), 'v2');
+    assert.equal(t.cache.due('s:a'), false);
+    proven(t, REFRESH_EVERY - 10);
+    assert.equal(t.cache.due('s:a'), true);
+  });
+
+  it(`is served for less than ${SERVED_FOR_REFRESHES} refresh intervals after the read that filled it, when no read refills it`, () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    for (let elapsed = 0; elapsed < SERVED_FOR_REFRESHES * REFRESH_EVERY; elapsed += MAX_STALE / 2) {
       t.cache.prove(t.now());
       assert.equal(t.cache.lookup('s:a'), 'v1', `at ${elapsed} ms`);
       t.advance(MAX_STALE / 2);
     }
     t.cache.prove(t.now());
     assert.equal(t.cache.lookup('s:a'), undefined);
+    assert.equal(t.cache.due('s:a'), false, 'an entry no longer served is not due: the next read is the caller’s own');
+  });
+
+  it('is never served past the key it copies: the serving bound stays under the idle timeout less one interval', () => {
+    // A read leaves the key at least the idle timeout less one interval (touchEveryMs) to live.
+    for (const idle of ['60', '600', '1800', '86400']) {
+      const { idleTimeoutMs, touchEveryMs } = loadConfig({ ...VALID, SESSION_IDLE_TIMEOUT: idle, SESSION_MAX_AGE: '86400' }, random).session;
+      assert.ok(SERVED_FOR_REFRESHES * touchEveryMs < idleTimeoutMs - touchEveryMs, `SESSION_IDLE_TIMEOUT=${idle}`);
+    }
   });
 });
 
@@ -125,7 +178,7 @@ describe('session cache: memory is bounded by SESSION_CACHE_ENTRIES, without chu
       ['a', 'b', 'c', 'd'].map((k) => t.cache.lookup(`s:${k}`)),
       ['a', 'b', 'c', undefined],
     );
-    t.advance(REFRESH_EVERY);
+    t.advance(SERVED_FOR_REFRESHES * REFRESH_EVERY);
     filled(t, 's:d', 'd');
     assert.equal(t.cache.lookup('s:d'), 'd');
     assert.ok(t.cache.size <= 3);
