@@ -4,7 +4,7 @@ import { parseRouteEntries } from './api-routes.js';
 import { parseYaml } from './yaml.js';
 import { providerCredentials, type ProviderCredentials } from './provider-credentials.js';
 import { authParams, sdkCookieName } from './parsers.js';
-import { deepFreeze, PLACEHOLDER, ConfigError, type Config, type FrontendIdentity, type FusionAuthSdkConfig } from './load.js';
+import { deepFreeze, PLACEHOLDER, ConfigError, touchEveryMs, type Config, type FrontendIdentity, type FusionAuthSdkConfig } from './load.js';
 
 /**
  * BFF_CONFIG: several frontends (single-page apps) and the identity providers they sign in with,
@@ -297,7 +297,7 @@ function derive(
       ...base.session,
       idleTimeoutMs,
       maxAgeMs,
-      touchEveryMs: Math.min(60_000, idleTimeoutMs / 10),
+      touchEveryMs: touchEveryMs(idleTimeoutMs),
       cookieBase: several ? `${cookieBase}_${identity.providerId}` : cookieBase,
       sameSite: f.sameSite ?? base.session.sameSite,
     },

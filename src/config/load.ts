@@ -238,6 +238,15 @@ export function deepFreeze<T>(o: T): T {
  * typed variables, this assembles them.
  * @throws ConfigError listing every problem, not only the first.
  */
+/**
+ * How often a session in use is written back or read again to slide its idle expiry (cookie
+ * re-issue, session cache refresh): a tenth of the idle timeout, at most a minute. The session
+ * cache's serving bound relies on it being at most a tenth (near-cache.ts, SERVED_FOR_REFRESHES).
+ */
+export function touchEveryMs(idleTimeoutMs: number): number {
+  return Math.min(60_000, idleTimeoutMs / 10);
+}
+
 export function loadConfig(env: Record<string, string | undefined>, randomSecret: () => string): Config {
   const settings = readSettings(env.BFF_CONFIG ? withPlaceholders(env) : env);
   const early = rawProblems(settings.raw);
@@ -291,7 +300,7 @@ export function loadConfig(env: Record<string, string | undefined>, randomSecret
       store,
       secrets: e.SESSION_SECRETS.length ? e.SESSION_SECRETS : [randomSecret()],
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT * 1000,
-      touchEveryMs: Math.min(60_000, (e.SESSION_IDLE_TIMEOUT * 1000) / 10),
+      touchEveryMs: touchEveryMs(e.SESSION_IDLE_TIMEOUT * 1000),
       cache: e.SESSION_CACHE_MAX_STALE > 0 ? { maxStaleMs: e.SESSION_CACHE_MAX_STALE * 1000, maxEntries: e.SESSION_CACHE_ENTRIES } : undefined,
       maxAgeMs: e.SESSION_MAX_AGE * 1000,
       cookieBase: e.SESSION_COOKIE_NAME,

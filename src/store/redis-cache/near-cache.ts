@@ -85,8 +85,10 @@ export class NearCache {
   fill(key: string, read: PendingRead, value: Cached | undefined, readAt: number): void {
     if (this.pending.get(key) !== read) return;
     this.pending.delete(key);
+    // The session is gone: so is a copy still served while this read refreshed it.
+    if (value === undefined) this.entries.delete(key);
     if (value === undefined || read.epoch !== this.epoch || !this.isProven(this.clock())) return;
-    // Served until `refreshEveryMs` after the read was sent; not admitted while full of live entries.
+    // Due again `refreshEveryMs` after the read was sent, served for twice that; not admitted while full of live entries.
     this.entries.set(key, value, readAt);
   }
 

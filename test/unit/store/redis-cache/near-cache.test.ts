@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { loadConfig } from '../../../../src/config/load.js';
+import { touchEveryMs } from '../../../../src/config/load.js';
 import { NearCache, SERVED_FOR_REFRESHES } from '../../../../src/store/redis-cache/near-cache.js';
-import { randomSecret as random, VALID_ENV as VALID } from '../../config/config-fixture.js';
 
 const MAX_STALE = 1000;
 const REFRESH_EVERY = 5000;
@@ -161,11 +160,22 @@ describe("session cache: entries go back to Redis often enough to slide the sess
   });
 
   it('is never served past the key it copies: the serving bound stays under the idle timeout less one interval', () => {
-    // A read leaves the key at least the idle timeout less one interval (touchEveryMs) to live.
-    for (const idle of ['60', '600', '1800', '86400']) {
-      const { idleTimeoutMs, touchEveryMs } = loadConfig({ ...VALID, SESSION_IDLE_TIMEOUT: idle, SESSION_MAX_AGE: '86400' }, random).session;
-      assert.ok(SERVED_FOR_REFRESHES * touchEveryMs < idleTimeoutMs - touchEveryMs, `SESSION_IDLE_TIMEOUT=${idle}`);
+    // A read leaves the key at least the idle timeout less one interval to live; both the
+    // instance's and each frontend's interval come from touchEveryMs.
+    for (let idleS = 60; idleS <= 7 * 86_400; idleS = Math.ceil(idleS * 1.5)) {
+      const idle = idleS * 1000;
+      assert.ok(SERVED_FOR_REFRESHES * touchEveryMs(idle) < idle - touchEveryMs(idle), `SESSION_IDLE_TIMEOUT=${idleS}`);
     }
+  });
+
+  it('drops a copy still served when its refreshing read finds the session gone', () => {
+    const t = cacheAt();
+    filled(t, 's:a', 'v1');
+    proven(t, REFRESH_EVERY);
+    const read = t.cache.beginRead('s:a');
+    assert.equal(t.cache.lookup('s:a'), 'v1');
+    t.cache.fill('s:a', read, undefined, t.now());
+    assert.equal(t.cache.lookup('s:a'), undefined);
   });
 });
 
