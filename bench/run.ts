@@ -833,7 +833,7 @@ function allocationTables(memories: MemoryResult[], out: string[], row: (cells: 
   const profiled = memories.filter((x) => x.allocations);
   if (profiled.length === 0) return;
   out.push(
-    'Allocated per request in the requests above (V8 sampling heap profile, every 32 KB, garbage included; each site is the first frame outside Node core up the stack):',
+    'Allocated per request in the requests above (V8 sampling heap profile, every 32 KB: V8-heap bytes, garbage included, not Buffer contents; KB = 1 024 bytes; each site is the nearest frame outside Node core up the stack, in the compiled build):',
     '',
   );
   row(['process', 'requests', 'KB allocated per request', '× bare hop', 'largest sites (bytes per request)']);

@@ -1,8 +1,8 @@
 // Summarises a V8 sampling heap profile (HeapProfiler.startSampling, as bench/servers/child.ts
 // records it): bytes allocated per request, and where. With the collected objects included, each
-// node's selfSize is V8's estimate of all it allocated while sampled, garbage included, so the
-// figure is a count of work rather than a time: it moves little between rounds and machines, and
-// a change to the hot path shows in it even where the CPU time of a noisy machine cannot.
+// node's selfSize is V8's estimate of the V8-heap bytes it allocated while sampled, garbage
+// included (not Buffer contents or native memory), so the figure is a count of work rather than
+// a time: a change to the hot path shows in it even where the CPU time of a noisy machine cannot.
 import { readFileSync } from 'node:fs';
 
 interface CallFrame {
@@ -17,7 +17,7 @@ export interface SamplingNode {
 }
 
 export interface AllocationSite {
-  /** The first frame up the stack outside Node core and V8: the code that asked for the work. */
+  /** The nearest frame up the stack outside Node core and V8: the code that asked for the work. */
   site: string;
   bytesPerRequest: number;
   share: number;
@@ -39,7 +39,7 @@ function frameName({ functionName, url, lineNumber }: CallFrame): string {
   return `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
 }
 
-/** Bytes per request and the `top` sites, charged to the first frame outside Node core. */
+/** Bytes per request and the `top` sites, each allocation charged to the nearest frame outside Node core. */
 export function summarizeAllocations(head: SamplingNode, requests: number, top = 12): AllocationSummary {
   const bySite = new Map<string, number>();
   let total = 0;

@@ -35,6 +35,28 @@ describe('bench: allocations per request, charged to the code that asked for the
     assert.equal(top[0]!.share, 0.6);
   });
 
+  it('charges to the nearest frame of ours, not the outermost, when our code runs under Node core', () => {
+    // (root) → listener (ours) → emit (core) → forward (ours) → ClientRequest (core); a package's frame is ours too.
+    const nested = node('(root)', '', 0, [
+      node('listener', 'file:///x/build/src/http/server.js', 10, [
+        node('emit', 'node:events', 20, [
+          node('forward', 'file:///x/build/src/proxy/forward.js', 30, [
+            node('ClientRequest', 'node:_http_client', 40),
+            node('dispatch', 'file:///x/node_modules/koa-compose/index.js', 0, [node('Map', '', 50)]),
+          ]),
+        ]),
+      ]),
+    ]);
+    assert.deepEqual(
+      summarizeAllocations(nested, 1).top.map((t) => [t.site, t.bytesPerRequest]),
+      [
+        ['forward src/proxy/forward.js:10', 70],
+        ['dispatch koa-compose/index.js:10', 50],
+        ['listener src/http/server.js:10', 30],
+      ],
+    );
+  });
+
   it('keeps only the largest sites', () => {
     assert.deepEqual(
       summarizeAllocations(profile, 1, 1).top.map((t) => t.site),
