@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { TrackedReads } from '../../src/store/redis-cache/invalidation-tracking.js';
+import { TrackedReads, type TrackedReadsOptions } from '../../src/store/redis-cache/invalidation-tracking.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import type { SessionStore } from '../../src/store/store.js';
 import { sessionStoreContract } from '../contract/session-store.contract.js';
@@ -49,6 +49,43 @@ async function staleFor(store: Pick<SessionStore, 'getAndTouch'>, key: string, s
     if (lastStale > 10 * MAX_STALE_MS) return lastStale;
     await nextTurn();
   }
+}
+
+/** A TrackedReads on a Redis of its own (with its own main connection), and a store that writes beside it. */
+interface TrackedRig {
+  redis: TestRedis;
+  main: Redis;
+  tracked: TrackedReads;
+  writer: SessionStore;
+  /** A session read as the store reads it: from memory when the cache may serve it, else from Redis. */
+  read(key: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+async function trackedRig(options: Partial<TrackedReadsOptions>, log = captureLogs().log): Promise<TrackedRig> {
+  const redis = await startTestRedis();
+  const main = new Redis(redis.url, { keyPrefix: redis.prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const tracked = new TrackedReads(main, { keyPrefix: redis.prefix, ...cacheOptions, ...options }, log);
+  const writer = await readyStore(redis);
+  return {
+    redis,
+    main,
+    tracked,
+    writer,
+    read: (key) =>
+      tracked.getAndTouch(
+        key,
+        TTL_MS,
+        (op) => op().then((v) => v ?? undefined),
+        () => main.getex(key, 'PX', TTL_MS),
+      ),
+    async close() {
+      await tracked.close();
+      main.disconnect();
+      await writer.close();
+      await redis.close();
+    },
+  };
 }
 
 sessionStoreContract('redis with the session cache', async () => {
@@ -170,32 +207,18 @@ describe('session cache: a logout or refresh on another instance is seen here wi
 });
 
 describe('session cache: when the invalidation channel fails, the cache turns itself off within the bound and comes back', () => {
+  let rig: TrackedRig;
   let redis: TestRedis;
-  let main: Redis;
   let writer: SessionStore;
   let tracked: TrackedReads;
-  const logs = captureLogs();
-  const read = (key: string) =>
-    tracked.getAndTouch(
-      key,
-      TTL_MS,
-      (op) => op().then((v) => v ?? undefined),
-      () => main.getex(key, 'PX', TTL_MS),
-    );
+  const read = (key: string) => rig.read(key);
   const store = () => ({ getAndTouch: (key: string) => read(key) });
 
   before(async () => {
-    redis = await startTestRedis();
-    main = new Redis(redis.url, { keyPrefix: redis.prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    tracked = new TrackedReads(main, { keyPrefix: redis.prefix, ...cacheOptions }, logs.log);
-    writer = await readyStore(redis);
+    rig = await trackedRig({});
+    ({ redis, writer, tracked } = rig);
   });
-  after(async () => {
-    await tracked?.close();
-    main?.disconnect();
-    await writer?.close();
-    await redis?.close();
-  });
+  after(() => rig?.close());
 
   it('messages that stop arriving (a stuck subscriber connection): an ended session is never read past the bound', async () => {
     await writer.set('s:{silent}', 'alive', TTL_MS);
@@ -238,36 +261,19 @@ describe('session cache: when the invalidation channel fails, the cache turns it
 
 describe("session cache: a busy session's idle expiry slides without any request waiting on Redis", () => {
   const REFRESH_MS = 1000;
+  let rig: TrackedRig;
   let redis: TestRedis;
-  let main: Redis;
   let writer: SessionStore;
   let tracked: TrackedReads;
   // The cache's clock runs ahead of the real one by `ahead`: an interval passes without waiting for it.
   let ahead = 0;
-  const read = (key: string) =>
-    tracked.getAndTouch(
-      key,
-      TTL_MS,
-      (op) => op().then((v) => v ?? undefined),
-      () => main.getex(key, 'PX', TTL_MS),
-    );
+  const read = (key: string) => rig.read(key);
 
   before(async () => {
-    redis = await startTestRedis();
-    main = new Redis(redis.url, { keyPrefix: redis.prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    tracked = new TrackedReads(
-      main,
-      { keyPrefix: redis.prefix, maxStaleMs: 5000, maxEntries: 100, refreshEveryMs: REFRESH_MS, clock: () => performance.now() + ahead },
-      captureLogs().log,
-    );
-    writer = await readyStore(redis);
+    rig = await trackedRig({ maxStaleMs: 5000, refreshEveryMs: REFRESH_MS, clock: () => performance.now() + ahead });
+    ({ redis, writer, tracked } = rig);
   });
-  after(async () => {
-    await tracked?.close();
-    main?.disconnect();
-    await writer?.close();
-    await redis?.close();
-  });
+  after(() => rig?.close());
 
   it('an entry due for its refresh is served at once, and read again in the background: the read slides the expiry', async () => {
     await writer.set('s:{busy}', 'alive', TTL_MS);
