@@ -15,7 +15,7 @@
 //   npm run bench -- --quick      # 1 round × 3 s, small memory/soak sections (development; says so)
 //   npm run bench -- --profile    # plus one extra round with the BFF under --cpu-prof, summarised
 //
-// Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP,
+// Knobs (env): BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_WARMUP, BENCH_ROUND_WARMUP,
 // BENCH_STORES (redis,redis+2fe,cookie,cookie+redis; also memory; `<store>[+2fe][@<rev>][%NAME=value…]`), BENCH_MEMORY_STORES (first store; all), BENCH_WRK_SESSIONS, BENCH_SESSIONS, BENCH_MEMORY_REQUESTS,
 // BENCH_LOGIN_CONCURRENCY, BENCH_SOAK, BENCH_SOAK_WARMUP, BENCH_STORM, BENCH_STORMS, BENCH_PROFILE,
 // BENCH_SHAPES (many,one), BENCH_PROFILE_SHAPE (many | one).
@@ -68,6 +68,14 @@ const S = {
   connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 50, 50))),
   threads: Math.max(1, Math.round(num('BENCH_THREADS', 2, 2))),
   warmupS: num('BENCH_WARMUP', 5, 1),
+  /**
+   * Unmeasured load on a target right before each of its rounds. With the order alternated, a
+   * target's rounds begin from seconds to minutes apart: without it a round that follows a long gap
+   * starts with its sessions' cache entries expired (each session's first call reads Redis) and
+   * its upstream connections closed, one that follows a short gap does not, and that difference
+   * moves with the order instead of with the build.
+   */
+  roundWarmupS: num('BENCH_ROUND_WARMUP', 1, 0),
   /**
    * Load shapes of the throughput rounds: `many` (BENCH_WRK_SESSIONS sessions, wrk -t2, GET
    * /api/things) and `one` (issue 21's independent shape: one signed-in session on every
@@ -507,6 +515,8 @@ async function main(): Promise<void> {
   for (let round = 0; round < S.rounds; round++) {
     const order = roundOrder(targets, round);
     for (const [position, t] of order.entries()) {
+      if (S.roundWarmupS > 0)
+        await runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: t.threads, connections: S.connections, durationS: S.roundWarmupS });
       await sleep(500);
       const m = await cost.measure(t.child, () =>
         runWrk({ wrk, url: t.url, requestsFile: t.requestsFile, threads: t.threads, connections: S.connections, durationS: S.durationS }),
@@ -1333,7 +1343,7 @@ function markdown(
     );
     stamp(`, load average (1 min) ${load(rows.flatMap((t) => t.load1Rounds))}`);
     out.push(
-      `wrk -t${shape === 'one' ? 1 : r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up; LOG_LEVEL=warn. ` +
+      `wrk -t${shape === 'one' ? 1 : r.settings.threads} -c${r.settings.connections}, ${r.settings.rounds} alternating round(s) × ${r.settings.durationS} s per target after ${r.settings.warmupS} s warm-up (and ${r.settings.roundWarmupS} s of unmeasured load right before each round); LOG_LEVEL=warn. ` +
         "The headline is **CPU ÷ bare hop**: the proxy process's CPU per request divided by the bare node:http hop's in the same round, per round and median; the kernel's part of it (the process's system calls: socket reads and writes) is shown apart. req/s ratio: medians; p50/p99: medians over rounds; RSS: last round.",
       '',
     );
