@@ -234,11 +234,6 @@ export function deepFreeze<T>(o: T): T {
 }
 
 /**
- * Parses the environment once into a frozen {@link Config}: the rows of settings.ts give the
- * typed variables, this assembles them.
- * @throws ConfigError listing every problem, not only the first.
- */
-/**
  * How often a session in use is written back or read again to slide its idle expiry (cookie
  * re-issue, session cache refresh): a tenth of the idle timeout, at most a minute. The session
  * cache's serving bound relies on it being at most a tenth (near-cache.ts, SERVED_FOR_REFRESHES).
@@ -247,6 +242,11 @@ export function touchEveryMs(idleTimeoutMs: number): number {
   return Math.min(60_000, idleTimeoutMs / 10);
 }
 
+/**
+ * Parses the environment once into a frozen {@link Config}: the rows of settings.ts give the
+ * typed variables, this assembles them.
+ * @throws ConfigError listing every problem, not only the first.
+ */
 export function loadConfig(env: Record<string, string | undefined>, randomSecret: () => string): Config {
   const settings = readSettings(env.BFF_CONFIG ? withPlaceholders(env) : env);
   const early = rawProblems(settings.raw);
